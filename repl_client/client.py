@@ -1,0 +1,455 @@
+"""The synchronous client of the sandboxed Python REPL API.
+
+Usage::
+
+    from repl_client import ReplClient
+
+    with ReplClient("http://127.0.0.1:6000", token=None) as client:
+        sid = client.create_session()
+        client.write_file(sid, "main.py", "print(1 + 1)")
+        result = client.run(sid, "python3 main.py")
+        assert result.stdout == "2\\n"
+
+Method names and arguments are those of the original client (``id`` included,
+although it shadows the builtin, so existing keyword calls keep working).
+
+Retries (rules in ``retry.py``): a 503 is retried for every call, because the
+service answers 503 only when the operation did not run; ``Retry-After`` is
+honoured. A transport error is retried for every call when the request was
+certainly never sent (connection refused, connect timeout), and otherwise only
+for calls that are idempotent, i.e. where doing them twice leaves the same state
+and the same reply as doing them once:
+
+==========================  ==========  =========================================
+call                        idempotent  why
+==========================  ==========  =========================================
+read_file, list_files       yes         reads
+write_file                  yes         the same content written twice is the same file
+create_session(id=...)      yes         naming the id makes a repeat a no-op
+create_session()            no          each attempt would make a new session
+run, evaluate_code          no          user code may have side effects; run twice is wrong
+delete_file, delete_session no          a repeat after success answers 404
+rename_file                 no          a repeat after success answers 404
+fork_session                no          each attempt would make a new copy
+ping, healthz, readyz       --          probes try once: they report the present state
+==========================  ==========  =========================================
+
+Timeouts: every request has a (connect, read) timeout. The read timeout of
+``run`` and ``evaluate_code`` is derived from the sandbox limit asked for (or
+the service's default when none is given) plus a margin, so the client never
+gives up on a command the service is still allowed to be running; the client's
+``timeout`` is the floor for every call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from types import TracebackType
+from typing import Any, Iterable, Mapping, Sequence
+
+import requests
+
+from . import __version__
+from .errors import InvalidResponse, ReplError
+from .results import EvaluationResult, FileEntry, RunResult
+from .retry import NO_RETRY, RetryPolicy
+from .transport import Transport
+
+__all__ = ["ReplClient"]
+
+#: The service's default wall-clock limit for ``/run`` (SPEC section 5).
+DEFAULT_RUN_TIMEOUT = 30.0
+#: The service's default wall-clock limit per ``/evaluate_code`` case (SPEC section 4).
+DEFAULT_CASE_TIMEOUT = 5.0
+#: Time added to a sandbox limit for queueing, start-up, killing and the reply.
+TIMEOUT_MARGIN = 10.0
+
+IoCase = Mapping[str, Any] | Sequence[Any]
+
+
+class ReplClient:
+    """A client of one REPL service, holding a pool of keep-alive connections.
+
+    Use it as a context manager, or call :meth:`close` when done. One client
+    per thread: the underlying ``requests.Session`` is not thread-safe.
+
+    Args:
+        base_url: Where the service listens, e.g. ``http://127.0.0.1:6000``.
+        token: The API token, sent as ``Authorization: Bearer <token>``;
+            ``None`` when the service has no ``REPL_API_TOKEN``.
+        timeout: Read timeout in seconds for ordinary calls, and the minimum
+            for ``run``/``evaluate_code``. Raise it if the service's default
+            limits were configured above the documented defaults.
+        connect_timeout: Seconds allowed to open a connection.
+        retry: Retry bounds and pacing; see :class:`RetryPolicy`.
+        pool_size: Keep-alive connections kept for reuse.
+    """
+
+    def __init__(
+        self,
+        base_url: str,
+        token: str | None = None,
+        timeout: float = 30.0,
+        *,
+        connect_timeout: float = 5.0,
+        retry: RetryPolicy | None = None,
+        pool_size: int = 10,
+    ) -> None:
+        self.timeout = timeout
+        self._transport = Transport(
+            base_url,
+            token=token,
+            connect_timeout=connect_timeout,
+            retry=retry if retry is not None else RetryPolicy(),
+            pool_size=pool_size,
+            user_agent=f"repl-client/{__version__} python-requests/{requests.__version__}",
+        )
+
+    # -- lifecycle -------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        """The service URL, without a trailing slash."""
+        return self._transport.base_url
+
+    @property
+    def closed(self) -> bool:
+        """True once the client has been closed; further calls raise RuntimeError."""
+        return self._transport.closed
+
+    def close(self) -> None:
+        """Close the pooled connections. Idempotent."""
+        self._transport.close()
+
+    def __enter__(self) -> ReplClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "open"
+        return f"<ReplClient {self.base_url} {state}>"
+
+    # -- sessions --------------------------------------------------------------
+
+    def create_session(self, id: str | None = None) -> str:
+        """Create a session, optionally with a chosen id, and return its id.
+
+        Args:
+            id: 1-128 characters of ``[A-Za-z0-9_-]``; ``None`` lets the
+                service pick a UUID4.
+
+        Raises:
+            ValidationFailed: ``id`` is not a valid session id.
+        """
+        body = {} if id is None else {"id": id}
+        reply = self._post("/create_session", body, idempotent=id is not None)
+        return _string_field(reply, "id")
+
+    def delete_session(self, id: str) -> None:
+        """Remove a session and all its files.
+
+        Raises:
+            NotFound: The session does not exist.
+        """
+        self._expect_success(self._post("/delete_session", {"id": id}, idempotent=False))
+
+    def fork_session(self, id: str) -> str:
+        """Copy a session, as one consistent snapshot, and return the copy's id.
+
+        Raises:
+            NotFound: The session does not exist.
+        """
+        reply = self._post("/fork_session", {"id": id}, idempotent=False)
+        return _string_field(reply, "new_id")
+
+    # -- files -----------------------------------------------------------------
+
+    def write_file(
+        self,
+        id: str,
+        rel_path: str,
+        content: str | bytes,
+        encoding: str | None = None,
+    ) -> None:
+        """Write a file atomically, creating the session and parent directories.
+
+        Args:
+            id: The session id.
+            rel_path: Path relative to the session directory.
+            content: Text, or bytes for a binary file. Bytes are base64-encoded
+                for you; a ``str`` with ``encoding="base64"`` is taken to be
+                base64 already (as the original client expected).
+            encoding: ``None`` for UTF-8 text, or ``"base64"``.
+
+        Raises:
+            BadRequest: The path is absolute, escapes the session, or passes
+                through a symbolic link that leads out of it.
+            PayloadTooLarge: The body or the session's disk quota was exceeded.
+        """
+        text, wire_encoding = _encode_content(content, encoding)
+        body: dict[str, Any] = {"id": id, "rel_path": rel_path, "content": text}
+        if wire_encoding is not None:
+            body["encoding"] = wire_encoding
+        self._expect_success(self._post("/write_file", body, idempotent=True))
+
+    def read_file(self, id: str, rel_path: str, encoding: str | None = None) -> str | bytes:
+        """Read a file.
+
+        Args:
+            id: The session id.
+            rel_path: Path relative to the session directory.
+            encoding: ``None`` for UTF-8 text, or ``"base64"`` for any file.
+
+        Returns:
+            The text, or the raw bytes when ``encoding == "base64"``.
+
+        Raises:
+            NotFound: The file does not exist.
+            BadRequest: The file is not UTF-8 (read it with ``encoding="base64"``),
+                or the path is refused.
+        """
+        params = {"id": id, "rel_path": rel_path, "encoding": encoding}
+        content = _string_field(self._get("/read_file", params), "content")
+        return _decode_base64(content) if encoding == "base64" else content
+
+    def delete_file(self, id: str, rel_path: str) -> None:
+        """Delete a file.
+
+        Raises:
+            NotFound: The file does not exist.
+        """
+        body = {"id": id, "rel_path": rel_path}
+        self._expect_success(self._post("/delete_file", body, idempotent=False))
+
+    def rename_file(self, id: str, old_path: str, new_path: str) -> None:
+        """Rename (move) a file within its session.
+
+        Raises:
+            NotFound: ``old_path`` does not exist.
+        """
+        body = {"id": id, "old_path": old_path, "new_path": new_path}
+        self._expect_success(self._post("/rename_file", body, idempotent=False))
+
+    def list_files(self, id: str) -> list[FileEntry]:
+        """List every entry of a session recursively (links listed, not followed).
+
+        Raises:
+            NotFound: The session does not exist.
+        """
+        files = self._get("/list_files", {"id": id}).get("files")
+        if not isinstance(files, list):
+            raise InvalidResponse("reply has no list 'files'", status_code=200)
+        return [_parse(FileEntry, entry) for entry in files]
+
+    # -- execution -------------------------------------------------------------
+
+    def run(
+        self,
+        id: str,
+        cmd: str,
+        stdin: str | None = None,
+        timeout: float | None = None,
+    ) -> RunResult:
+        """Run a shell command (``/bin/sh -c``) in the session's sandbox.
+
+        A command that fails or times out is not an exception: look at
+        ``exit_code`` and ``timed_out`` of the result.
+
+        Args:
+            id: The session id.
+            cmd: The command line.
+            stdin: Text fed to the command's standard input.
+            timeout: Wall-clock limit in seconds; ``None`` for the service's
+                default (30 s).
+
+        Raises:
+            BadRequest: The session does not exist ("Session does not exist").
+            ValidationFailed: ``timeout`` is above the service's maximum.
+        """
+        body = _without_none({"id": id, "cmd": cmd, "stdin": stdin, "timeout": timeout})
+        limit = DEFAULT_RUN_TIMEOUT if timeout is None else timeout
+        reply = self._post("/run", body, idempotent=False, read_timeout=self._read_timeout(limit))
+        return _parse(RunResult, reply)
+
+    def evaluate_code(
+        self,
+        id: str,
+        code: str,
+        entry_point: str,
+        io_cases: Iterable[IoCase],
+        timeout: float | None = None,
+        cpu_limit: float | None = None,
+        memory_limit_mb: int | None = None,
+    ) -> EvaluationResult:
+        """Call ``entry_point`` of ``code`` on each case and compare the results.
+
+        A failing or crashing case is not an exception: look at ``passed`` and
+        ``case_results`` of the result.
+
+        Args:
+            id: The session id (its directory is the cases' working directory);
+                an unknown id gets an empty scratch directory.
+            code: Python source defining the entry point.
+            entry_point: An expression naming the callable, e.g. ``add`` or
+                ``Solution().twoSum``.
+            io_cases: ``{"input": ..., "output": ...}`` mappings, or
+                ``(input, output)`` pairs; ``input`` is a call's argument list
+                such as ``"1, 2"``, ``output`` a Python literal or expression.
+            timeout: Wall-clock limit per case in seconds (service default 5).
+            cpu_limit: CPU limit per case in seconds (service default 4).
+            memory_limit_mb: Memory limit per case (service default 2048).
+
+        Raises:
+            ValidationFailed: A limit is above the service's maximum, or a case
+                is malformed.
+        """
+        cases = [_io_case(case) for case in io_cases]
+        body = _without_none(
+            {
+                "id": id,
+                "code": code,
+                "entry_point": entry_point,
+                "io_cases": cases,
+                "timeout": timeout,
+                "cpu_limit": cpu_limit,
+                "memory_limit_mb": memory_limit_mb,
+            }
+        )
+        per_case = DEFAULT_CASE_TIMEOUT if timeout is None else timeout
+        read_timeout = self._read_timeout(per_case * max(1, len(cases)))
+        reply = self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)
+        return _parse(EvaluationResult, reply)
+
+    # -- probes ----------------------------------------------------------------
+
+    def ping(self) -> bool:
+        """Return True when the web tier answers ``GET /`` with ``"ping"``.
+
+        Never raises for a service problem: a probe's answer is yes or no.
+        """
+        try:
+            return self._get("/", retry=NO_RETRY) == "ping"
+        except ReplError:
+            return False
+
+    def healthz(self) -> Any:
+        """Return the body of ``GET /healthz``: the web process is alive.
+
+        Raises:
+            ReplError: The web process did not answer healthy.
+        """
+        return self._get("/healthz", retry=NO_RETRY)
+
+    def readyz(self) -> dict[str, Any]:
+        """Return the body of ``GET /readyz``: the supervisor answers and has idle sandboxes.
+
+        Raises:
+            ServiceUnavailable: The service is not ready; ``body`` holds its report.
+        """
+        reply = self._get("/readyz", retry=NO_RETRY)
+        if not isinstance(reply, dict):
+            raise InvalidResponse("readyz reply is not a JSON object", status_code=200)
+        return reply
+
+    # -- plumbing --------------------------------------------------------------
+
+    def _read_timeout(self, sandbox_limit: float) -> float:
+        """A read timeout that outlasts a sandbox limit, never below ``self.timeout``."""
+        return max(self.timeout, sandbox_limit + TIMEOUT_MARGIN)
+
+    def _get(
+        self,
+        path: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        retry: RetryPolicy | None = None,
+    ) -> Any:
+        """GET ``path``; reads are idempotent, so every failure kind may be retried."""
+        return self._transport.call(
+            "GET", path, params=params, read_timeout=self.timeout, idempotent=True, retry=retry
+        )
+
+    def _post(
+        self,
+        path: str,
+        body: Mapping[str, Any],
+        *,
+        idempotent: bool,
+        read_timeout: float | None = None,
+    ) -> Any:
+        """POST a JSON body; ``idempotent`` as in the table of the module docstring."""
+        return self._transport.call(
+            "POST",
+            path,
+            body=dict(body),
+            read_timeout=self.timeout if read_timeout is None else read_timeout,
+            idempotent=idempotent,
+        )
+
+    @staticmethod
+    def _expect_success(reply: Any) -> None:
+        """Raise when a mutation's reply says ``success: false`` (never expected)."""
+        if isinstance(reply, dict) and reply.get("success") is False:
+            raise ReplError("service reported success: false", status_code=200, body=reply)
+
+
+def _without_none(body: dict[str, Any]) -> dict[str, Any]:
+    """Drop optional fields left at ``None`` so the service applies its defaults."""
+    return {key: value for key, value in body.items() if value is not None}
+
+
+def _io_case(case: IoCase) -> dict[str, Any]:
+    """Normalise one I/O case to ``{"input": ..., "output": ...}``."""
+    if isinstance(case, Mapping):
+        return dict(case)
+    if isinstance(case, Sequence) and not isinstance(case, (str, bytes)) and len(case) == 2:
+        return {"input": case[0], "output": case[1]}
+    raise TypeError(f"an io case is a mapping or an (input, output) pair, not {case!r}")
+
+
+def _encode_content(content: str | bytes, encoding: str | None) -> tuple[str, str | None]:
+    """Return the wire text and wire encoding for ``write_file``.
+
+    Bytes always travel as base64, since JSON cannot carry arbitrary bytes.
+    """
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        if encoding not in (None, "base64"):
+            raise ValueError(f"bytes content needs encoding None or 'base64', not {encoding!r}")
+        return base64.b64encode(bytes(content)).decode("ascii"), "base64"
+    if not isinstance(content, str):
+        raise TypeError(f"content must be str or bytes, not {type(content).__name__}")
+    return content, encoding
+
+
+def _decode_base64(content: str) -> bytes:
+    """Decode the base64 ``content`` of a read, failing clearly if it is not base64."""
+    try:
+        return base64.b64decode(content, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise InvalidResponse(f"content is not valid base64: {exc}", status_code=200) from exc
+
+
+def _string_field(reply: Any, name: str) -> str:
+    """Return ``reply[name]``, which the API promises is a string."""
+    value = reply.get(name) if isinstance(reply, dict) else None
+    if not isinstance(value, str):
+        raise InvalidResponse(f"reply has no string field {name!r}", status_code=200, body=reply)
+    return value
+
+
+def _parse(cls: Any, data: Any) -> Any:
+    """Build result ``cls`` from JSON, turning a shape mismatch into InvalidResponse."""
+    try:
+        return cls.from_json(data)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise InvalidResponse(
+            f"reply does not fit {cls.__name__}: {exc}", status_code=200, body=data
+        ) from exc
