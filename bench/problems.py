@@ -1,0 +1,195 @@
+"""The evaluation problems the scenarios send, each with the answer it must get.
+
+Generated deterministically (no randomness) so two runs send exactly the same work and
+their figures can be compared. Each problem carries the status every case must end with,
+which is how a wrong answer from the service is told apart from a right one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from bench.api import WrongAnswer, expect_equal, field
+
+ADD_CODE = "def add(a, b):\n    return a + b"
+
+#: In the batch, every problem at these positions (modulo 10) has one case whose expected
+#: value is wrong (status ``failed``) or whose input divides by zero (status ``error``).
+FAILING_SLOT = 3
+RAISING_SLOT = 6
+
+#: Batch positions of the problems with one case that loops forever (status ``timeout``).
+#: Few on purpose: each one burns a CPU core for the whole request timeout.
+TIMEOUT_POSITIONS = frozenset({25, 75})
+
+#: Request ``timeout`` (seconds) sent with the problems that loop, so they end quickly.
+LOOP_TIMEOUT_S = 1.0
+
+#: The case (index) in a problem that fails, raises or loops.
+BAD_CASE = 4
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One ``/evaluate_code`` request and the verdicts it must receive.
+
+    Attributes:
+        code: The solution source.
+        entry_point: The expression naming the function to call.
+        cases: ``[{"input": ..., "output": ...}]`` as the API takes them.
+        statuses: The expected ``status`` of each case, in order.
+        timeout: The request's ``timeout`` field in seconds, or ``None`` to leave it out.
+    """
+
+    code: str
+    entry_point: str
+    cases: tuple[dict[str, str], ...]
+    statuses: tuple[str, ...]
+    timeout: float | None = None
+
+    @property
+    def passes(self) -> bool:
+        """Whether the top-level ``passed`` must be true."""
+        return all(status == "passed" for status in self.statuses)
+
+    def request(self, session_id: str) -> dict[str, Any]:
+        """Returns the JSON body of the ``/evaluate_code`` request for this problem."""
+        body: dict[str, Any] = {
+            "id": session_id,
+            "code": self.code,
+            "entry_point": self.entry_point,
+            "io_cases": [dict(case) for case in self.cases],
+        }
+        if self.timeout is not None:
+            body["timeout"] = self.timeout
+        return body
+
+
+def add_problem(case_count: int) -> Problem:
+    """Returns the ``add`` problem of the issue with ``case_count`` passing cases.
+
+    One case is ``1, 2`` → ``3``, as in the issue; further cases vary the arguments so the
+    service cannot answer them all from one cached result.
+    """
+    cases = tuple(
+        {"input": f"{index + 1}, {index + 2}", "output": str(2 * index + 3)}
+        for index in range(case_count)
+    )
+    return Problem(ADD_CODE, "add", cases, ("passed",) * case_count)
+
+
+def _linear(position: int, cases: int, bad: str | None) -> Problem:
+    """A two-argument arithmetic problem; ``bad`` is ``"failed"`` or ``None``."""
+    factor, offset = position % 7 + 1, position
+    code = f"def solve_{position}(x, y):\n    return x * {factor} + y - {offset}\n"
+    rows = []
+    for case in range(cases):
+        x, y = case, case * 3 - position
+        expected = x * factor + y - offset
+        if bad == "failed" and case == BAD_CASE:
+            expected += 1
+        rows.append({"input": f"{x}, {y}", "output": str(expected)})
+    return _with_statuses(code, f"solve_{position}", rows, bad)
+
+
+def _listwise(position: int, cases: int, bad: str | None) -> Problem:
+    """A one-list-argument problem, keyword and list inputs included."""
+    factor = position % 5 + 2
+    code = f"def solve_{position}(nums):\n    return [n * {factor} for n in nums if n % 2 == 0]\n"
+    rows = []
+    for case in range(cases):
+        nums = list(range(case, case + 6))
+        expected = [n * factor for n in nums if n % 2 == 0]
+        if bad == "failed" and case == BAD_CASE:
+            expected = expected[:-1]
+        argument = f"nums={nums}" if case % 2 else str(nums)
+        rows.append({"input": argument, "output": str(expected)})
+    return _with_statuses(code, f"solve_{position}", rows, bad)
+
+
+def _dividing(position: int, cases: int) -> Problem:
+    """A problem whose ``BAD_CASE`` divides by zero (``ZeroDivisionError``)."""
+    factor = position % 9 + 1
+    code = f"def solve_{position}(x, y):\n    return (x * {factor}) // y\n"
+    rows = []
+    for case in range(cases):
+        x, y = case + position, 0 if case == BAD_CASE else case - BAD_CASE
+        expected = "0" if y == 0 else str((x * factor) // y)
+        rows.append({"input": f"{x}, {y}", "output": expected})
+    return _with_statuses(code, f"solve_{position}", rows, "error")
+
+
+def _looping(position: int, cases: int) -> Problem:
+    """A problem whose ``BAD_CASE`` never returns (``while True: pass``)."""
+    code = (
+        f"def solve_{position}(x, y):\n"
+        "    if y < 0:\n"
+        "        while True:\n"
+        "            pass\n"
+        "    return x + y\n"
+    )
+    rows = []
+    for case in range(cases):
+        y = -1 if case == BAD_CASE else case
+        rows.append({"input": f"{case}, {y}", "output": str(case + y)})
+    problem = _with_statuses(code, f"solve_{position}", rows, "timeout")
+    return replace(problem, timeout=LOOP_TIMEOUT_S)
+
+
+def _with_statuses(
+    code: str, entry_point: str, rows: list[dict[str, str]], bad: str | None
+) -> Problem:
+    """Builds a problem whose ``BAD_CASE`` (if ``bad``) ends with status ``bad``."""
+    statuses = tuple(
+        bad if bad is not None and index == BAD_CASE else "passed" for index in range(len(rows))
+    )
+    return Problem(code, entry_point, tuple(rows), statuses)
+
+
+def batch_problems(count: int = 100, cases: int = 10) -> list[Problem]:
+    """Returns the ``batch`` scenario's problems: mostly passing, some failing, raising
+    and looping, so the service's error paths are timed along with the happy path.
+
+    Args:
+        count: Number of problems.
+        cases: Cases per problem; must exceed ``BAD_CASE``.
+    """
+    if cases <= BAD_CASE:
+        raise ValueError(f"need more than {BAD_CASE} cases per problem")
+    problems = []
+    for position in range(count):
+        shape: Callable[[int, int, str | None], Problem] = (
+            _listwise if position % 2 else _linear
+        )
+        if position in TIMEOUT_POSITIONS:
+            problems.append(_looping(position, cases))
+        elif position % 10 == RAISING_SLOT:
+            problems.append(_dividing(position, cases))
+        elif position % 10 == FAILING_SLOT:
+            problems.append(shape(position, cases, "failed"))
+        else:
+            problems.append(shape(position, cases, None))
+    return problems
+
+
+def check_evaluation(reply: Any, problem: Problem) -> None:
+    """Checks an ``/evaluate_code`` reply against the problem's expected verdicts.
+
+    Raises:
+        WrongAnswer: If ``passed``, the number of results, or any case's ``status`` or
+            ``passed`` differs from what the problem expects.
+    """
+    expect_equal("passed", field(reply, "passed"), problem.passes)
+    results = field(reply, "case_results")
+    if not isinstance(results, list) or len(results) != len(problem.statuses):
+        raise WrongAnswer(f"expected {len(problem.statuses)} case_results, got {results!r}"[:300])
+    for index, (result, status) in enumerate(zip(results, problem.statuses)):
+        got = field(result, "status")
+        if got != status:
+            raise WrongAnswer(
+                f"case {index} of {problem.entry_point}: status {got!r}, expected {status!r}"
+                f" (error {str(result.get('error'))[:120]!r})"
+            )
+        expect_equal(f"case {index} passed", field(result, "passed"), status == "passed")
