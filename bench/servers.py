@@ -1,0 +1,111 @@
+"""The two servers a ``--start`` run brings up: the service itself and the bare echo app.
+
+Each is a context manager, so the processes are stopped with SIGTERM however the run ends
+(normally, on an error, or on Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+
+from bench.procs import (
+    ManagedProcess,
+    echo_command,
+    free_port,
+    loopback_env,
+    service_commands,
+    stop_all,
+    wait_ready,
+)
+
+
+def service_env(workdir: Path) -> dict[str, str]:
+    """Returns the service variables that keep a run's state inside ``workdir``."""
+    sessions = workdir / "sessions"
+    sessions.mkdir(exist_ok=True)
+    return {
+        "REPL_SESSION_ROOT": str(sessions),
+        "REPL_SUPERVISOR_ENDPOINT": f"ipc://{workdir / 'sup.sock'}",
+    }
+
+
+def _stop_and_report(processes: list[ManagedProcess]) -> None:
+    """Stops the processes and warns about any that did not exit cleanly on SIGTERM.
+
+    A non-zero status after SIGTERM is a finding about the service (it should drain and
+    exit 0), so it is reported rather than hidden.
+    """
+    stop_all(processes)
+    for process in processes:
+        status = process.exited()
+        if process.terminated and status not in (0, None):
+            print(
+                f"warning: {process.name} exited with status {status} after SIGTERM "
+                f"(log {process.log_path})",
+                file=sys.stderr,
+            )
+        if process.leftovers:
+            print(
+                f"warning: processes of {process.name} outlived it and were killed",
+                file=sys.stderr,
+            )
+
+
+@contextmanager
+def running_service(repo: Path, workdir: Path, timeout: float) -> Iterator[str]:
+    """Starts the supervisor and the web tier from ``repo`` and yields the base URL.
+
+    Args:
+        repo: Repository root (the commands are run from there, as a Procfile expects).
+        workdir: Private directory for the sessions, the socket and the logs.
+        timeout: Seconds to wait for ``GET /readyz`` to answer 200.
+
+    Raises:
+        StartError: If a process exits or the service is not ready in time.
+    """
+    commands = service_commands(repo)
+    port = free_port()
+    env = loopback_env(os.environ, port, workdir / "web.ctl", service_env(workdir))
+    processes: list[ManagedProcess] = []
+    try:
+        for name in ("supervisor", "web"):
+            process = ManagedProcess(name, commands[name], workdir / f"{name}.log")
+            process.start(repo, env)
+            processes.append(process)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base_url}/readyz", processes, timeout)
+        yield base_url
+    finally:
+        _stop_and_report(processes)
+
+
+@contextmanager
+def running_echo(
+    repo: Path, workdir: Path, timeout: float, extra_env: Mapping[str, str]
+) -> Iterator[str]:
+    """Starts the bare echo app under gunicorn with the service's settings.
+
+    Args:
+        repo: Repository root, for the settings file and the Procfile.
+        workdir: Directory for the log.
+        timeout: Seconds to wait for the app to answer.
+        extra_env: Variables the settings file may read (those of the service).
+
+    Raises:
+        StartError: If gunicorn exits or the app does not answer in time.
+    """
+    command = echo_command(repo, service_commands(repo)["web"])
+    port = free_port()
+    env = loopback_env(os.environ, port, workdir / "echo.ctl", extra_env)
+    process = ManagedProcess("echo", command, workdir / "echo.log")
+    try:
+        process.start(repo, env)
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(f"{base_url}/ping", [process], timeout)
+        yield base_url
+    finally:
+        _stop_and_report([process])
