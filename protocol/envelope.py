@@ -1,0 +1,105 @@
+"""The versioned envelope every wire message travels in.
+
+A request is `{"v": "1.0", "id": ..., "op": ..., "body": {...}}`; a reply is
+`{"v": "1.0", "id": ..., "ok": true, "body": {...}}` or
+`{"v": "1.0", "id": ..., "ok": false, "error": {"code": ..., "detail": ...}}`.
+Unknown fields are ignored; a different major version is refused with
+`unsupported_version`. Replies carry the request's id so a client can drop stale ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import json
+
+from protocol.errors import ErrorCode, ServiceError
+
+# The standard library's json keeps integers of any size exact (a solution may return
+# 2**100); faster encoders that round them to floats would change answers.
+_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
+def dumps(value: Any) -> bytes:
+    return _encode(value).encode()
+
+
+def loads(raw: bytes) -> Any:
+    return json.loads(raw)
+
+VERSION = "1.0"
+MAJOR = VERSION.split(".")[0]
+
+
+@dataclass(frozen=True)
+class Request:
+    id: str
+    op: str
+    body: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Reply:
+    id: str
+    body: dict[str, Any] | None = None
+    error: ServiceError | None = None
+
+
+def _check_version(message: dict[str, Any]) -> None:
+    version = str(message.get("v", ""))
+    if version.split(".")[0] != MAJOR:
+        raise ServiceError(
+            ErrorCode.UNSUPPORTED_VERSION,
+            f"wire protocol version {version!r} is not supported; this side speaks {VERSION}",
+        )
+
+
+def _load(raw: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        raise ServiceError(ErrorCode.BAD_REQUEST, "message is not JSON") from None
+    if not isinstance(message, dict):
+        raise ServiceError(ErrorCode.BAD_REQUEST, "message is not a JSON object")
+    return message
+
+
+def encode_request(request: Request) -> bytes:
+    return dumps({"v": VERSION, "id": request.id, "op": request.op, "body": request.body})
+
+
+def decode_request(raw: bytes) -> Request:
+    """Parse a request. Raises ServiceError with the request id lost if it is unreadable."""
+    message = _load(raw)
+    _check_version(message)
+    body = message.get("body") or {}
+    if not isinstance(body, dict):
+        raise ServiceError(ErrorCode.BAD_REQUEST, "body is not a JSON object")
+    return Request(id=str(message.get("id", "")), op=str(message.get("op", "")), body=body)
+
+
+def request_id_of(raw: bytes) -> str:
+    """Best-effort id of an unreadable request, so its error reply can still be matched."""
+    try:
+        return str(json.loads(raw).get("id", ""))
+    except Exception:  # noqa: BLE001 - any garbage simply has no id
+        return ""
+
+
+def encode_reply(reply: Reply) -> bytes:
+    message: dict[str, Any] = {"v": VERSION, "id": reply.id}
+    if reply.error is None:
+        message.update(ok=True, body=reply.body or {})
+    else:
+        message.update(ok=False, error=reply.error.to_dict())
+    return dumps(message)
+
+
+def decode_reply(raw: bytes) -> Reply:
+    message = _load(raw)
+    _check_version(message)
+    rid = str(message.get("id", ""))
+    if message.get("ok"):
+        return Reply(id=rid, body=message.get("body") or {})
+    return Reply(id=rid, error=ServiceError.from_dict(message.get("error") or {}))

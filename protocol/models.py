@@ -1,0 +1,241 @@
+"""One pydantic model per request and reply.
+
+The web tier validates HTTP input with the request models; the supervisor validates the
+same bodies again when they arrive over the wire (a malformed message is refused, never
+half-executed); the reply models describe what the supervisor sends back and generate the
+OpenAPI document. Limits that depend on configuration (the largest timeout a request may
+ask for) are checked against the `Config` passed as validation context.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
+
+SessionId = Annotated[
+    str,
+    Field(pattern=SESSION_ID_PATTERN, description="1-128 characters of [A-Za-z0-9_-]; a UUID fits."),
+]
+RelPath = Annotated[str, Field(description="A path relative to the session directory, e.g. `a/b.txt`.")]
+Encoding = Literal["utf-8", "base64"]
+
+
+class _Model(BaseModel):
+    # Unknown fields are ignored so that newer clients keep working.
+    model_config = ConfigDict(extra="ignore")
+
+
+def _check_maximum(value: float | int | None, info: ValidationInfo, setting: str, unit: str) -> Any:
+    """Refuse a limit above the server's configured maximum, naming that maximum."""
+    config = (info.context or {}).get("config")
+    if value is None or config is None:
+        return value
+    maximum = getattr(config, setting)
+    if value > maximum:
+        raise ValueError(f"must be at most {maximum} {unit} (the server's configured maximum)")
+    return value
+
+
+# --- evaluation ------------------------------------------------------------------------
+
+class IOCase(_Model):
+    input: str = Field(description="The argument list of a Python call: `a=1, b=2`, `[1, 2]`, or empty.")
+    output: str = Field(description="The expected value: a Python literal or an expression.")
+
+
+class EvaluateRequest(_Model):
+    id: SessionId
+    code: str
+    entry_point: str = Field(description="An expression naming the callable: `add`, `Solution().twoSum`.")
+    io_cases: list[IOCase]
+    timeout: float | None = Field(None, gt=0, description="Wall-clock limit per case (s).")
+    cpu_limit: float | None = Field(None, gt=0, description="CPU limit per case (s).")
+    memory_limit_mb: int | None = Field(None, gt=0, description="Memory limit per case (MiB).")
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_max(cls, v: float | None, info: ValidationInfo) -> float | None:
+        return _check_maximum(v, info, "max_eval_timeout", "s")
+
+    @field_validator("cpu_limit")
+    @classmethod
+    def _cpu_max(cls, v: float | None, info: ValidationInfo) -> float | None:
+        return _check_maximum(v, info, "max_eval_cpu_limit", "s")
+
+    @field_validator("memory_limit_mb")
+    @classmethod
+    def _memory_max(cls, v: int | None, info: ValidationInfo) -> int | None:
+        return _check_maximum(v, info, "max_eval_memory_mb", "MiB")
+
+    @field_validator("io_cases")
+    @classmethod
+    def _cases_max(cls, v: list[IOCase], info: ValidationInfo) -> list[IOCase]:
+        config = (info.context or {}).get("config")
+        if config is not None and len(v) > config.max_cases:
+            raise ValueError(f"at most {config.max_cases} cases per request (the server's configured maximum)")
+        return v
+
+
+CaseStatus = Literal["passed", "failed", "error", "timeout", "memory", "crashed"]
+
+
+class CaseResult(_Model):
+    case: int
+    input: str
+    passed: bool
+    got: Any = None
+    expected: Any = None
+    error: str | None = None
+    status: CaseStatus
+    stdout: str = ""
+    duration_ms: float = 0.0
+
+
+class EvaluateReply(_Model):
+    passed: bool
+    case_results: list[CaseResult]
+    error: str | None = None
+
+
+# --- commands --------------------------------------------------------------------------
+
+class RunRequest(_Model):
+    id: SessionId
+    cmd: str = Field(description="Run with `/bin/sh -c` in the session directory.")
+    stdin: str | None = Field(None, description="Text fed to the command's standard input.")
+    timeout: float | None = Field(None, gt=0, description="Wall-clock limit (s).")
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_max(cls, v: float | None, info: ValidationInfo) -> float | None:
+        return _check_maximum(v, info, "max_run_timeout", "s")
+
+
+class RunReply(_Model):
+    stdout: str
+    stderr: str
+    id: str
+    exit_code: int
+    timed_out: bool
+    truncated: bool
+    duration_ms: float
+
+
+# --- files -----------------------------------------------------------------------------
+
+class ReadFileRequest(_Model):
+    id: SessionId
+    rel_path: RelPath
+    encoding: Encoding = "utf-8"
+
+
+class ReadFileReply(_Model):
+    content: str
+    id: str
+    rel_path: str
+
+
+class WriteFileRequest(_Model):
+    id: SessionId
+    rel_path: RelPath
+    content: str
+    encoding: Encoding = "utf-8"
+
+
+class SuccessReply(_Model):
+    success: bool
+    id: str
+    rel_path: str
+
+
+class DeleteFileRequest(_Model):
+    id: SessionId
+    rel_path: RelPath
+
+
+class RenameFileRequest(_Model):
+    id: SessionId
+    old_path: RelPath
+    new_path: RelPath
+
+
+class RenameFileReply(_Model):
+    success: bool
+    id: str
+    old_path: str
+    new_path: str
+
+
+# --- sessions --------------------------------------------------------------------------
+
+class ForkSessionRequest(_Model):
+    id: SessionId
+
+
+class ForkSessionReply(_Model):
+    new_id: str
+
+
+class CreateSessionRequest(_Model):
+    id: SessionId | None = Field(None, description="Omit to get a new UUID4.")
+
+
+class SessionReply(_Model):
+    id: str
+
+
+class DeleteSessionRequest(_Model):
+    id: SessionId
+
+
+class DeleteSessionReply(_Model):
+    success: bool
+    id: str
+
+
+class ListFilesRequest(_Model):
+    id: SessionId
+
+
+class FileEntry(_Model):
+    path: str
+    size: int
+    kind: Literal["file", "dir", "symlink"]
+
+
+class ListFilesReply(_Model):
+    id: str
+    files: list[FileEntry]
+
+
+class StatusRequest(_Model):
+    pass
+
+
+class StatusReply(_Model):
+    ready: bool
+    isolation: str
+    limits_mode: str
+    idle: int
+    busy: int
+    queued: int
+    counters: dict[str, int] = {}
+
+
+# The operations the supervisor answers: wire name -> (request model, reply model).
+OPERATIONS: dict[str, tuple[type[_Model], type[_Model]]] = {
+    "evaluate": (EvaluateRequest, EvaluateReply),
+    "run": (RunRequest, RunReply),
+    "read_file": (ReadFileRequest, ReadFileReply),
+    "write_file": (WriteFileRequest, SuccessReply),
+    "delete_file": (DeleteFileRequest, SuccessReply),
+    "rename_file": (RenameFileRequest, RenameFileReply),
+    "fork_session": (ForkSessionRequest, ForkSessionReply),
+    "create_session": (CreateSessionRequest, SessionReply),
+    "delete_session": (DeleteSessionRequest, DeleteSessionReply),
+    "list_files": (ListFilesRequest, ListFilesReply),
+    "status": (StatusRequest, StatusReply),
+}

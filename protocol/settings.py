@@ -1,0 +1,133 @@
+"""Every setting of the service, declared once.
+
+Both processes read their configuration from environment variables through this module
+only. The README's configuration table is generated from `SETTINGS` (see
+`render_markdown_table`) and a test checks that the two agree, so documentation cannot
+drift from the code.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One configuration knob: its environment variable, default and meaning."""
+
+    name: str
+    env: str
+    default: Any
+    parse: Callable[[str], Any]
+    description: str
+    minimum: float | None = None
+
+    def read(self, environ: Mapping[str, str]) -> Any:
+        """Parse the variable from `environ`, falling back to the default.
+
+        Raises:
+            ValueError: the variable is set but cannot be parsed or is below the minimum;
+                the message names the variable so operators know what to fix.
+        """
+        raw = environ.get(self.env)
+        if raw is None or raw == "":
+            return self.default
+        try:
+            value = self.parse(raw)
+        except ValueError as exc:
+            raise ValueError(f"{self.env}={raw!r} is not valid: {exc}") from None
+        if self.minimum is not None and value < self.minimum:
+            raise ValueError(f"{self.env}={raw!r} must be at least {self.minimum}")
+        return value
+
+
+def _flag(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected 1/0, true/false, yes/no or on/off")
+
+
+def _text(raw: str) -> str:
+    return raw
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("port", "PORT", 6000, int, "TCP port the web tier listens on.", 1),
+    Setting("bind_host", "REPL_BIND_HOST", "0.0.0.0", _text, "Address the web tier binds to."),
+    Setting("session_root", "REPL_SESSION_ROOT", "/tmp/genie_repl", _text,
+            "Directory holding one sub-directory per session (owned by the supervisor)."),
+    Setting("supervisor_endpoint", "REPL_SUPERVISOR_ENDPOINT", "ipc:///tmp/genie_repl_supervisor.sock",
+            _text, "ZeroMQ address the supervisor binds and the web workers connect to."),
+    Setting("web_workers", "REPL_WEB_WORKERS", 2, int, "Gunicorn worker processes.", 1),
+    Setting("web_threads", "REPL_WEB_THREADS", 32, int,
+            "Threads per gunicorn worker (each can wait on one long `/run`).", 1),
+    Setting("pool_size", "REPL_POOL_SIZE", 8, int, "Pre-forked idle sandboxes kept warm.", 1),
+    Setting("max_concurrent_jobs", "REPL_MAX_CONCURRENT_JOBS", 32, int,
+            "Sandboxes running jobs at once; further jobs wait in the queue.", 1),
+    Setting("max_queue", "REPL_MAX_QUEUE", 256, int,
+            "Jobs allowed to wait for a sandbox before new ones get 503.", 0),
+    Setting("eval_timeout", "REPL_EVAL_TIMEOUT", 5.0, float, "Default wall-clock limit per case (s).", 0.01),
+    Setting("eval_cpu_limit", "REPL_EVAL_CPU_LIMIT", 4.0, float, "Default CPU limit per case (s).", 0.01),
+    Setting("eval_memory_mb", "REPL_EVAL_MEMORY_MB", 2048, int, "Default memory limit per case (MiB).", 16),
+    Setting("max_eval_timeout", "REPL_MAX_EVAL_TIMEOUT", 30.0, float,
+            "Largest per-case wall-clock limit a request may ask for (s).", 0.01),
+    Setting("max_eval_cpu_limit", "REPL_MAX_EVAL_CPU_LIMIT", 30.0, float,
+            "Largest per-case CPU limit a request may ask for (s).", 0.01),
+    Setting("max_eval_memory_mb", "REPL_MAX_EVAL_MEMORY_MB", 4096, int,
+            "Largest per-case memory limit a request may ask for (MiB).", 16),
+    Setting("max_cases", "REPL_MAX_CASES", 1000, int, "Largest number of io_cases in one request.", 1),
+    Setting("run_timeout", "REPL_RUN_TIMEOUT", 30.0, float, "Default wall-clock limit of `/run` (s).", 0.01),
+    Setting("max_run_timeout", "REPL_MAX_RUN_TIMEOUT", 120.0, float,
+            "Largest `/run` timeout a request may ask for (s).", 0.01),
+    Setting("run_memory_mb", "REPL_RUN_MEMORY_MB", 2048, int, "Memory limit of a `/run` command (MiB).", 16),
+    Setting("max_output_bytes", "REPL_MAX_OUTPUT_BYTES", 1 << 20, int,
+            "Cap on each of stdout and stderr of `/run` (bytes).", 1024),
+    Setting("case_stdout_bytes", "REPL_CASE_STDOUT_BYTES", 64 << 10, int,
+            "Cap on what one evaluation case may print (bytes).", 0),
+    Setting("max_processes", "REPL_MAX_PROCESSES", 64, int, "Processes one sandbox may run at once.", 4),
+    Setting("max_open_files", "REPL_MAX_OPEN_FILES", 256, int, "Open files per sandboxed process.", 16),
+    Setting("tmp_size_mb", "REPL_TMP_SIZE_MB", 256, int, "Size of each sandbox's private /tmp (MiB).", 1),
+    Setting("disk_quota_mb", "REPL_DISK_QUOTA_MB", 1024, int, "Disk quota of one session (MiB).", 1),
+    Setting("session_ttl", "REPL_SESSION_TTL", 86400.0, float,
+            "Idle seconds after which a session is removed (0 keeps sessions forever).", 0),
+    Setting("max_body_bytes", "REPL_MAX_BODY_BYTES", 16 << 20, int, "Largest request body (bytes).", 1024),
+    Setting("api_token", "REPL_API_TOKEN", "", _text,
+            "When set, every endpoint but `/` and the health checks needs `Authorization: Bearer <token>`."),
+    Setting("sandbox_uid", "REPL_SANDBOX_UID", 60000, int, "Unprivileged uid (and gid) sandboxed code runs as.", 1),
+    Setting("insecure", "REPL_INSECURE", False, _flag,
+            "Run without namespaces when the machine cannot provide them (never in production)."),
+    Setting("log_level", "REPL_LOG_LEVEL", "INFO", _text, "Python logging level of both processes."),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """The parsed configuration: attribute per setting name."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self.values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+def load(environ: Mapping[str, str] | None = None) -> Config:
+    """Read every setting from `environ` (default: the process environment)."""
+    environ = os.environ if environ is None else environ
+    return Config({s.name: s.read(environ) for s in SETTINGS})
+
+
+def render_markdown_table() -> str:
+    """The README's configuration table, generated from `SETTINGS`."""
+    lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
+    for s in SETTINGS:
+        default = "(unset)" if s.default == "" else f"`{s.default}`"
+        lines.append(f"| `{s.env}` | {default} | {s.description} |")
+    return "\n".join(lines)

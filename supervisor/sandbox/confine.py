@@ -1,0 +1,195 @@
+"""Confinement: the namespaces, mounts, rlimits and privilege drop of SPEC §7.
+
+The work is split by when it can happen, so that as little as possible sits on a
+request's critical path:
+
+1. `build_root` runs once in the zygote: a private mount namespace whose root is a
+   read-only tmpfs holding read-only binds of the system (`/usr`, `/etc`, the Python
+   prefix); the session root, the service's files and the rest of the host are absent.
+2. `enter_namespaces` runs in each pre-forked sandbox (already pid 1 of a new pid
+   namespace): new mount, net, ipc and uts namespaces, `/proc`, a private `/tmp`.
+3. `bind_session` runs when the job arrives: the one session directory is bound at
+   `WORKDIR`.
+4. `drop_privileges` runs in the process that will execute user code: rlimits,
+   no-new-privs, an empty capability bounding set, the unprivileged uid, seccomp.
+
+The order follows bubblewrap and nsjail: namespaces and mounts while privileged, then
+rlimits, then `PR_SET_NO_NEW_PRIVS`, then the uid change, then seccomp last.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import socket
+import sys
+from dataclasses import dataclass
+
+from supervisor.sandbox import libc
+
+WORKDIR = "/session"
+SESSIONS = "/.sessions"  # the session root inside the image: bound once, detached per sandbox
+NEW_ROOT = "/tmp/.repl-root"
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
+HIDDEN_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
+DEVICES = ("null", "zero", "full", "random", "urandom")
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+RO_FLAGS = libc.MS_REMOUNT | libc.MS_BIND | libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits applied to the process that runs user code."""
+
+    cpu_seconds: int
+    memory_bytes: int
+    max_processes: int
+    max_file_bytes: int
+    max_open_files: int
+
+
+def _bind_readonly(source: str, target_root: str) -> None:
+    target = target_root + source
+    if os.path.islink(source):
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        os.symlink(os.readlink(source), target)
+        return
+    if os.path.isdir(source):
+        os.makedirs(target, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        open(target, "w").close()
+    libc.mount(source, target, None, libc.MS_BIND | libc.MS_REC)
+    libc.mount(None, target, None, RO_FLAGS)
+
+
+def _python_prefixes() -> list[str]:
+    """Where this interpreter lives when outside /usr (pyenv under /root, for example)."""
+    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
+    return sorted(p for p in prefixes if not any(p == d or p.startswith(d + "/") for d in SYSTEM_DIRS))
+
+
+def build_root(session_root: str) -> None:
+    """Enter a private mount namespace whose root is the read-only sandbox image.
+
+    Called once in the zygote. The session root is bound at SESSIONS (a mount can only be
+    bound from the caller's own mount namespace, so it must be in the image); each sandbox
+    binds its one session from there and then detaches SESSIONS from its own view.
+    """
+    libc.unshare(libc.CLONE_NEWNS)
+    libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+    # Opened in this namespace, before /tmp is covered: the session root may live there.
+    sessions_fd = os.open(session_root, os.O_PATH | os.O_DIRECTORY)
+    # A tmpfs over /tmp (in this namespace only) gives a scratch place for the new root.
+    libc.mount("tmpfs", "/tmp", "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=4m,mode=755")
+    os.makedirs(NEW_ROOT)
+    libc.mount("tmpfs", NEW_ROOT, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=1m,mode=755")
+    for source in SYSTEM_DIRS + tuple(_python_prefixes()):
+        if os.path.lexists(source):
+            _bind_readonly(source, NEW_ROOT)
+    for hidden in HIDDEN_FILES:
+        if os.path.isfile(NEW_ROOT + hidden):
+            libc.mount("/dev/null", NEW_ROOT + hidden, None, libc.MS_BIND)
+    _make_dev(NEW_ROOT + "/dev")
+    os.makedirs(NEW_ROOT + SESSIONS, mode=0o700)
+    libc.mount(f"/proc/self/fd/{sessions_fd}", NEW_ROOT + SESSIONS, None, libc.MS_BIND)
+    os.close(sessions_fd)
+    libc.mount(None, NEW_ROOT + SESSIONS, None, libc.MS_REMOUNT | libc.MS_BIND | libc.MS_NOSUID | libc.MS_NODEV)
+    for mountpoint in ("/proc", "/tmp", WORKDIR):
+        os.makedirs(NEW_ROOT + mountpoint, exist_ok=True)
+    os.chmod(NEW_ROOT + "/tmp", 0o1777)
+    old = NEW_ROOT + "/.old"
+    os.mkdir(old)
+    libc.pivot_root(NEW_ROOT, old)
+    os.chdir("/")
+    libc.umount("/.old", libc.MNT_DETACH)
+    os.rmdir("/.old")
+    libc.mount(None, "/", None, RO_FLAGS)
+
+
+def _make_dev(dev: str) -> None:
+    os.makedirs(dev)
+    libc.mount("tmpfs", dev, "tmpfs", libc.MS_NOSUID | libc.MS_NOEXEC, "size=64k,mode=755")
+    for name in DEVICES:
+        open(f"{dev}/{name}", "w").close()
+        libc.mount(f"/dev/{name}", f"{dev}/{name}", None, libc.MS_BIND)
+    os.makedirs(f"{dev}/shm")
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, f"{dev}/{name}")
+    libc.mount(None, dev, None, libc.MS_REMOUNT | libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NOEXEC)
+
+
+def enter_namespaces(tmp_size_mb: int) -> None:
+    """Give this sandbox its own mounts, network, IPC and hostname, plus /proc and /tmp.
+
+    The caller is pid 1 of a fresh pid namespace, so the /proc mounted here shows only
+    the sandbox's own processes.
+    """
+    libc.unshare(libc.CLONE_NEWNS | libc.CLONE_NEWNET | libc.CLONE_NEWIPC | libc.CLONE_NEWUTS)
+    socket.sethostname("sandbox")
+    flags = libc.MS_NOSUID | libc.MS_NODEV
+    libc.mount("proc", "/proc", "proc", flags | libc.MS_NOEXEC, "hidepid=0")
+    libc.mount("tmpfs", "/tmp", "tmpfs", flags, f"size={tmp_size_mb}m,mode=1777")
+    libc.mount("tmpfs", "/dev/shm", "tmpfs", flags | libc.MS_NOEXEC, "size=16m,mode=1777")
+
+
+def bind_session(session: str | None, scratch_mb: int) -> None:
+    """Bind the job's session directory (or an empty scratch tmpfs) at WORKDIR, then
+    detach the session root so nothing else of it stays reachable."""
+    flags = libc.MS_NOSUID | libc.MS_NODEV
+    if session is None:
+        libc.mount("tmpfs", WORKDIR, "tmpfs", flags, f"size={scratch_mb}m,mode=1777")
+    else:
+        root_fd = os.open(SESSIONS, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW)
+        fd = os.open(session, os.O_PATH | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
+        try:
+            libc.mount(f"/proc/self/fd/{fd}", WORKDIR, None, libc.MS_BIND | flags)
+        finally:
+            os.close(fd)
+            os.close(root_fd)
+    libc.umount(SESSIONS, libc.MNT_DETACH)
+    os.chdir(WORKDIR)
+
+
+def set_limits(limits: Limits) -> None:
+    def cap(kind: int, value: int, hard: int | None = None) -> None:
+        resource.setrlimit(kind, (value, value if hard is None else hard))
+
+    cap(resource.RLIMIT_CORE, 0)
+    cap(resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1)
+    cap(resource.RLIMIT_AS, limits.memory_bytes)
+    cap(resource.RLIMIT_NPROC, limits.max_processes)
+    cap(resource.RLIMIT_FSIZE, limits.max_file_bytes)
+    cap(resource.RLIMIT_NOFILE, limits.max_open_files)
+
+
+def drop_privileges(uid: int, limits: Limits, cap_last: int) -> None:
+    """Make the current process unprivileged for good. Called after the fork that will
+    run user code, before it touches user input."""
+    set_limits(limits)
+    libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+    for cap in range(cap_last + 1):
+        libc.prctl(libc.PR_CAPBSET_DROP, cap)
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def read_cap_last() -> int:
+    with open("/proc/sys/kernel/cap_last_cap") as f:
+        return int(f.read())
+
+
+def sandbox_environment() -> dict[str, str]:
+    """The whole environment user code sees: nothing of the service's own."""
+    python_bins = [os.path.join(p, "bin") for p in _python_prefixes()]
+    return {
+        "PATH": ":".join(python_bins + [SANDBOX_PATH]),
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "PYTHONUNBUFFERED": "1",
+    }

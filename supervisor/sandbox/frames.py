@@ -1,0 +1,68 @@
+"""Length-prefixed JSON frames on the stream socket between the supervisor and a sandbox.
+
+A frame is a 4-byte big-endian length followed by that many bytes of JSON. The sandbox
+side uses blocking calls (it has nothing else to do); the supervisor side feeds received
+bytes to a `FrameReader` from its poll loop.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import struct
+from typing import Any
+
+HEADER = struct.Struct(">I")
+MAX_FRAME = 64 << 20
+
+
+def encode(message: Any) -> bytes:
+    payload = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    return HEADER.pack(len(payload)) + payload
+
+
+def send(sock: socket.socket, message: Any) -> None:
+    sock.sendall(encode(message))
+
+
+def recv(sock: socket.socket) -> Any | None:
+    """Block for one frame; None when the peer closed the socket."""
+    header = _recv_exactly(sock, HEADER.size)
+    if header is None:
+        return None
+    (length,) = HEADER.unpack(header)
+    if length > MAX_FRAME:
+        raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
+    payload = _recv_exactly(sock, length)
+    return None if payload is None else json.loads(payload)
+
+
+def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = sock.recv(size - len(chunks))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
+class FrameReader:
+    """Accumulates bytes from a non-blocking socket and yields complete frames."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[Any]:
+        self._buffer += data
+        frames = []
+        while len(self._buffer) >= HEADER.size:
+            (length,) = HEADER.unpack_from(self._buffer)
+            if length > MAX_FRAME:
+                raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
+            end = HEADER.size + length
+            if len(self._buffer) < end:
+                break
+            frames.append(json.loads(bytes(self._buffer[HEADER.size:end])))
+            del self._buffer[:end]
+        return frames

@@ -1,0 +1,127 @@
+"""The zygote: a small single-threaded process that forks every sandbox.
+
+The supervisor runs ZeroMQ, whose I/O threads make forking it unsafe, so it starts this
+process with a clean environment (nothing of the service's own variables can leak into a
+sandbox, not even through /proc/self/environ) and asks it for sandboxes over a
+SOCK_SEQPACKET socket whose fd number is the first argument. The zygote builds the read-only sandbox root once, then per
+request forks a child into a fresh pid namespace and hands the supervisor one end of a
+socket pair to talk to it. It reaps its children and reports their exit status and
+resource usage.
+
+Messages (JSON, one per packet):
+    supervisor -> zygote: {"op": "spawn", "slot": N}
+    zygote -> supervisor: {"op": "started", ...} once, {"op": "spawned", "pid": P, "slot": N}
+        with the sandbox's socket attached, {"op": "exited", "pid": P, "status": S, ...}
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import signal
+import socket
+import sys
+from typing import Any
+
+from supervisor.sandbox import child, confine, libc
+
+def main() -> None:
+    libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    control = socket.socket(fileno=int(sys.argv[1]))
+    settings = json.loads(control.recv(1 << 20))
+    try:
+        zygote = Zygote(control, settings)
+    except Exception as exc:  # noqa: BLE001 - reported, then the supervisor refuses to start
+        _send(control, {"op": "started", "ok": False, "error": f"{type(exc).__name__}: {exc}"})
+        sys.exit(1)
+    _send(control, {"op": "started", "ok": True})
+    zygote.loop()
+
+
+def _send(control: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
+    data = json.dumps(message).encode()
+    if fds:
+        socket.send_fds(control, [data], fds)
+    else:
+        control.send(data)
+
+
+class Zygote:
+    def __init__(self, control: socket.socket, settings: dict[str, Any]) -> None:
+        self.control = control
+        self.insecure = bool(settings["insecure"])
+        self.root_fd = os.open(settings["session_root"], os.O_PATH | os.O_DIRECTORY)
+        self.cgroup_fds = {int(slot): [os.open(p, os.O_WRONLY) for p in paths]
+                           for slot, paths in settings.get("cgroup_procs", {}).items()}
+        self.config = child.SandboxConfig(
+            uid=settings["uid"], insecure=self.insecure, tmp_size_mb=settings["tmp_size_mb"],
+            max_processes=settings["max_processes"], max_open_files=settings["max_open_files"],
+            cap_last=confine.read_cap_last(), environment=confine.sandbox_environment())
+        self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
+        if not self.insecure:
+            confine.build_root(settings["session_root"])
+        self.wake_r, self.wake_w = os.pipe()
+        os.set_blocking(self.wake_w, False)
+        signal.set_wakeup_fd(self.wake_w)
+        signal.signal(signal.SIGCHLD, lambda *_: None)
+
+    def loop(self) -> None:
+        poller = select.poll()
+        poller.register(self.control.fileno(), select.POLLIN)
+        poller.register(self.wake_r, select.POLLIN)
+        while True:
+            for fd, _ in poller.poll():
+                if fd == self.wake_r:
+                    os.read(self.wake_r, 4096)
+                    self.reap()
+                else:
+                    data = self.control.recv(65536)
+                    if not data:
+                        return  # the supervisor is gone; our death kills every sandbox
+                    request = json.loads(data)
+                    if request.get("op") == "spawn":
+                        self.spawn(int(request["slot"]))
+
+    def spawn(self, slot: int) -> None:
+        parent_end, child_end = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        if not self.insecure:
+            # The next child becomes pid 1 of a new pid namespace; then point
+            # pid_ns_for_children back at our own so the one after gets a fresh one too.
+            libc.unshare(libc.CLONE_NEWPID)
+        pid = os.fork()
+        if pid == 0:
+            self._become_sandbox(parent_end, child_end)
+        if not self.insecure:
+            libc.setns(self.pidns_fd, libc.CLONE_NEWPID)
+        child_end.close()
+        for fd in self.cgroup_fds.get(slot, []):
+            os.write(fd, str(pid).encode())
+        _send(self.control, {"op": "spawned", "pid": pid, "slot": slot}, [parent_end.fileno()])
+        parent_end.close()
+
+    def _become_sandbox(self, parent_end: socket.socket, child_end: socket.socket) -> None:
+        try:
+            signal.set_wakeup_fd(-1)
+            libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+            for fd in [self.wake_r, self.wake_w, self.pidns_fd, self.control.fileno(),
+                       parent_end.fileno(), *(f for fds in self.cgroup_fds.values() for f in fds)]:
+                os.close(fd)
+            child.serve(child_end, self.root_fd, self.config)
+        finally:
+            os._exit(child.EXIT_WITHOUT_RESULT)
+
+    def reap(self) -> None:
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            _send(self.control, {"op": "exited", "pid": pid, "status": status,
+                                 "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss})
+
+
+if __name__ == "__main__":
+    main()
