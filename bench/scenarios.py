@@ -1,0 +1,310 @@
+"""The service scenarios: what one operation sends and how its answer is checked.
+
+Each scenario turns a client's session into an operation; the load driver calls it over
+and over. Sessions are created before the clock starts (one per client thread), so the
+figures measure the operation itself, not session creation.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.api import ApiClient, HttpError, WrongAnswer, expect_equal
+from bench.api import field as reply_field
+from bench.load import Budget, run_load
+from bench.problems import Problem, add_problem, batch_problems, check_evaluation
+from bench.stats import RunResult
+
+#: Small files put in every session of the ``fork`` scenario.
+FORK_FILES = 10
+
+#: Parallel requests used to create and delete sessions outside the measured period.
+HOUSEKEEPING_THREADS = 4
+
+#: Path of the file the ``write_read`` scenario writes and reads back.
+SMALL_FILE = "bench/small.txt"
+
+Parts = Mapping[str, float] | None
+Op = Callable[[ApiClient], Parts]
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where the service is and how to talk to it.
+
+    Attributes:
+        base_url: ``http://127.0.0.1:PORT`` of the service.
+        token: Bearer token, when the service requires one.
+        http_timeout: Seconds one request may take before it counts as an error.
+    """
+
+    base_url: str
+    token: str | None
+    http_timeout: float
+
+    def client(self) -> ApiClient:
+        """Returns a new client with its own connection pool."""
+        return ApiClient(self.base_url, self.token, self.http_timeout)
+
+
+def small_file(client: int, counter: int) -> str:
+    """Returns the content of the small file written by ``write_read`` (and echoed by the
+    echo baseline, so both carry the same bytes); unique per write so a stale read shows."""
+    return f"client {client} write {counter}\n" + "abcdefgh" * 8 + "\n"
+
+
+@dataclass
+class SessionPool:
+    """Sessions created up front, one per client, reused across concurrency levels.
+
+    Attributes:
+        target: The service.
+        prefix: Start of every id, unique to this run, so runs never share sessions.
+        files: Number of small files put in each new session.
+        ids: The client sessions, index = client number.
+        extra: Further sessions to delete at the end (the ones ``fork`` creates).
+    """
+
+    target: Target
+    prefix: str
+    files: int = 0
+    ids: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+
+    def ensure(self, count: int) -> None:
+        """Creates sessions until there are ``count`` of them."""
+        new = [f"{self.prefix}-{index}" for index in range(len(self.ids), count)]
+        with ThreadPoolExecutor(HOUSEKEEPING_THREADS) as pool:
+            list(pool.map(self._create, new))
+        self.ids.extend(new)
+
+    def _create(self, session_id: str) -> None:
+        """Creates one session, by ``/create_session`` or, failing that, a first write."""
+        api = self.target.client()
+        try:
+            try:
+                api.post("/create_session", {"id": session_id})
+            except HttpError as error:
+                if error.status not in (404, 405):
+                    raise
+                api.post("/write_file", {"id": session_id, "rel_path": ".bench", "content": ""})
+            for number in range(self.files):
+                body = {"id": session_id, "rel_path": f"data/file{number}.txt",
+                        "content": f"file {number} of {session_id}\n"}
+                api.post("/write_file", body)
+        finally:
+            api.close()
+
+    def delete_all(self) -> int:
+        """Deletes every session this pool made; returns how many deletions failed.
+
+        Failures are counted, not raised: cleaning up must not hide the run's results.
+        """
+        doomed = self.ids + self.extra
+        with ThreadPoolExecutor(HOUSEKEEPING_THREADS) as pool:
+            failures = sum(not ok for ok in pool.map(self._delete, doomed))
+        self.ids, self.extra = [], []
+        return failures
+
+    def _delete(self, session_id: str) -> bool:
+        """Deletes one session; ``True`` on success or if it was already gone."""
+        api = self.target.client()
+        try:
+            api.post("/delete_session", {"id": session_id})
+            return True
+        except HttpError as error:
+            return error.status == 404
+        except Exception:  # noqa: BLE001 - see delete_all
+            return False
+        finally:
+            api.close()
+
+
+@dataclass
+class HttpWorker:
+    """A load-driver worker: one client's operation and its private HTTP session."""
+
+    api: ApiClient
+    op: Op
+
+    def __call__(self) -> Parts:
+        """Performs the operation once."""
+        return self.op(self.api)
+
+    def close(self) -> None:
+        """Closes the client's connections."""
+        self.api.close()
+
+
+@dataclass(frozen=True)
+class OpContext:
+    """What an operation is built from.
+
+    Attributes:
+        session_id: The client's own session.
+        client: The client's number (0-based).
+        pool: The session pool, to hand over sessions the operation creates.
+    """
+
+    session_id: str
+    client: int
+    pool: SessionPool
+
+
+def _evaluate(problems: list[Problem]) -> Callable[[OpContext], Op]:
+    """Returns an op factory sending ``problems`` in turn, each client from its own offset,
+    so concurrent clients do not all hit the slow (looping) problems at once."""
+
+    def build(context: OpContext) -> Op:
+        order: Iterator[Problem] = itertools.islice(
+            itertools.cycle(problems), (context.client * 7) % len(problems), None
+        )
+
+        def op(api: ApiClient) -> Parts:
+            problem = next(order)
+            check_evaluation(api.post("/evaluate_code", problem.request(context.session_id)),
+                             problem)
+            return None
+
+        return op
+
+    return build
+
+
+def _run(cmd: str, stdout: str | None) -> Callable[[OpContext], Op]:
+    """Returns an op factory running ``cmd`` and expecting exit 0 (and ``stdout`` if set)."""
+
+    def build(context: OpContext) -> Op:
+        def op(api: ApiClient) -> Parts:
+            reply = api.post("/run", {"id": context.session_id, "cmd": cmd})
+            expect_equal(f"exit_code of {cmd!r}", reply_field(reply, "exit_code"), 0)
+            if stdout is not None:
+                expect_equal(f"stdout of {cmd!r}", reply_field(reply, "stdout"), stdout)
+            return None
+
+        return op
+
+    return build
+
+
+def _write_read(context: OpContext) -> Op:
+    """Writes a small file, reads it back and checks the round trip; times both halves,
+    since the web-tier target concerns the write alone."""
+    counter = itertools.count()
+
+    def op(api: ApiClient) -> Parts:
+        content = small_file(context.client, next(counter))
+        started = time.perf_counter()
+        body = {"id": context.session_id, "rel_path": SMALL_FILE, "content": content}
+        expect_equal("write_file success", reply_field(api.post("/write_file", body), "success"),
+                     True)
+        written = time.perf_counter()
+        reply = api.get("/read_file", {"id": context.session_id, "rel_path": SMALL_FILE})
+        expect_equal("read_file content", reply_field(reply, "content"), content)
+        return {"write_file": written - started, "read_file": time.perf_counter() - written}
+
+    return op
+
+
+def _fork(context: OpContext) -> Op:
+    """Forks the client's session (prepared with small files) and keeps the new id for
+    deletion at the end."""
+
+    def op(api: ApiClient) -> Parts:
+        new_id: Any = reply_field(api.post("/fork_session", {"id": context.session_id}),
+                                  "new_id")
+        if not isinstance(new_id, str) or not new_id or new_id == context.session_id:
+            raise WrongAnswer(f"fork_session: bad new_id {new_id!r}")
+        context.pool.extra.append(new_id)  # list.append is atomic under the GIL
+        return None
+
+    return op
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named operation against the service.
+
+    Attributes:
+        name: Name used on the command line and in the report.
+        summary: One line saying what an operation is.
+        build: Makes a client's operation from its context.
+        files: Small files each session must hold before the run.
+    """
+
+    name: str
+    summary: str
+    build: Callable[[OpContext], Op]
+    files: int = 0
+
+
+SCENARIOS: dict[str, Scenario] = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario("eval1", "evaluate_code: add, 1 case", _evaluate([add_problem(1)])),
+        Scenario("eval10", "evaluate_code: add, 10 cases", _evaluate([add_problem(10)])),
+        Scenario("batch", "evaluate_code: 100 problems x 10 cases, some fail/raise/loop",
+                 _evaluate(batch_problems())),
+        Scenario("run_py", "run: python3 -c pass", _run("python3 -c pass", None)),
+        Scenario("run_echo", "run: echo hi", _run("echo hi", "hi\n")),
+        Scenario("write_read", "write_file + read_file of a small file (one pair)",
+                 _write_read),
+        Scenario("fork", f"fork_session of a session with {FORK_FILES} small files", _fork,
+                 files=FORK_FILES),
+    )
+}
+
+
+def measure(
+    scenario: Scenario,
+    pool: SessionPool,
+    concurrencies: list[int],
+    budget: Budget,
+    on_result: Callable[[RunResult], None],
+) -> list[RunResult]:
+    """Runs one scenario at each concurrency, creating the sessions it needs first.
+
+    Args:
+        scenario: What to run.
+        pool: Sessions to use; must hold ``scenario.files`` files each.
+        concurrencies: Client thread counts, measured in this order.
+        budget: Limits of each run.
+        on_result: Called with each result as soon as it is known (progress output).
+    """
+    pool.ensure(max(concurrencies))
+    results = []
+    for concurrency in concurrencies:
+
+        def make_worker(index: int) -> HttpWorker:
+            context = OpContext(pool.ids[index], index, pool)
+            return HttpWorker(pool.target.client(), scenario.build(context))
+
+        result = run_load(scenario.name, "service", make_worker, concurrency, budget)
+        on_result(result)
+        results.append(result)
+    return results
+
+
+def sandbox_python(target: Target, session_id: str) -> str | None:
+    """Asks the service which ``python3`` a command in the sandbox runs.
+
+    The bare-interpreter baseline should start the very binary ``run_py`` starts, or the
+    ratio compares two different interpreters.
+
+    Returns:
+        The path, or ``None`` if the service could not tell.
+    """
+    api = target.client()
+    try:
+        reply = api.post("/run", {"id": session_id, "cmd": "command -v python3"})
+        path = str(reply.get("stdout", "")).strip()
+        return path if reply.get("exit_code") == 0 and path.startswith("/") else None
+    except Exception:  # noqa: BLE001 - the caller falls back to the host's python3
+        return None
+    finally:
+        api.close()
