@@ -45,8 +45,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import Iterable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import requests
 
@@ -66,6 +67,7 @@ DEFAULT_CASE_TIMEOUT = 5.0
 TIMEOUT_MARGIN = 10.0
 
 IoCase = Mapping[str, Any] | Sequence[Any]
+_Result = TypeVar("_Result", RunResult, EvaluationResult, FileEntry)
 
 
 class ReplClient:
@@ -336,7 +338,7 @@ class ReplClient:
         Never raises for a service problem: a probe's answer is yes or no.
         """
         try:
-            return self._get("/", retry=NO_RETRY) == "ping"
+            return bool(self._get("/", retry=NO_RETRY) == "ping")
         except ReplError:
             return False
 
@@ -445,7 +447,7 @@ def _string_field(reply: Any, name: str) -> str:
     return value
 
 
-def _parse(cls: Any, data: Any) -> Any:
+def _parse(cls: type[_Result], data: Any) -> _Result:
     """Build result ``cls`` from JSON, turning a shape mismatch into InvalidResponse."""
     try:
         return cls.from_json(data)

@@ -14,8 +14,9 @@ the client also works against it.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping, TypeVar
+from typing import Any, TypeVar
 
 __all__ = ["CaseResult", "EvaluationResult", "FileEntry", "RunResult"]
 

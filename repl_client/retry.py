@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from .errors import ConnectionFailed, ReplError, ServiceUnavailable
 
@@ -74,7 +74,7 @@ class RetryPolicy:
         """
         if retry_after is not None:
             return retry_after
-        backoff = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
+        backoff = min(self.backoff_max, self.backoff_base * 2.0 ** (failures - 1))
         return backoff * random.uniform(0.5, 1.0) if self.jitter else backoff
 
 

@@ -8,7 +8,8 @@ the retry and error rules are written once and apply to every call alike.
 from __future__ import annotations
 
 import logging
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -176,7 +177,9 @@ def _should_retry(
     return policy.clock() + wait <= deadline
 
 
-def _transport_error(method: str, path: str, exc: requests.exceptions.RequestException) -> ReplError:
+def _transport_error(
+    method: str, path: str, exc: requests.exceptions.RequestException
+) -> ReplError:
     """Wrap a ``requests`` failure that produced no HTTP response."""
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema)):
         return ReplError(f"{method} {path}: invalid URL: {exc}")
