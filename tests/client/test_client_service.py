@@ -1,0 +1,205 @@
+"""Integration tests of repl_client against the real service.
+
+The ``service`` fixture (tests/conftest.py) starts the supervisor and the web
+tier once per test session and exposes ``.url`` and ``.session_root``; an
+optional ``.token`` is used when the service was started with one. Each test
+works in sessions of its own, so tests do not depend on one another.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from repl_client import (
+    BadRequest,
+    EvaluationResult,
+    FileEntry,
+    NotFound,
+    ReplClient,
+    RunResult,
+    ValidationFailed,
+)
+
+ADD_SOURCE = "def add(a, b):\n    return a + b\n"
+
+
+@pytest.fixture
+def client(service: Any) -> Iterator[ReplClient]:
+    with ReplClient(service.url, token=getattr(service, "token", None), timeout=30.0) as repl:
+        yield repl
+
+
+@pytest.fixture
+def sid(client: ReplClient) -> Iterator[str]:
+    """A fresh session, removed after the test."""
+    session_id = client.create_session()
+    yield session_id
+    with contextlib.suppress(NotFound):
+        client.delete_session(session_id)
+
+
+def test_probes(client: ReplClient) -> None:
+    assert client.ping() is True
+    client.healthz()
+    assert isinstance(client.readyz(), dict)
+
+
+def test_create_session_with_and_without_id(client: ReplClient, service: Any) -> None:
+    chosen = f"client-{uuid.uuid4().hex}"
+    try:
+        assert client.create_session(chosen) == chosen
+        assert client.create_session(chosen) == chosen  # naming an existing id is a no-op
+        assert (service.session_root / chosen).is_dir()
+        assert client.list_files(chosen) == []
+        generated = client.create_session()
+        assert str(uuid.UUID(generated)) == generated
+        client.delete_session(generated)
+    finally:
+        client.delete_session(chosen)
+    assert not (service.session_root / chosen).exists()
+
+
+def test_write_read_list_rename_delete(client: ReplClient, sid: str, service: Any) -> None:
+    client.write_file(sid, "a/b.txt", "hello\n")
+    assert (service.session_root / sid / "a" / "b.txt").read_text() == "hello\n"
+    assert client.read_file(sid, "a/b.txt") == "hello\n"
+
+    entries = {entry.path: entry for entry in client.list_files(sid)}
+    assert entries["a"].kind == "dir"
+    assert entries["a/b.txt"] == FileEntry(path="a/b.txt", size=6, kind="file")
+
+    client.rename_file(sid, "a/b.txt", "c.txt")
+    assert client.read_file(sid, "c.txt") == "hello\n"
+    with pytest.raises(NotFound):
+        client.read_file(sid, "a/b.txt")
+
+    client.delete_file(sid, "c.txt")
+    with pytest.raises(NotFound):
+        client.read_file(sid, "c.txt")
+    with pytest.raises(NotFound):
+        client.delete_file(sid, "c.txt")
+    with pytest.raises(NotFound):
+        client.rename_file(sid, "c.txt", "d.txt")
+
+
+def test_write_creates_the_session(client: ReplClient) -> None:
+    new_id = f"client-{uuid.uuid4().hex}"
+    try:
+        client.write_file(new_id, "x.txt", "made by write_file")
+        assert client.read_file(new_id, "x.txt") == "made by write_file"
+    finally:
+        client.delete_session(new_id)
+
+
+def test_binary_round_trip_and_text_read_of_binary(client: ReplClient, sid: str) -> None:
+    payload = bytes(range(256))
+    client.write_file(sid, "blob.bin", payload)
+    assert client.read_file(sid, "blob.bin", encoding="base64") == payload
+    with pytest.raises(BadRequest) as caught:
+        client.read_file(sid, "blob.bin")
+    assert "base64" in str(caught.value.detail)
+
+
+def test_read_missing_file_is_not_found_with_detail(client: ReplClient, sid: str) -> None:
+    with pytest.raises(NotFound) as caught:
+        client.read_file(sid, "missing.txt")
+    error = caught.value
+    assert error.status_code == 404
+    assert isinstance(error.detail, str) and "missing.txt" in error.detail
+    assert error.detail in str(error)
+
+
+def test_bad_session_id_fails_validation(client: ReplClient) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        client.read_file("../x", "a.txt")
+    assert caught.value.status_code == 422
+    assert isinstance(caught.value.detail, list) and caught.value.errors
+    with pytest.raises(ValidationFailed):
+        client.create_session("../x")
+
+
+def test_escaping_path_is_bad_request(client: ReplClient, sid: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        client.write_file(sid, "../escape.txt", "no")
+    assert caught.value.status_code == 400
+    with pytest.raises(BadRequest):
+        client.read_file(sid, "/etc/passwd")
+
+
+def test_run_echo(client: ReplClient, sid: str) -> None:
+    result = client.run(sid, "echo hi")
+    assert isinstance(result, RunResult)
+    assert (result.stdout, result.stderr, result.id) == ("hi\n", "", sid)
+    assert result.exit_code == 0 and not result.timed_out and result.ok
+
+
+def test_run_sees_session_files_stdin_and_exit_code(client: ReplClient, sid: str) -> None:
+    client.write_file(sid, "main.py", "import sys\nprint(sys.stdin.read().upper())\n")
+    assert client.run(sid, "python3 main.py", stdin="shout").stdout == "SHOUT\n"
+    failed = client.run(sid, "echo oops >&2; exit 3")
+    assert (failed.exit_code, failed.stderr, failed.ok) == (3, "oops\n", False)
+
+
+def test_run_timeout(client: ReplClient, sid: str) -> None:
+    result = client.run(sid, "sleep 10", timeout=1)
+    assert result.timed_out and not result.ok
+
+
+def test_run_in_missing_session_is_bad_request(client: ReplClient) -> None:
+    with pytest.raises(BadRequest) as caught:
+        client.run(f"missing-{uuid.uuid4().hex}", "echo hi")
+    assert caught.value.detail == "Session does not exist"
+
+
+def test_run_timeout_above_maximum_fails_validation(client: ReplClient, sid: str) -> None:
+    with pytest.raises(ValidationFailed) as caught:
+        client.run(sid, "true", timeout=10**7)
+    assert "maximum" in str(caught.value)
+
+
+def test_evaluate_add(client: ReplClient, sid: str) -> None:
+    result = client.evaluate_code(sid, ADD_SOURCE, "add", [("1, 2", "3"), ("2, 2", "5")])
+    assert isinstance(result, EvaluationResult)
+    assert result.passed is False and result.error is None
+    first, second = result.case_results
+    assert (first.case, first.passed, first.got, first.expected) == (0, True, 3, 3)
+    assert first.status == "passed"
+    assert (second.case, second.passed, second.got, second.expected) == (1, False, 4, 5)
+    assert second.status == "failed"
+
+    passing = client.evaluate_code(sid, ADD_SOURCE, "add", [{"input": "a=1, b=2", "output": "3"}])
+    assert passing.passed is True
+
+
+def test_evaluate_syntax_error(client: ReplClient, sid: str) -> None:
+    result = client.evaluate_code(sid, "def add(a, b) return a", "add", [("1, 2", "3")])
+    assert result.passed is False
+    assert result.error is not None and "SyntaxError" in result.error
+
+
+def test_fork_session(client: ReplClient, sid: str) -> None:
+    client.write_file(sid, "a.txt", "original")
+    copy = client.fork_session(sid)
+    try:
+        assert copy != sid
+        assert client.read_file(copy, "a.txt") == "original"
+        client.write_file(copy, "a.txt", "changed in the copy")
+        assert client.read_file(sid, "a.txt") == "original"
+    finally:
+        client.delete_session(copy)
+    with pytest.raises(NotFound):
+        client.fork_session(f"missing-{uuid.uuid4().hex}")
+
+
+def test_deleted_session_is_not_found(client: ReplClient) -> None:
+    session_id = client.create_session()
+    client.delete_session(session_id)
+    with pytest.raises(NotFound):
+        client.list_files(session_id)
+    with pytest.raises(NotFound):
+        client.delete_session(session_id)
