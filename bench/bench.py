@@ -1,0 +1,315 @@
+"""Command line of the benchmark harness: what to measure, against what, and the report.
+
+Run from the repository root::
+
+    python3 -m bench --start                 # start the service from this checkout
+    python3 -m bench --url http://127.0.0.1:6000 --scenarios eval1,eval10
+
+See ``bench/README.md`` for every option and how to read the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any, NoReturn
+
+if __package__ in (None, ""):  # run as a script: make ``bench`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench import baselines  # noqa: E402 - after the path fix above
+from bench.api import DEFAULT_HTTP_TIMEOUT_S, require_loopback  # noqa: E402
+from bench.load import Budget  # noqa: E402
+from bench.procs import StartError, service_commands, wait_ready  # noqa: E402
+from bench.report import Results, judge, render, to_json  # noqa: E402
+from bench.scenarios import SCENARIOS, SessionPool, Target, measure, sandbox_python  # noqa: E402
+from bench.servers import running_echo, running_service, service_env  # noqa: E402
+from bench.stats import RunResult  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+
+#: Longest any single run may go on starting operations, whatever ``--duration`` says.
+MAX_RUN_SECONDS = 600.0
+
+
+def _int_list(text: str) -> list[int]:
+    """Parses ``1,4,16`` into positive integers."""
+    try:
+        values = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a list of integers: {text!r}") from error
+    if not values or any(value < 1 or value > 256 for value in values):
+        raise argparse.ArgumentTypeError("concurrencies must be between 1 and 256")
+    return values
+
+
+def _names(known: Sequence[str]) -> Callable[[str], list[str]]:
+    """Returns a parser of a comma-separated subset of ``known`` (``none`` for empty)."""
+
+    def parse(text: str) -> list[str]:
+        if text.strip().lower() in ("", "none"):
+            return []
+        names = [part.strip() for part in text.split(",") if part.strip()]
+        unknown = [name for name in names if name not in known]
+        if unknown:
+            raise argparse.ArgumentTypeError(
+                f"unknown {', '.join(unknown)}; choose from {', '.join(known)}")
+        return names
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Returns the argument parser (kept separate so it can be tested)."""
+    parser = argparse.ArgumentParser(
+        prog="python3 -m bench",
+        description="Benchmark the REPL service against baselines measured in the same run.",
+    )
+    where = parser.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="base URL of a running service (loopback only)")
+    where.add_argument("--start", action="store_true",
+                       help="start the service from this checkout (Procfile) and stop it after")
+    parser.add_argument("--scenarios", type=_names(list(SCENARIOS)), default=list(SCENARIOS),
+                        help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
+    parser.add_argument("--baselines", type=_names(baselines.BASELINE_GROUPS),
+                        default=list(baselines.BASELINE_GROUPS),
+                        help="comma-separated subset of naive,bare,echo, or none (default: all)")
+    parser.add_argument("--concurrency", type=_int_list, default=[1, 4, 16],
+                        help="client thread counts (default: 1,4,16)")
+    amount = parser.add_mutually_exclusive_group()
+    amount.add_argument("--duration", type=float, default=5.0,
+                        help="seconds per scenario and concurrency (default: 5)")
+    amount.add_argument("--requests", type=int,
+                        help="operations per scenario and concurrency, instead of a duration")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="unmeasured operations per client before each run (default: 1)")
+    parser.add_argument("--max-seconds", type=float, default=120.0,
+                        help="hard cap on the time of one run (default: 120)")
+    parser.add_argument("--http-timeout", type=float, default=DEFAULT_HTTP_TIMEOUT_S,
+                        help="seconds one HTTP request may take (default: 30)")
+    parser.add_argument("--start-timeout", type=float, default=60.0,
+                        help="seconds to wait for the started servers to be ready (default: 60)")
+    parser.add_argument("--python", help="interpreter the subprocess baselines start "
+                        "(default: the sandbox's python3 if this host has it, else python3)")
+    parser.add_argument("--token", default=os.environ.get("REPL_API_TOKEN"),
+                        help="bearer token (default: $REPL_API_TOKEN)")
+    parser.add_argument("--json", type=Path, help="write every raw figure to this file")
+    parser.add_argument("--keep-workdir", action="store_true",
+                        help="keep the temporary directory (logs, sessions) after the run")
+    parser.add_argument("--strict", action="store_true",
+                        help="exit 1 unless every target is met and no operation failed")
+    return parser
+
+
+def budget_from(args: argparse.Namespace) -> Budget:
+    """Returns the per-run budget the options ask for, capped by ``--max-seconds``."""
+    if args.requests is not None and args.requests < 1:
+        raise SystemExit("--requests must be at least 1")
+    if args.duration is not None and args.duration <= 0:
+        raise SystemExit("--duration must be positive")
+    return Budget(
+        duration_s=None if args.requests is not None else args.duration,
+        requests=args.requests,
+        max_seconds=min(max(args.max_seconds, 0.1), MAX_RUN_SECONDS),
+        warmup=max(args.warmup, 0),
+    )
+
+
+def progress(result: RunResult) -> None:
+    """Prints one finished run to stderr, so a long run shows it is alive."""
+    latency = result.latency
+    p50 = f"{latency.p50_ms:8.2f} ms" if latency else "       - ms"
+    print(f"  {result.name:<14} c={result.concurrency:<3} {result.rate:9.1f}/s  p50 {p50}"
+          f"  errors {result.errors}", file=sys.stderr, flush=True)
+
+
+class Harness:
+    """One invocation: the service, its sessions, the runs and the notes about them."""
+
+    def __init__(self, args: argparse.Namespace, target: Target, workdir: Path) -> None:
+        self.args = args
+        self.target = target
+        self.workdir = workdir
+        self.budget = budget_from(args)
+        prefix = f"bench-{uuid.uuid4().hex[:8]}"
+        self.pools = {0: SessionPool(target, prefix)}
+        self.runs: list[RunResult] = []
+        self.notes: list[str] = []
+        self.python: str | None = None
+        self.sandbox_python: str | None = None
+
+    def pool(self, files: int) -> SessionPool:
+        """Returns the session pool whose sessions hold ``files`` small files."""
+        if files not in self.pools:
+            self.pools[files] = SessionPool(self.target, f"{self.pools[0].prefix}-f{files}",
+                                            files)
+        return self.pools[files]
+
+    def run_scenarios(self) -> None:
+        """Measures each selected scenario; one that cannot be set up is noted and skipped."""
+        for name in self.args.scenarios:
+            scenario = SCENARIOS[name]
+            print(f"{name}: {scenario.summary}", file=sys.stderr, flush=True)
+            try:
+                self.runs += measure(scenario, self.pool(scenario.files),
+                                     self.args.concurrency, self.budget, progress)
+            except Exception as error:  # noqa: BLE001 - report it and go on with the rest
+                self._note(f"scenario {name} could not run: {type(error).__name__}: {error}")
+
+    def choose_python(self) -> None:
+        """Picks the interpreter of the subprocess baselines (see ``host_python``)."""
+        if self.args.python is None:
+            try:
+                self.pools[0].ensure(1)
+                self.sandbox_python = sandbox_python(self.target, self.pools[0].ids[0])
+            except Exception as error:  # noqa: BLE001 - fall back to the host's python3
+                self._note(f"could not ask the sandbox for its python3: {error}")
+        self.python = baselines.host_python(self.args.python, self.sandbox_python)
+        print(f"baselines start {self.python}", file=sys.stderr, flush=True)
+
+    def run_baselines(self) -> None:
+        """Measures the selected baselines at the same concurrencies as the service."""
+        chosen = self.args.baselines
+        conc, budget = self.args.concurrency, self.budget
+        if "naive" in chosen or "bare" in chosen:
+            self.choose_python()
+        assert self.python is not None or not ({"naive", "bare"} & set(chosen))
+        if "naive" in chosen:
+            print("baseline naive: a fresh interpreter per case", file=sys.stderr, flush=True)
+            self.runs += baselines.measure_naive(self.python or "", conc, budget, progress)
+        if "bare" in chosen:
+            print("baseline bare: python3 -c pass", file=sys.stderr, flush=True)
+            self.runs += baselines.measure_bare(self.python or "", conc, budget, progress)
+        if "echo" in chosen:
+            print("baseline echo: bare Flask app, same gunicorn settings", file=sys.stderr,
+                  flush=True)
+            try:
+                with running_echo(REPO, self.workdir, self.args.start_timeout,
+                                  service_env(self.workdir)) as echo_url:
+                    self.runs += baselines.measure_echo(echo_url, conc, budget, progress,
+                                                        self.args.http_timeout)
+            except StartError as error:
+                self._note(f"echo app did not start: {error}")
+
+    def clean_up(self) -> None:
+        """Deletes the sessions the run created (failures are noted, not fatal)."""
+        failures = sum(pool.delete_all() for pool in self.pools.values())
+        if failures:
+            self._note(f"{failures} session deletions failed")
+
+    def _note(self, text: str) -> None:
+        """Records a problem for the report and shows it at once."""
+        self.notes.append(text)
+        print(f"note: {text}", file=sys.stderr, flush=True)
+
+    def meta(self) -> dict[str, Any]:
+        """Returns what a reader needs to interpret the figures."""
+        return {
+            "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            "mode": "start" if self.args.start else "url",
+            "base_url": self.target.base_url,
+            "commands": service_commands(REPO) if self.args.start else None,
+            "scenarios": self.args.scenarios,
+            "baselines": self.args.baselines,
+            "concurrency": self.args.concurrency,
+            "duration_s": self.budget.duration_s,
+            "requests": self.budget.requests,
+            "warmup": self.budget.warmup,
+            "baseline_python": self.python,
+            "sandbox_python": self.sandbox_python,
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "harness_python": sys.version.split()[0],
+            "git_commit": _git_commit(),
+            "notes": self.notes,
+        }
+
+
+def _git_commit() -> str | None:
+    """Returns the checked-out commit, to tie figures to the code they measured."""
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, timeout=10, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout.strip() or None
+
+
+def _raise_interrupt(signum: int, frame: object) -> NoReturn:
+    """Turns SIGTERM into KeyboardInterrupt so started servers are stopped on the way out."""
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Runs the benchmark; returns the process exit status.
+
+    Returns:
+        0 on a completed run; 1 if the service could not be started, or with ``--strict``
+        if a target is not met or an operation failed.
+    """
+    args = build_parser().parse_args(argv)
+    budget_from(args)  # validate before starting anything
+    signal.signal(signal.SIGTERM, _raise_interrupt)
+    workdir = Path(tempfile.mkdtemp(prefix="repl-bench-"))
+    try:
+        with ExitStack() as stack:
+            if args.start:
+                print(f"starting the service (logs in {workdir})", file=sys.stderr, flush=True)
+                base_url = stack.enter_context(
+                    running_service(REPO, workdir, args.start_timeout))
+            else:
+                base_url = require_loopback(args.url)
+                if args.scenarios:
+                    wait_ready(f"{base_url}/readyz", [], args.start_timeout)
+            harness = Harness(args, Target(base_url, args.token, args.http_timeout), workdir)
+            try:
+                harness.run_scenarios()
+                harness.run_baselines()
+            finally:
+                harness.clean_up()
+    except StartError as error:
+        print(f"error: {error}", file=sys.stderr)
+        args.keep_workdir = args.keep_workdir or args.start  # keep the logs to look at
+        return 1
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    finally:
+        if args.keep_workdir:
+            print(f"work directory kept: {workdir}", file=sys.stderr)
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return _report(harness, args)
+
+
+def _report(harness: Harness, args: argparse.Namespace) -> int:
+    """Prints the report, writes the JSON file, and returns the exit status."""
+    results = Results(harness.runs)
+    verdicts = judge(results)
+    print(render(results, verdicts))
+    if harness.notes:
+        print("\nNotes\n" + "\n".join(f"  {note}" for note in harness.notes))
+    if args.json is not None:
+        args.json.write_text(json.dumps(to_json(results, verdicts, harness.meta()), indent=2)
+                             + "\n", encoding="utf-8")
+        print(f"\nraw figures written to {args.json}", file=sys.stderr)
+    if args.strict:
+        failed = any(v.status != "met" for v in verdicts) or any(r.errors for r in harness.runs)
+        return 1 if failed or harness.notes else 0
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
