@@ -1,0 +1,51 @@
+"""The generated problems expect what a real Python says, and replies are checked."""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+
+import pytest
+
+from bench.api import WrongAnswer
+from bench.baselines import naive_status
+from bench.problems import BAD_CASE, add_problem, batch_problems, check_evaluation
+
+
+def test_batch_has_every_kind_of_outcome() -> None:
+    problems = batch_problems()
+    assert len(problems) == 100 and all(len(p.cases) == 10 for p in problems)
+    statuses = Counter(status for problem in problems for status in problem.statuses)
+    assert set(statuses) == {"passed", "failed", "error", "timeout"}
+    looping = [p for p in problems if "timeout" in p.statuses]
+    assert all(p.timeout == 1.0 for p in looping)
+
+
+@pytest.mark.parametrize("position", [0, 1, 3, 13, 6])
+def test_expected_statuses_agree_with_python(position: int) -> None:
+    problem = batch_problems()[position]
+    got = tuple(naive_status(sys.executable, problem, case) for case in problem.cases)
+    assert got == problem.statuses
+
+
+def _reply(statuses: tuple[str, ...]) -> dict[str, object]:
+    return {
+        "passed": all(s == "passed" for s in statuses),
+        "case_results": [{"status": s, "passed": s == "passed"} for s in statuses],
+        "error": None,
+    }
+
+
+def test_a_matching_reply_passes_the_check() -> None:
+    problem = batch_problems()[3]
+    check_evaluation(_reply(problem.statuses), problem)
+
+
+def test_a_wrong_status_is_a_wrong_answer() -> None:
+    problem = add_problem(10)
+    statuses = list(problem.statuses)
+    statuses[BAD_CASE] = "failed"
+    with pytest.raises(WrongAnswer):
+        check_evaluation(_reply(tuple(statuses)), problem)
+    with pytest.raises(WrongAnswer):
+        check_evaluation({"passed": True, "case_results": []}, problem)
