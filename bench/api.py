@@ -49,7 +49,7 @@ def require_loopback(url: str) -> str:
         infos = socket.getaddrinfo(parts.hostname, parts.port or 80, proto=socket.IPPROTO_TCP)
     except socket.gaierror as error:
         raise ValueError(f"cannot resolve {parts.hostname!r}: {error}") from error
-    addresses = {info[4][0] for info in infos}
+    addresses = {str(info[4][0]) for info in infos}
     outside = [a for a in addresses if not ipaddress.ip_address(a.split("%")[0]).is_loopback]
     if outside:
         raise ValueError(f"{parts.hostname!r} resolves to non-loopback {sorted(outside)}")

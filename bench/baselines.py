@@ -15,6 +15,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 from bench.api import ApiClient, WrongAnswer, expect_equal
 from bench.load import Budget, Worker, run_load
@@ -53,8 +54,10 @@ def host_python(explicit: str | None, sandbox_path: str | None) -> str:
 
 
 def naive_program(problem: Problem, case_input: str) -> str:
-    """Returns the one-shot program a naive grader runs for one case: the solution, one
-    call, and the ``repr`` of the result on stdout."""
+    """Returns the one-shot program a naive grader runs for one case.
+
+    It is the solution, one call, and the ``repr`` of the result on stdout.
+    """
     return (
         f"{problem.code}\n\n"
         "import sys\n"
@@ -156,6 +159,11 @@ def _measure(
     return results
 
 
+def _naive_worker(python: str, problem: Problem, _index: int) -> NaiveEvaluator:
+    """Returns client ``_index``'s naive evaluator (all clients do the same work)."""
+    return NaiveEvaluator(python, problem)
+
+
 def measure_naive(
     python: str, concurrencies: list[int], budget: Budget, on_result: Callable[[RunResult], None]
 ) -> list[RunResult]:
@@ -163,7 +171,7 @@ def measure_naive(
     results = []
     for cases in (1, 10):
         problem = add_problem(cases)
-        results += _measure(f"naive_eval{cases}", lambda _i, p=problem: NaiveEvaluator(python, p),
+        results += _measure(f"naive_eval{cases}", partial(_naive_worker, python, problem),
                             concurrencies, budget, on_result)
     return results
 

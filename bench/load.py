@@ -7,6 +7,7 @@ session), a barrier starts them together, and each operation is timed around the
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -104,8 +105,10 @@ class _Tickets:
 
 @dataclass
 class _ThreadLog:
-    """What one thread measured; merged after the threads are joined, so no lock is held
-    while measuring."""
+    """What one thread measured.
+
+    Merged after the threads are joined, so no lock is held while measuring.
+    """
 
     latencies: list[float] = field(default_factory=list)
     parts: dict[str, list[float]] = field(default_factory=dict)
@@ -122,10 +125,8 @@ def _describe(error: BaseException) -> str:
 def _warm_up(worker: Worker, count: int) -> None:
     """Runs unmeasured operations; their failures are ignored (the measured ones count)."""
     for _ in range(count):
-        try:
+        with contextlib.suppress(Exception):  # a failure will show in the measured run
             worker()
-        except Exception:  # noqa: BLE001 - a warm-up failure will show in the measured run
-            pass
 
 
 def _drive(
@@ -196,7 +197,7 @@ def run_load(
             name=f"bench-{name}-{index}",
             daemon=True,
         )
-        for index, (worker, log) in enumerate(zip(workers, logs))
+        for index, (worker, log) in enumerate(zip(workers, logs, strict=True))
     ]
     try:
         for thread in threads:

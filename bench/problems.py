@@ -149,8 +149,10 @@ def _with_statuses(
 
 
 def batch_problems(count: int = 100, cases: int = 10) -> list[Problem]:
-    """Returns the ``batch`` scenario's problems: mostly passing, some failing, raising
-    and looping, so the service's error paths are timed along with the happy path.
+    """Returns the ``batch`` scenario's problems: mostly passing, some failing or not.
+
+    Some cases fail, raise or loop, so the service's error paths are timed along with
+    the happy path.
 
     Args:
         count: Number of problems.
@@ -185,7 +187,7 @@ def check_evaluation(reply: Any, problem: Problem) -> None:
     results = field(reply, "case_results")
     if not isinstance(results, list) or len(results) != len(problem.statuses):
         raise WrongAnswer(f"expected {len(problem.statuses)} case_results, got {results!r}"[:300])
-    for index, (result, status) in enumerate(zip(results, problem.statuses)):
+    for index, (result, status) in enumerate(zip(results, problem.statuses, strict=True)):
         got = field(result, "status")
         if got != status:
             raise WrongAnswer(

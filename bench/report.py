@@ -150,7 +150,8 @@ def judge(results: Results, targets: Sequence[Target] = TARGETS) -> list[Verdict
         if figure.value is None:
             status = "n/a"
         else:
-            within = figure.value <= target.limit if target.at_most else figure.value >= target.limit
+            value, limit = figure.value, target.limit
+            within = value <= limit if target.at_most else value >= limit
             status = "met" if within and figure.errors == 0 else "NOT MET"
         verdicts.append(Verdict(target.label, target.goal, figure.value, target.unit,
                                 figure.errors, status))
@@ -175,14 +176,16 @@ def ratio_rows(results: Results) -> list[dict[str, Any]]:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Formats rows as a plain-text table; the first column is left-aligned, the rest
-    right-aligned (they are numbers)."""
-    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
+    """Formats rows as a plain-text table.
+
+    The first column is left-aligned, the rest right-aligned (they are numbers).
+    """
+    widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows, strict=True)]
 
     def line(cells: Sequence[str]) -> str:
         return "  ".join(
             str(cell).ljust(width) if i == 0 else str(cell).rjust(width)
-            for i, (cell, width) in enumerate(zip(cells, widths))
+            for i, (cell, width) in enumerate(zip(cells, widths, strict=True))
         ).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths])] + [line(r) for r in rows])

@@ -53,8 +53,11 @@ class Target:
 
 
 def small_file(client: int, counter: int) -> str:
-    """Returns the content of the small file written by ``write_read`` (and echoed by the
-    echo baseline, so both carry the same bytes); unique per write so a stale read shows."""
+    """Returns the content of the small file that ``write_read`` writes.
+
+    The echo baseline sends the same bytes; the content is unique per write, so a stale
+    read shows.
+    """
     return f"client {client} write {counter}\n" + "abcdefgh" * 8 + "\n"
 
 
@@ -157,8 +160,11 @@ class OpContext:
 
 
 def _evaluate(problems: list[Problem]) -> Callable[[OpContext], Op]:
-    """Returns an op factory sending ``problems`` in turn, each client from its own offset,
-    so concurrent clients do not all hit the slow (looping) problems at once."""
+    """Returns an op factory sending ``problems`` in turn.
+
+    Each client starts from its own offset, so concurrent clients do not all hit the slow
+    (looping) problems at once.
+    """
 
     def build(context: OpContext) -> Op:
         order: Iterator[Problem] = itertools.islice(
@@ -193,8 +199,10 @@ def _run(cmd: str, stdout: str | None) -> Callable[[OpContext], Op]:
 
 
 def _write_read(context: OpContext) -> Op:
-    """Writes a small file, reads it back and checks the round trip; times both halves,
-    since the web-tier target concerns the write alone."""
+    """Writes a small file, reads it back and checks the round trip.
+
+    Both halves are timed, since the web-tier target concerns the write alone.
+    """
     counter = itertools.count()
 
     def op(api: ApiClient) -> Parts:
@@ -212,8 +220,10 @@ def _write_read(context: OpContext) -> Op:
 
 
 def _fork(context: OpContext) -> Op:
-    """Forks the client's session (prepared with small files) and keeps the new id for
-    deletion at the end."""
+    """Forks the client's session (prepared with small files).
+
+    The new id is kept for deletion at the end.
+    """
 
     def op(api: ApiClient) -> Parts:
         new_id: Any = reply_field(api.post("/fork_session", {"id": context.session_id}),

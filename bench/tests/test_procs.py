@@ -29,7 +29,8 @@ def test_missing_procfile_gives_the_defaults(tmp_path: Path) -> None:
 def test_echo_keeps_the_service_options_and_swaps_the_app(tmp_path: Path) -> None:
     (tmp_path / "webapp").mkdir()
     (tmp_path / "webapp" / "gunicorn_conf.py").write_text("workers = 2\n")
-    command = echo_command(tmp_path, "gunicorn -c webapp/gunicorn_conf.py -w 3 'webapp:create_app()'")
+    web = "gunicorn -c webapp/gunicorn_conf.py -w 3 'webapp:create_app()'"
+    command = echo_command(tmp_path, web)
     assert command == "gunicorn -c webapp/gunicorn_conf.py -w 3 bench.echo_app:app"
 
 
