@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from supervisor.sandbox import confine, evaluate, frames, units
+from supervisor.sandbox.usage import disk_usage
 
 RESULT_LIMIT = 32 << 20
 EXIT_WITHOUT_RESULT = 120
@@ -58,8 +59,10 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
     try:
         body = run_job(job, root_fd, config)
         reply: dict[str, Any] = {"ok": True, "body": body}
-        if job.get("session") and not config.insecure:
-            reply["usage"] = disk_usage(".")
+        if job.get("measure_usage"):
+            fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
+            reply["usage"] = disk_usage(fd)
+            os.close(fd)
     except Exception as exc:  # noqa: BLE001 - a failure of ours, not of user code
         reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     frames.send(sock, reply)
@@ -221,17 +224,3 @@ def _cpu_exhausted(outcome: units.Outcome, job: dict[str, Any]) -> bool:
         return True
     used = outcome.rusage.ru_utime + outcome.rusage.ru_stime if outcome.rusage else 0.0
     return signum == signal.SIGKILL and used >= float(job["cpu"])
-
-
-def disk_usage(path: str, max_entries: int = 200_000) -> int:
-    """Apparent size of the regular files under `path`, links never followed."""
-    total, seen, stack = 0, 0, [path]
-    while stack and seen < max_entries:
-        with os.scandir(stack.pop()) as entries:
-            for entry in entries:
-                seen += 1
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
-                elif entry.is_file(follow_symlinks=False):
-                    total += entry.stat(follow_symlinks=False).st_size
-    return total

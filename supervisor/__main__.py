@@ -1,0 +1,86 @@
+"""`python -m supervisor`: start the supervisor daemon.
+
+Checks that the machine can isolate sandboxes (refusing to start otherwise unless
+REPL_INSECURE=1), takes the locks that keep a second supervisor off the same sessions and
+endpoint, starts the zygote, and runs the poll loop until SIGTERM.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from protocol import settings
+from supervisor import isolation
+from supervisor.operations import Context
+from supervisor.pool import Pool
+from supervisor.server import Server, lock
+from supervisor.sessions import SessionStore
+
+log = logging.getLogger("supervisor")
+
+
+def main() -> int:
+    try:
+        config = settings.load()
+    except ValueError as exc:
+        print(f"supervisor: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s supervisor %(levelname)s %(message)s")
+    mode = isolation.check(config.insecure)
+    if mode.missing and not config.insecure:
+        log.error("refusing to start: this machine cannot isolate sandboxes: %s. "
+                  "Run as root (or with CAP_SYS_ADMIN) on Linux with namespaces, "
+                  "or set REPL_INSECURE=1 to run user code without isolation (never in production).",
+                  mode.missing)
+        return 3
+    if mode.name == "insecure":
+        log.warning("!!! REPL_INSECURE=1: user code runs WITHOUT isolation (%s). Never expose this service. !!!",
+                    mode.missing or "namespaces switched off")
+    os.makedirs(config.session_root, mode=0o711, exist_ok=True)
+    try:
+        locks = [lock(os.path.join(config.session_root, ".supervisor.lock"))]
+        if config.supervisor_endpoint.startswith("ipc://"):
+            locks.append(lock(config.supervisor_endpoint[len("ipc://"):] + ".lock"))
+    except RuntimeError as exc:
+        log.error("refusing to start: %s", exc)
+        return 4
+    owner = config.sandbox_uid if os.geteuid() == 0 else None
+    store = SessionStore(config.session_root, owner, config.disk_quota_mb << 20, config.max_body_bytes)
+    server: Server | None = None
+    pool = Pool(
+        _zygote_settings(config, mode.name == "insecure"),
+        config.pool_size, config.max_concurrent_jobs, config.max_queue,
+        register=lambda fd: server.poller.register(fd, 1),  # type: ignore[union-attr]
+        unregister=lambda fd: server.poller.unregister(fd))  # type: ignore[union-attr]
+    ctx = Context(config=config, store=store, pool=pool, isolation=mode.name, limits_mode=mode.limits)
+    server = Server(ctx, config.supervisor_endpoint, drain_seconds=config.max_run_timeout + 5)
+    try:
+        server.bind()
+        pool.start()
+    except Exception as exc:  # noqa: BLE001 - startup failures end the process with a message
+        log.error("refusing to start: %s", exc)
+        pool.stop()
+        return 5
+    log.info("supervisor ready on %s: isolation=%s limits=%s pool=%d sessions=%s",
+             config.supervisor_endpoint, mode.name, mode.limits, config.pool_size, config.session_root)
+    try:
+        server.serve()
+    finally:
+        pool.stop()
+        del locks
+    return 0
+
+
+def _zygote_settings(config: settings.Config, insecure: bool) -> dict:
+    return {
+        "insecure": insecure, "session_root": config.session_root, "uid": config.sandbox_uid,
+        "tmp_size_mb": config.tmp_size_mb, "max_processes": config.max_processes,
+        "max_open_files": config.max_open_files, "cgroup_procs": {},
+    }
+
+
+if __name__ == "__main__":
+    sys.exit(main())

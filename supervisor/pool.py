@@ -1,0 +1,292 @@
+"""The pool of pre-forked sandboxes, as seen from the supervisor.
+
+The pool keeps `pool_size` sandboxes confined and waiting, hands each job to one of them,
+queues jobs when all are busy (refusing new ones past `max_queue`), enforces a backstop
+deadline by killing a sandbox's init (which takes its whole pid namespace with it), and
+replaces every sandbox that exits. It is driven by the supervisor's poll loop: it owns no
+thread, and all its sockets are registered in the loop's poller.
+"""
+
+from __future__ import annotations
+
+import collections
+import enum
+import json
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from protocol.budget import BACKSTOP_GRACE
+from protocol.errors import ErrorCode, ServiceError
+from supervisor.sandbox import frames
+
+log = logging.getLogger("supervisor.pool")
+
+
+
+class State(enum.Enum):
+    STARTING = "starting"
+    IDLE = "idle"
+    BUSY = "busy"
+    DONE = "done"
+
+
+@dataclass
+class Job:
+    payload: dict[str, Any]
+    callback: Callable[[dict[str, Any]], None]
+    budget: float  # seconds the job may take inside the sandbox
+    queued_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class Sandbox:
+    pid: int
+    slot: int
+    sock: socket.socket
+    state: State = State.STARTING
+    reader: frames.FrameReader = field(default_factory=frames.FrameReader)
+    job: Job | None = None
+    deadline: float = float("inf")
+    killed_for: str | None = None
+
+
+class Pool:
+    """Pre-forked sandboxes, the job queue, and the zygote that forks them."""
+
+    def __init__(self, settings: dict[str, Any], pool_size: int, max_busy: int, max_queue: int,
+                 register: Callable[[int], None], unregister: Callable[[int], None]) -> None:
+        self.settings = settings
+        self.pool_size = pool_size
+        self.max_busy = max_busy
+        self.max_queue = max_queue
+        self._register = register
+        self._unregister = unregister
+        self.free_slots = collections.deque(range(pool_size + max_busy))
+        self.by_fd: dict[int, Sandbox] = {}
+        self.by_pid: dict[int, Sandbox] = {}
+        self.queue: collections.deque[Job] = collections.deque()
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.zygote: subprocess.Popen | None = None
+        self.control: socket.socket | None = None
+        self.accepting = True
+
+    # --- zygote ------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start the zygote and wait until it has built the sandbox image.
+
+        Raises:
+            RuntimeError: the zygote could not confine itself; the message says why.
+        """
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        self.zygote = subprocess.Popen(
+            [sys.executable, "-m", "supervisor.sandbox.zygote", str(theirs.fileno())],
+            pass_fds=[theirs.fileno()], env=env, cwd=root, stdin=subprocess.DEVNULL)
+        theirs.close()
+        ours.send(json.dumps(self.settings).encode())
+        ours.settimeout(30)
+        reply = json.loads(ours.recv(65536) or b'{"ok": false, "error": "zygote exited"}')
+        if not reply.get("ok"):
+            raise RuntimeError(f"cannot start the sandbox zygote: {reply.get('error')}")
+        ours.setblocking(False)
+        self.control = ours
+        self._register(ours.fileno())
+        self.replenish()
+
+    def stop(self) -> None:
+        if self.control is not None:
+            self._unregister(self.control.fileno())
+            self.control.close()
+            self.control = None
+        if self.zygote is not None:
+            self.zygote.kill()
+            self.zygote.wait()
+            self.zygote = None
+
+    def _zygote_lost(self) -> None:
+        log.error("the sandbox zygote exited; restarting it")
+        self.counters["zygote_restarts"] += 1
+        self.stop()
+        for sandbox in list(self.by_pid.values()):
+            self._forget(sandbox, "zygote lost")
+        self.free_slots = collections.deque(range(self.pool_size + self.max_busy))
+        self.start()
+
+    # --- jobs --------------------------------------------------------------------------
+
+    def submit(self, payload: dict[str, Any], budget: float, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Run `payload` in a sandbox; `callback` gets the sandbox's reply frame.
+
+        Raises:
+            ServiceError(UNAVAILABLE): shutting down, or the queue is full.
+        """
+        if not self.accepting:
+            raise ServiceError(ErrorCode.UNAVAILABLE, "the supervisor is shutting down")
+        if len(self.queue) >= self.max_queue:
+            self.counters["rejected_overload"] += 1
+            raise ServiceError(ErrorCode.UNAVAILABLE, "all sandboxes are busy and the queue is full; retry shortly")
+        self.queue.append(Job(payload, callback, budget))
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self.queue and self.busy < self.max_busy:
+            sandbox = next((s for s in self.by_pid.values() if s.state is State.IDLE), None)
+            if sandbox is None:
+                break
+            job = self.queue.popleft()
+            sandbox.state, sandbox.job = State.BUSY, job
+            sandbox.deadline = time.monotonic() + job.budget + BACKSTOP_GRACE
+            try:
+                sandbox.sock.setblocking(True)
+                frames.send(sandbox.sock, job.payload)
+                sandbox.sock.setblocking(False)
+            except OSError:
+                self._fail(sandbox, "the sandbox died before taking the job")
+        self.replenish()
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for s in self.by_pid.values() if s.state is State.BUSY)
+
+    @property
+    def idle(self) -> int:
+        return sum(1 for s in self.by_pid.values() if s.state is State.IDLE)
+
+    def replenish(self) -> None:
+        """Keep `pool_size` sandboxes idle or starting, plus one per queued job."""
+        if self.control is None:
+            return
+        warm = sum(1 for s in self.by_pid.values() if s.state in (State.IDLE, State.STARTING))
+        wanted = self.pool_size + min(len(self.queue), self.max_busy) - warm
+        pending = self.counters["spawn_requested"] - self.counters["spawned"]
+        for _ in range(max(wanted - pending, 0)):
+            if not self.free_slots:
+                return
+            slot = self.free_slots.popleft()
+            self.counters["spawn_requested"] += 1
+            self.control.send(json.dumps({"op": "spawn", "slot": slot}).encode())
+
+    # --- events ------------------------------------------------------------------------
+
+    def owns(self, fd: int) -> bool:
+        return fd in self.by_fd or (self.control is not None and fd == self.control.fileno())
+
+    def handle(self, fd: int) -> None:
+        if self.control is not None and fd == self.control.fileno():
+            self._on_control()
+        elif fd in self.by_fd:
+            self._on_sandbox(self.by_fd[fd])
+
+    def _on_control(self) -> None:
+        assert self.control is not None
+        while True:
+            try:
+                data, fds, _, _ = socket.recv_fds(self.control, 65536, 1)
+            except BlockingIOError:
+                return
+            if not data:
+                self._zygote_lost()
+                return
+            message = json.loads(data)
+            if message["op"] == "spawned":
+                self._on_spawned(message, fds)
+            elif message["op"] == "exited":
+                self._on_exited(message)
+
+    def _on_spawned(self, message: dict[str, Any], fds: list[int]) -> None:
+        self.counters["spawned"] += 1
+        sock = socket.socket(fileno=fds[0])
+        sock.setblocking(False)
+        sandbox = Sandbox(pid=message["pid"], slot=message["slot"], sock=sock)
+        self.by_fd[sock.fileno()] = sandbox
+        self.by_pid[sandbox.pid] = sandbox
+        self._register(sock.fileno())
+
+    def _on_exited(self, message: dict[str, Any]) -> None:
+        sandbox = self.by_pid.pop(message["pid"], None)
+        if sandbox is None:
+            return
+        if sandbox.sock.fileno() in self.by_fd:
+            self._close(sandbox)
+        if sandbox.state is State.BUSY:
+            self._fail(sandbox, sandbox.killed_for or "the sandbox died while running the job")
+        self.free_slots.append(sandbox.slot)
+        self.replenish()
+
+    def _on_sandbox(self, sandbox: Sandbox) -> None:
+        try:
+            data = sandbox.sock.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._close(sandbox)
+            if sandbox.state is State.BUSY:
+                self._fail(sandbox, sandbox.killed_for or "the sandbox died while running the job")
+            sandbox.state = State.DONE
+            return
+        for message in sandbox.reader.feed(data):
+            self._on_message(sandbox, message)
+
+    def _on_message(self, sandbox: Sandbox, message: dict[str, Any]) -> None:
+        if sandbox.state is State.STARTING:
+            if message.get("ready"):
+                sandbox.state = State.IDLE
+                self._dispatch()
+            else:
+                log.error("a sandbox failed to confine itself: %s", message.get("error"))
+                self.counters["sandbox_start_failures"] += 1
+                sandbox.state = State.DONE
+            return
+        if sandbox.state is State.BUSY and sandbox.job is not None:
+            job, sandbox.job = sandbox.job, None
+            sandbox.state = State.DONE
+            self.counters["jobs_done"] += 1
+            job.callback(message)
+            self._dispatch()
+
+    def _fail(self, sandbox: Sandbox, why: str) -> None:
+        job, sandbox.job = sandbox.job, None
+        sandbox.state = State.DONE
+        if job is not None:
+            job.callback({"ok": False, "error": why, "lost": True})
+            self._dispatch()
+
+    def _close(self, sandbox: Sandbox) -> None:
+        fd = sandbox.sock.fileno()
+        if fd in self.by_fd:
+            del self.by_fd[fd]
+            self._unregister(fd)
+            sandbox.sock.close()
+
+    def _forget(self, sandbox: Sandbox, why: str) -> None:
+        self._close(sandbox)
+        if sandbox.state is State.BUSY:
+            self._fail(sandbox, why)
+        self.by_pid.pop(sandbox.pid, None)
+
+    # --- deadlines ---------------------------------------------------------------------
+
+    def next_deadline(self) -> float:
+        return min((s.deadline for s in self.by_pid.values() if s.state is State.BUSY), default=float("inf"))
+
+    def enforce_deadlines(self, now: float) -> None:
+        """Kill a sandbox whose job overran its budget: its init did not stop it in time."""
+        for sandbox in list(self.by_pid.values()):
+            if sandbox.state is State.BUSY and now >= sandbox.deadline and sandbox.killed_for is None:
+                sandbox.killed_for = "the job overran its deadline and its sandbox was killed"
+                self.counters["kills_backstop"] += 1
+                try:
+                    os.kill(sandbox.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass

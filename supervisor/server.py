@@ -1,0 +1,161 @@
+"""The supervisor's single poll loop.
+
+One thread waits on the ZeroMQ ROUTER socket, the signal wake-up pipe, the zygote's
+control socket and every sandbox's socket, and runs whatever is ready; deadlines (sandbox
+backstops, the idle-session sweep) set the poll timeout. Signal handlers only write to the
+wake-up pipe; SIGTERM stops new jobs and waits for running ones before exiting.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import signal
+import time
+from typing import Any
+
+import pydantic
+import zmq
+
+from protocol import envelope, models
+from protocol.errors import ErrorCode, ServiceError
+from supervisor.operations import HANDLERS, Context
+
+log = logging.getLogger("supervisor")
+SWEEP_INTERVAL = 60.0
+
+
+class Server:
+    def __init__(self, ctx: Context, endpoint: str, drain_seconds: float) -> None:
+        self.ctx = ctx
+        self.endpoint = endpoint
+        self.drain_seconds = drain_seconds
+        self.zmq = zmq.Context()
+        self.router = self.zmq.socket(zmq.ROUTER)
+        self.router.setsockopt(zmq.LINGER, 0)
+        self.router.setsockopt(zmq.SNDHWM, 0)
+        self.router.setsockopt(zmq.RCVHWM, 0)
+        self.poller = zmq.Poller()
+        self.stopping_since: float | None = None
+        self.next_sweep = time.monotonic() + SWEEP_INTERVAL
+
+    def bind(self) -> None:
+        self.router.bind(self.endpoint)
+        self.poller.register(self.router, zmq.POLLIN)
+
+    # --- loop --------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        wake_r, wake_w = os.pipe()
+        for fd in (wake_r, wake_w):
+            os.set_blocking(fd, False)
+        signal.set_wakeup_fd(wake_w)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: None)
+        self.poller.register(wake_r, zmq.POLLIN)
+        pool = self.ctx.pool
+        while not self._finished():
+            timeout = self._timeout()
+            for item, _ in self.poller.poll(timeout):
+                if item is self.router:
+                    self._drain_router()
+                elif item == wake_r:
+                    self._on_signals(os.read(wake_r, 64))
+                elif pool.owns(item):
+                    pool.handle(item)
+            now = time.monotonic()
+            pool.enforce_deadlines(now)
+            if now >= self.next_sweep:
+                self._sweep()
+                self.next_sweep = now + SWEEP_INTERVAL
+        log.info("supervisor stopped")
+
+    def _timeout(self) -> int:
+        next_event = min(self.ctx.pool.next_deadline(), self.next_sweep)
+        if self.stopping_since is not None:
+            next_event = min(next_event, time.monotonic() + 0.1)
+        return max(int((next_event - time.monotonic()) * 1000) + 1, 1)
+
+    def _finished(self) -> bool:
+        if self.stopping_since is None:
+            return False
+        pool = self.ctx.pool
+        idle = pool.busy == 0 and not pool.queue
+        return idle or time.monotonic() - self.stopping_since > self.drain_seconds
+
+    def _on_signals(self, data: bytes) -> None:
+        if any(b in (signal.SIGTERM, signal.SIGINT) for b in data) and self.stopping_since is None:
+            log.info("stopping: finishing %d running job(s), taking no new ones", self.ctx.pool.busy)
+            self.stopping_since = time.monotonic()
+            self.ctx.pool.accepting = False
+
+    def _sweep(self) -> None:
+        ttl = self.ctx.config.session_ttl
+        if ttl <= 0:
+            return
+        busy = {s.job.payload.get("session") for s in self.ctx.pool.by_pid.values() if s.job is not None}
+        removed = self.ctx.store.sweep(ttl, busy)
+        if removed:
+            log.info("removed %d idle session(s)", len(removed))
+            self.ctx.pool.counters["sessions_expired"] += len(removed)
+
+    # --- requests ----------------------------------------------------------------------
+
+    def _drain_router(self) -> None:
+        while True:
+            try:
+                frames = self.router.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            if len(frames) < 2:
+                continue
+            self._handle(frames[0], frames[-1])
+
+    def _handle(self, identity: bytes, raw: bytes) -> None:
+        request_id = envelope.request_id_of(raw)
+        replied = False
+
+        def reply(body: dict[str, Any] | None, error: ServiceError | None) -> None:
+            nonlocal replied
+            if replied:
+                return
+            replied = True
+            message = envelope.encode_reply(envelope.Reply(id=request_id, body=body, error=error))
+            try:
+                self.router.send_multipart([identity, message], zmq.NOBLOCK)
+            except zmq.ZMQError as exc:
+                log.warning("could not send a reply: %s", exc)
+
+        try:
+            request = envelope.decode_request(raw)
+            handler = HANDLERS.get(request.op)
+            if handler is None:
+                raise ServiceError(ErrorCode.BAD_REQUEST, f"unknown operation {request.op!r}")
+            model = models.OPERATIONS[request.op][0]
+            body = model.model_validate(request.body, context={"config": self.ctx.config})
+            handler(self.ctx, body, reply)
+        except ServiceError as exc:
+            reply(None, exc)
+        except pydantic.ValidationError as exc:
+            reply(None, ServiceError(ErrorCode.INVALID, json.loads(exc.json(include_url=False))))
+        except Exception:  # noqa: BLE001 - a bug must not take the loop down
+            log.exception("operation failed")
+            reply(None, ServiceError(ErrorCode.INTERNAL, "internal error"))
+
+
+def lock(path: str) -> int:
+    """Hold an exclusive lock on `path` for the life of the process.
+
+    Raises:
+        RuntimeError: another supervisor holds it.
+    """
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise RuntimeError(f"another supervisor is already running (it holds {path})") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    return fd

@@ -1,0 +1,34 @@
+"""The web tier: a thin Flask app that validates requests and forwards them to the supervisor.
+
+It never touches session files and never runs user code. `create_app` is the factory
+gunicorn calls (`webapp:create_app()`); tests pass `test_config` to override settings.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, Mapping
+
+from flask import Flask
+
+from protocol import settings
+from webapp import api, errors, health, requestlog
+from webapp.rpc import SupervisorClient
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    environ = {**os.environ, **(test_config or {})}  # test_config: variables to override
+    config = settings.load(environ)
+    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
+                        format="%(asctime)s web %(levelname)s %(message)s")
+    app = Flask(__name__)
+    app.config["REPL"] = config
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.extensions["supervisor"] = SupervisorClient(config.supervisor_endpoint)
+    errors.register(app)
+    requestlog.register(app)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(health.bp)
+    return app

@@ -1,0 +1,105 @@
+"""The HTTP endpoints: validate with the protocol's models, make one RPC, shape the reply.
+
+The routes are a table (`ENDPOINTS`), so the OpenAPI document, the auth rule and the
+tests can all be driven from the same list.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+from flask import Blueprint, Response, current_app, request
+
+from protocol import models
+from protocol.errors import ErrorCode, ServiceError
+from protocol.budget import rpc_timeout
+
+bp = Blueprint("api", __name__)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    op: str
+    summary: str
+
+    @property
+    def request_model(self) -> type[pydantic.BaseModel]:
+        return models.OPERATIONS[self.op][0]
+
+    @property
+    def reply_model(self) -> type[pydantic.BaseModel]:
+        return models.OPERATIONS[self.op][1]
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("POST", "/evaluate_code", "evaluate", "Run code against input/output cases"),
+    Endpoint("POST", "/run", "run", "Run a shell command in the session's sandbox"),
+    Endpoint("GET", "/read_file", "read_file", "Read a file of the session"),
+    Endpoint("POST", "/write_file", "write_file", "Write a file (creates the session)"),
+    Endpoint("POST", "/delete_file", "delete_file", "Delete a file or directory"),
+    Endpoint("POST", "/rename_file", "rename_file", "Rename or move a file"),
+    Endpoint("POST", "/fork_session", "fork_session", "Copy a session to a new id"),
+    Endpoint("POST", "/create_session", "create_session", "Create a session"),
+    Endpoint("POST", "/delete_session", "delete_session", "Delete a session and its files"),
+    Endpoint("GET", "/list_files", "list_files", "List every entry of a session"),
+)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False), status=status,
+                    mimetype="application/json")
+
+
+def _input(endpoint: Endpoint) -> tuple[dict[str, Any], str]:
+    if endpoint.method == "GET":
+        return request.args.to_dict(), "query"
+    raw = request.get_data(cache=False)
+    if not raw.strip():
+        return {}, "body"
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ServiceError(ErrorCode.INVALID, [{"type": "json_invalid", "loc": ["body"],
+                                                "msg": f"request body is not valid JSON: {exc}"}]) from None
+    if not isinstance(body, dict):
+        raise ServiceError(ErrorCode.INVALID, [{"type": "model_type", "loc": ["body"],
+                                                "msg": "request body must be a JSON object"}])
+    return body, "body"
+
+
+def validate(endpoint: Endpoint) -> pydantic.BaseModel:
+    """Check the request against the endpoint's model; errors are 422 in FastAPI's shape."""
+    data, where = _input(endpoint)
+    try:
+        return endpoint.request_model.model_validate(data, context={"config": current_app.config["REPL"]})
+    except pydantic.ValidationError as exc:
+        errors = json.loads(exc.json(include_url=False))
+        for error in errors:
+            error["loc"] = [where, *error.get("loc", [])]
+        raise ServiceError(ErrorCode.INVALID, errors) from None
+
+
+def _handler(endpoint: Endpoint):
+    def handle() -> Response:
+        model = validate(endpoint)
+        request.environ["repl.session"] = getattr(model, "id", None)
+        body = model.model_dump(exclude_none=True)
+        timeout = rpc_timeout(endpoint.op, model, current_app.config["REPL"])
+        return json_response(current_app.extensions["supervisor"].call(endpoint.op, body, timeout))
+    handle.__name__ = f"api_{endpoint.op}"
+    return handle
+
+
+for _endpoint in ENDPOINTS:
+    bp.add_url_rule(_endpoint.path, view_func=_handler(_endpoint), methods=[_endpoint.method])
+
+
+@bp.get("/")
+def ping() -> Response:
+    """Answered by the web tier alone, whatever the supervisor's state."""
+    return json_response("ping")

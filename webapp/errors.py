@@ -1,0 +1,60 @@
+"""The one place where errors become HTTP responses.
+
+Every failure leaves as JSON `{"detail": ...}`: the supervisor's error codes through
+`STATUS`, Werkzeug's HTTP errors with their description, and anything unexpected as a
+bare 500 whose traceback goes to the log, never to the client.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from protocol.errors import ErrorCode, ServiceError
+
+log = logging.getLogger("webapp")
+
+STATUS: dict[ErrorCode, int] = {
+    ErrorCode.BAD_REQUEST: 400,
+    ErrorCode.UNAUTHORIZED: 401,
+    ErrorCode.NOT_FOUND: 404,
+    ErrorCode.TOO_LARGE: 413,
+    ErrorCode.INVALID: 422,
+    ErrorCode.UNSUPPORTED_VERSION: 503,
+    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.INTERNAL: 500,
+}
+assert set(STATUS) == set(ErrorCode), "every error code needs an HTTP status"
+RETRY_AFTER_SECONDS = "1"
+
+
+def error_response(status: int, detail: object) -> Response:
+    response = jsonify(detail=detail)
+    response.status_code = status
+    if status == 503:
+        response.headers["Retry-After"] = RETRY_AFTER_SECONDS
+    if status == 401:
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
+
+
+def register(app: Flask) -> None:
+    @app.errorhandler(ServiceError)
+    def _service_error(exc: ServiceError) -> Response:
+        if exc.code is ErrorCode.INTERNAL:
+            return error_response(500, "internal error")
+        return error_response(STATUS[exc.code], exc.detail)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> Response:
+        detail = exc.description
+        if exc.code == 413:
+            detail = f"request body is larger than the configured maximum of {app.config['MAX_CONTENT_LENGTH']} bytes"
+        return error_response(exc.code or 500, detail)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error")
+        return error_response(500, "internal error")

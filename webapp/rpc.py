@@ -1,0 +1,145 @@
+"""The web worker's ZeroMQ client to the supervisor.
+
+One DEALER socket per thread (ZeroMQ sockets are not thread-safe), created lazily after
+gunicorn has forked (the context is per process: a context inherited across fork is
+unusable). Every request carries an id and stale replies are dropped. Failures are fast:
+`IMMEDIATE` keeps messages off a connection that does not exist, a socket monitor notices
+the supervisor going away mid-request, and on any timeout the socket is closed and made
+anew (the "lazy pirate" pattern), so a late reply can never be taken for the next one.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import zmq
+from zmq.utils.monitor import recv_monitor_message
+
+from protocol import envelope
+from protocol.errors import ErrorCode, ServiceError
+
+CONNECT_WAIT = 0.5  # seconds to wait for a (re)connection before answering 503
+
+
+@dataclass
+class _Channel:
+    sock: zmq.Socket
+    monitor: zmq.Socket
+    poller: zmq.Poller
+    connected: bool = False
+
+
+def _unavailable(why: str) -> ServiceError:
+    return ServiceError(ErrorCode.UNAVAILABLE, f"the supervisor is unavailable: {why}; retry shortly")
+
+
+class SupervisorClient:
+    """Sends one operation and waits for its reply, per calling thread."""
+
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint
+        self._local = threading.local()
+        self._pid = -1
+        self._context: zmq.Context | None = None
+        self._lock = threading.Lock()
+
+    def call(self, op: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        """Run `op` on the supervisor.
+
+        Raises:
+            ServiceError: the supervisor's own error, or UNAVAILABLE when it cannot be
+                reached or does not answer within `timeout` seconds.
+        """
+        channel = self._channel()
+        if not channel.connected and not self._wait_connected(channel, CONNECT_WAIT):
+            raise _unavailable("not reachable")
+        request_id = uuid.uuid4().hex
+        message = envelope.encode_request(envelope.Request(id=request_id, op=op, body=body))
+        try:
+            channel.sock.send(message, zmq.NOBLOCK)
+        except zmq.Again:
+            self._reset()
+            raise _unavailable("not connected") from None
+        return self._await_reply(channel, request_id, time.monotonic() + timeout)
+
+    def _await_reply(self, channel: _Channel, request_id: str, deadline: float) -> dict[str, Any]:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                self._reset()
+                raise _unavailable("it did not answer in time")
+            events = dict(channel.poller.poll(int(left * 1000) + 1))
+            if channel.monitor in events and self._drain_monitor(channel) and not channel.connected:
+                self._reset()
+                raise _unavailable("the connection was lost")
+            if channel.sock in events:
+                reply = envelope.decode_reply(channel.sock.recv())
+                if reply.id != request_id:
+                    continue  # a stale reply to an abandoned request
+                if reply.error is not None:
+                    raise reply.error
+                return reply.body or {}
+
+    # --- sockets -----------------------------------------------------------------------
+
+    def _channel(self) -> _Channel:
+        if self._pid != os.getpid():
+            with self._lock:
+                if self._pid != os.getpid():
+                    self._context = zmq.Context()
+                    self._local = threading.local()
+                    self._pid = os.getpid()
+        channel = getattr(self._local, "channel", None)
+        if channel is None:
+            channel = self._open()
+            self._local.channel = channel
+        return channel
+
+    def _open(self) -> _Channel:
+        assert self._context is not None
+        sock = self._context.socket(zmq.DEALER)
+        sock.setsockopt(zmq.LINGER, 0)
+        sock.setsockopt(zmq.IMMEDIATE, 1)
+        sock.setsockopt(zmq.RECONNECT_IVL, 100)
+        sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        sock.connect(self.endpoint)
+        poller = zmq.Poller()
+        poller.register(sock, zmq.POLLIN)
+        poller.register(monitor, zmq.POLLIN)
+        return _Channel(sock, monitor, poller)
+
+    def _reset(self) -> None:
+        channel = getattr(self._local, "channel", None)
+        if channel is not None:
+            self._local.channel = None
+            channel.sock.disable_monitor()
+            channel.monitor.close(0)
+            channel.sock.close(0)
+
+    def _wait_connected(self, channel: _Channel, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not channel.connected:
+            left = deadline - time.monotonic()
+            if left <= 0 or not channel.monitor.poll(int(left * 1000) + 1):
+                return channel.connected
+            self._drain_monitor(channel)
+        return True
+
+    @staticmethod
+    def _drain_monitor(channel: _Channel) -> bool:
+        """Apply pending monitor events to `channel.connected`; True if any arrived."""
+        seen = False
+        while channel.monitor.poll(0):
+            event = recv_monitor_message(channel.monitor)["event"]
+            seen = True
+            if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
+                channel.connected = True
+            elif event == zmq.EVENT_DISCONNECTED:
+                channel.connected = False
+        return seen
