@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Install what the service needs on Debian (run as root): system packages, then the
+# Python packages. `--dev` adds the test tools. Safe to run again.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+apt_packages=()
+command -v swipl >/dev/null || apt_packages+=(swi-prolog-nox)
+python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
+command -v ps >/dev/null || apt_packages+=(procps)
+if [ ${#apt_packages[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+fi
+
+requirements=requirements.txt
+[ "${1:-}" = "--dev" ] && requirements=requirements-dev.txt
+# --break-system-packages: Debian's own python3 refuses plain `pip install` as root (PEP 668);
+# this service is meant to own the machine or container it runs in.
+python3 -m pip install -q --root-user-action=ignore --break-system-packages -r "$requirements"
