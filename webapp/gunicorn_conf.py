@@ -20,6 +20,7 @@ timeout = int(_config.max_run_timeout + 60)
 graceful_timeout = int(_config.max_run_timeout + 10)
 keepalive = 5
 backlog = 2048
+limit_request_line = 8190  # the largest gunicorn allows: GET /read_file carries a path of up to 4096 bytes
 accesslog = None  # the app logs one line per request itself
 errorlog = "-"
 loglevel = _config.log_level.lower()

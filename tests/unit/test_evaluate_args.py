@@ -1,0 +1,115 @@
+"""The evaluation semantics that need no sandbox: argument parsing, binding, values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from supervisor.sandbox import evaluate as ev
+
+
+def call(source: str, entry: str, text: str):
+    namespace = ev.new_namespace()
+    exec(compile(source, "<t>", "exec"), namespace)
+    func = ev.resolve_unbound_method(eval(entry, namespace), namespace)
+    args, kwargs = ev.build_arguments(text, namespace)
+    args, kwargs = ev.bind_arguments(func, args, kwargs)
+    return func(*args, **kwargs)
+
+
+@pytest.mark.parametrize("text, args, kwargs", [
+    ("", [], {}),
+    ("1, 2", [1, 2], {}),
+    ("a=1, b=2", [], {"a": 1, "b": 2}),
+    ("[1, 2, 3]", [[1, 2, 3]], {}),
+    ("'x', k=3", ["x"], {"k": 3}),
+    ("(1, 2), {'a': [None, True]}", [(1, 2), {"a": [None, True]}], {}),
+    ("-5, 1e3, 2j", [-5, 1000.0, 2j], {}),
+    ("*[1, 2], **{'z': 3}", [1, 2], {"z": 3}),
+    ("set()", [set()], {}),
+])
+def test_build_arguments(text, args, kwargs):
+    assert ev.build_arguments(text, ev.new_namespace()) == (args, kwargs)
+
+
+def test_expressions_are_evaluated_in_the_solution_globals():
+    namespace = ev.new_namespace()
+    namespace["K"] = 7
+    args, _ = ev.build_arguments("float('inf'), K * 2", namespace)
+    assert math.isinf(args[0]) and args[1] == 14
+
+
+@pytest.mark.parametrize("text", ["1)", "1), (2", "a=", "x y"])
+def test_malformed_input_is_a_syntax_error(text):
+    with pytest.raises(SyntaxError):
+        ev.build_arguments(text, ev.new_namespace())
+
+
+@pytest.mark.parametrize("source, entry, text, expected", [
+    ("def f(nums):\n    return sum(nums)", "f", "1, 2, 3", 6),           # one parameter: packed as a tuple
+    ("def f(nums):\n    return nums", "f", "1, 2", (1, 2)),
+    ("def f(a, b):\n    return a - b", "f", "5, 3", 2),                  # binds separately
+    ("def f(a, b=10):\n    return a + b", "f", "1", 11),
+    ("def f(*xs):\n    return len(xs)", "f", "1, 2, 3", 3),
+    ("def f(a, *, k):\n    return a * k", "f", "2, k=4", 8),
+    ("class Solution:\n    def s(self, nums):\n        return max(nums)", "Solution().s", "3, 9, 4", 9),
+    ("class Solution:\n    def s(self, a, b):\n        return a * b", "Solution.s", "3, 4", 12),
+    ("class Solution:\n    def s(self, nums):\n        return nums", "Solution.s", "[1], [2]", ([1], [2])),
+    ("f = lambda x: x + 1", "f", "41", 42),
+])
+def test_binding_rules(source, entry, text, expected):
+    assert call(source, entry, text) == expected
+
+
+def test_unbindable_arguments_raise_the_callables_own_error():
+    with pytest.raises(TypeError):
+        call("def f(a, b):\n    return a", "f", "1, 2, 3")
+
+
+@pytest.mark.parametrize("value, wire", [
+    (None, None), (True, True), (3, 3), (2 ** 100, 2 ** 100), (1.5, 1.5), ("s", "s"),
+    ((1, [2, (3,)]), [1, [2, [3]]]), ({"a": (1,)}, {"a": [1]}),
+    ({1, 2}, "{1, 2}"), (b"x", "b'x'"), (float("inf"), "inf"), (float("nan"), "nan"),
+    ({1: "a"}, "{1: 'a'}"), ([1, {2}], "[1, {2}]"),
+])
+def test_to_wire(value, wire):
+    assert ev.to_wire(value) == wire
+
+
+def test_safe_repr_survives_a_raising_repr_and_caps_length():
+    class Bad:
+        def __repr__(self):
+            raise RuntimeError("no")
+    assert "Bad" in ev.safe_repr(Bad())
+    assert len(ev.safe_repr("x" * 50_000)) < ev.REPR_LIMIT + 50
+
+
+@pytest.mark.parametrize("text, expected", [("3", 3), ("[1, 2]", [1, 2]), ("", None), ("  'a' ", "a")])
+def test_parse_expected_literals(text, expected):
+    assert ev.parse_expected(text, ev.new_namespace()) == expected
+
+
+def test_run_case_statuses():
+    code = ev.compile_solution("def f(x):\n    print('p', x)\n    if x == 0:\n        raise ValueError('zero')\n    return x * 2")
+    passed = ev.run_case(code, "f", "2", "4", 100)
+    assert passed["status"] == "passed" and passed["stdout"] == "p 2\n" and passed["got"] == 4
+    failed = ev.run_case(code, "f", "2", "5", 100)
+    assert failed["status"] == "failed" and failed["expected"] == 5 and not failed["passed"]
+    error = ev.run_case(code, "f", "0", "0", 100)
+    assert error["status"] == "error" and error["error"].startswith("ValueError: zero\n")
+    assert 'File "<solution>", line 4' in error["error"]
+    exited = ev.run_case(ev.compile_solution("import sys\ndef f():\n    sys.exit(3)"), "f", "", "None", 100)
+    assert exited["status"] == "error" and exited["error"].startswith("SystemExit: 3")
+    undefined = ev.run_case(code, "g", "1", "1", 100)
+    assert undefined["status"] == "error" and undefined["error"].startswith("NameError")
+
+
+def test_stdout_is_capped():
+    code = ev.compile_solution("def f():\n    print('x' * 1000)\n    return 1")
+    assert ev.run_case(code, "f", "", "1", 10)["stdout"] == "x" * 10
+
+
+def test_solution_name_is_not_main():
+    code = ev.compile_solution("ran = False\nif __name__ == '__main__':\n    ran = True\ndef f():\n    return (ran, __name__)")
+    assert ev.run_case(code, "f", "", "(False, 'solution')", 100)["status"] == "passed"
