@@ -35,7 +35,12 @@ from bench.load import Budget  # noqa: E402
 from bench.procs import StartError, service_commands, wait_ready  # noqa: E402
 from bench.report import Results, judge, render, to_json  # noqa: E402
 from bench.scenarios import SCENARIOS, SessionPool, Target, measure, sandbox_python  # noqa: E402
-from bench.servers import running_echo, running_service, service_env  # noqa: E402
+from bench.servers import (  # noqa: E402
+    ServiceHandle,
+    running_echo,
+    running_service,
+    service_env,
+)
 from bench.stats import RunResult  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -138,10 +143,17 @@ def progress(result: RunResult) -> None:
 class Harness:
     """One invocation: the service, its sessions, the runs and the notes about them."""
 
-    def __init__(self, args: argparse.Namespace, target: Target, workdir: Path) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        target: Target,
+        workdir: Path,
+        service: ServiceHandle | None,
+    ) -> None:
         self.args = args
         self.target = target
         self.workdir = workdir
+        self.service = service
         self.budget = budget_from(args)
         prefix = f"bench-{uuid.uuid4().hex[:8]}"
         self.pools = {0: SessionPool(target, prefix)}
@@ -149,6 +161,12 @@ class Harness:
         self.notes: list[str] = []
         self.python: str | None = None
         self.sandbox_python: str | None = None
+        self.service_died = False
+        self.load_at_start = _load_average()
+        if self.load_at_start is not None and self.load_at_start > (os.cpu_count() or 1):
+            print(f"warning: load average {self.load_at_start:.1f} on {os.cpu_count()} CPUs "
+                  "before the run: other work is competing, figures will be noisy",
+                  file=sys.stderr, flush=True)
 
     def pool(self, files: int) -> SessionPool:
         """Returns the session pool whose sessions hold ``files`` small files."""
@@ -158,8 +176,14 @@ class Harness:
         return self.pools[files]
 
     def run_scenarios(self) -> None:
-        """Measures each selected scenario; one that cannot be set up is noted and skipped."""
+        """Measures each selected scenario; one that cannot be set up is noted and skipped.
+
+        A started service that dies ends the scenarios (the rest would only be connection
+        errors); the baselines still run.
+        """
         for name in self.args.scenarios:
+            if self._service_dead():
+                return
             scenario = SCENARIOS[name]
             print(f"{name}: {scenario.summary}", file=sys.stderr, flush=True)
             try:
@@ -167,10 +191,27 @@ class Harness:
                                      self.args.concurrency, self.budget, progress)
             except Exception as error:  # noqa: BLE001 - report it and go on with the rest
                 self._note(f"scenario {name} could not run: {type(error).__name__}: {error}")
+        self._service_dead()
+
+    def _service_dead(self) -> bool:
+        """Notes (once) and returns whether a process of the started service has exited."""
+        if self.service is None or self.service_died:
+            return self.service_died
+        death = self.service.death()
+        if death is not None:
+            self.service_died = True
+            self._note(f"the service died, remaining scenarios skipped: {death}")
+        return self.service_died
 
     def choose_python(self) -> None:
-        """Picks the interpreter of the subprocess baselines (see ``host_python``)."""
-        if self.args.python is None:
+        """Picks the interpreter of the subprocess baselines (see ``host_python``).
+
+        Called before the scenarios, while the service is fresh, so that the question to the
+        sandbox does not depend on how the service fared under load.
+        """
+        if not {"naive", "bare"} & set(self.args.baselines):
+            return
+        if self.args.python is None and self.args.scenarios:
             try:
                 self.pools[0].ensure(1)
                 self.sandbox_python = sandbox_python(self.target, self.pools[0].ids[0])
@@ -183,15 +224,14 @@ class Harness:
         """Measures the selected baselines at the same concurrencies as the service."""
         chosen = self.args.baselines
         conc, budget = self.args.concurrency, self.budget
-        if "naive" in chosen or "bare" in chosen:
-            self.choose_python()
-        assert self.python is not None or not ({"naive", "bare"} & set(chosen))
         if "naive" in chosen:
+            assert self.python is not None, "choose_python() comes first"
             print("baseline naive: a fresh interpreter per case", file=sys.stderr, flush=True)
-            self.runs += baselines.measure_naive(self.python or "", conc, budget, progress)
+            self.runs += baselines.measure_naive(self.python, conc, budget, progress)
         if "bare" in chosen:
+            assert self.python is not None, "choose_python() comes first"
             print("baseline bare: python3 -c pass", file=sys.stderr, flush=True)
-            self.runs += baselines.measure_bare(self.python or "", conc, budget, progress)
+            self.runs += baselines.measure_bare(self.python, conc, budget, progress)
         if "echo" in chosen:
             print("baseline echo: bare Flask app, same gunicorn settings", file=sys.stderr,
                   flush=True)
@@ -230,11 +270,20 @@ class Harness:
             "baseline_python": self.python,
             "sandbox_python": self.sandbox_python,
             "cpus": os.cpu_count(),
+            "load_average_1min": {"start": self.load_at_start, "end": _load_average()},
             "platform": platform.platform(),
             "harness_python": sys.version.split()[0],
             "git_commit": _git_commit(),
             "notes": self.notes,
         }
+
+
+def _load_average() -> float | None:
+    """Returns the 1-minute load average, to show whether other work shared the machine."""
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None
 
 
 def _git_commit() -> str | None:
@@ -265,20 +314,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="repl-bench-"))
     try:
         with ExitStack() as stack:
+            service: ServiceHandle | None = None
             if args.start:
                 print(f"starting the service (logs in {workdir})", file=sys.stderr, flush=True)
-                base_url = stack.enter_context(
-                    running_service(REPO, workdir, args.start_timeout))
+                service = stack.enter_context(running_service(REPO, workdir, args.start_timeout))
+                base_url = service.base_url
             else:
                 base_url = require_loopback(args.url)
                 if args.scenarios:
                     wait_ready(f"{base_url}/readyz", [], args.start_timeout)
-            harness = Harness(args, Target(base_url, args.token, args.http_timeout), workdir)
+            target = Target(base_url, args.token, args.http_timeout)
+            harness = Harness(args, target, workdir, service)
             try:
+                harness.choose_python()
                 harness.run_scenarios()
                 harness.run_baselines()
             finally:
-                harness.clean_up()
+                if not harness.service_died:
+                    harness.clean_up()
+            args.keep_workdir = args.keep_workdir or harness.service_died
     except StartError as error:
         print(f"error: {error}", file=sys.stderr)
         args.keep_workdir = args.keep_workdir or args.start  # keep the logs to look at

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 from bench.procs import (
@@ -55,9 +56,35 @@ def _stop_and_report(processes: list[ManagedProcess]) -> None:
             )
 
 
+@dataclass(frozen=True)
+class ServiceHandle:
+    """A started service.
+
+    Attributes:
+        base_url: ``http://127.0.0.1:PORT`` of its web tier.
+        processes: Its processes, in start order.
+    """
+
+    base_url: str
+    processes: tuple[ManagedProcess, ...]
+
+    def death(self) -> str | None:
+        """Describes a process that has exited (with its log tail), or ``None`` if all run.
+
+        Checked between scenarios: once the service is gone, every further figure would be
+        a connection error, so the run stops and says why.
+        """
+        for process in self.processes:
+            status = process.exited()
+            if status is not None:
+                return (f"{process.name} exited with status {status} during the run; "
+                        f"log {process.log_path}:\n{process.log_tail()}")
+        return None
+
+
 @contextmanager
-def running_service(repo: Path, workdir: Path, timeout: float) -> Iterator[str]:
-    """Starts the supervisor and the web tier from ``repo`` and yields the base URL.
+def running_service(repo: Path, workdir: Path, timeout: float) -> Iterator[ServiceHandle]:
+    """Starts the supervisor and the web tier from ``repo`` and yields a handle on them.
 
     Args:
         repo: Repository root (the commands are run from there, as a Procfile expects).
@@ -78,7 +105,7 @@ def running_service(repo: Path, workdir: Path, timeout: float) -> Iterator[str]:
             processes.append(process)
         base_url = f"http://127.0.0.1:{port}"
         wait_ready(f"{base_url}/readyz", processes, timeout)
-        yield base_url
+        yield ServiceHandle(base_url, tuple(processes))
     finally:
         _stop_and_report(processes)
 
