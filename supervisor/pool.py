@@ -215,6 +215,12 @@ class Pool:
         sandbox = self.by_pid.pop(message["pid"], None)
         if sandbox is None:
             return
+        # The exit can be reported before the poll loop has read the sandbox's reply:
+        # read what it left (its end is closed, so this ends in EOF) before failing the job.
+        for _ in range(64):
+            if sandbox.state is not State.BUSY or sandbox.sock.fileno() not in self.by_fd:
+                break
+            self._on_sandbox(sandbox)
         if sandbox.sock.fileno() in self.by_fd:
             self._close(sandbox)
         if sandbox.state is State.BUSY:
