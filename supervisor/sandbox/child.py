@@ -113,7 +113,7 @@ def run_command(job: dict[str, Any], config: SandboxConfig) -> dict[str, Any]:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG
         os.execve(argv[0], argv, env)
 
-    pid = units.spawn(worker, body, (in_r, out_w, err_w), [out_r, err_r, in_w])
+    pid = units.spawn(worker, body, (in_r, out_w, err_w))
     for fd in (in_r, out_w, err_w):
         os.close(fd)
     limit = job["output_limit"]
@@ -185,7 +185,7 @@ def run_case(job: dict[str, Any], config: SandboxConfig, case: dict[str, str] | 
         units.write_json(result_w, result)
         os._exit(0)
 
-    pid = units.spawn(worker, body, (null, null, null), [result_r])
+    pid = units.spawn(worker, body, (null, null, null), keep=(result_w,))
     os.close(result_w)
     os.close(null)
     capture = units.Capture(result_r, RESULT_LIMIT)

@@ -20,6 +20,7 @@ from typing import Callable
 from supervisor.sandbox import confine
 
 READ_CHUNK = 65536
+MAX_FD = 1 << 16
 
 
 @dataclass
@@ -78,8 +79,12 @@ def _close(capture: Capture) -> None:
         os.close(capture.fd)
 
 
-def spawn(worker: Worker, body: Callable[[], None], stdio: tuple[int, int, int], close: list[int]) -> int:
-    """Fork a worker that drops privileges, wires `stdio` to fds 0-2, and runs `body`."""
+def spawn(worker: Worker, body: Callable[[], None], stdio: tuple[int, int, int], keep: tuple[int, ...] = ()) -> int:
+    """Fork a worker that drops privileges, wires `stdio` to fds 0-2, and runs `body`.
+
+    Every other descriptor but `keep` is closed first: user code must not inherit the
+    init's socket to the supervisor (it could forge reports) or anything else of ours.
+    """
     pid = os.fork()
     if pid:
         return pid
@@ -88,9 +93,7 @@ def spawn(worker: Worker, body: Callable[[], None], stdio: tuple[int, int, int],
             os.setsid()
         for target, source in enumerate(stdio):
             os.dup2(source, target)
-        for fd in set(close) | set(stdio):
-            if fd > 2:
-                os.close(fd)
+        _close_all_but(keep)
         if worker.uid is not None:
             confine.drop_privileges(worker.uid, worker.limits, worker.cap_last)
         else:
@@ -99,6 +102,14 @@ def spawn(worker: Worker, body: Callable[[], None], stdio: tuple[int, int, int],
     except BaseException:  # noqa: BLE001 - the worker must never return into the init's code
         os._exit(120)
     os._exit(0)
+
+
+def _close_all_but(keep: tuple[int, ...]) -> None:
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, MAX_FD)
 
 
 def supervise(pid: int, worker: Worker, captures: list[Capture], deadline: float,

@@ -158,3 +158,21 @@ def test_schema_errors_are_422_with_locations(service: Service, body, where):
     response = service.post("/evaluate_code", body)
     assert response.status_code == 422
     assert any(where in [str(p) for p in error["loc"]] for error in response.json()["detail"]), response.text
+
+
+def test_user_code_inherits_no_descriptor_of_the_service(service: Service, session_id: str):
+    """Only stdio and the case's own result pipe: no socket to the supervisor to forge reports on."""
+    code = ("import os, stat\n"
+            "def fds():\n"
+            "    found = []\n"
+            "    for name in os.listdir('/proc/self/fd'):\n"
+            "        try:\n"
+            "            found.append((int(name), stat.S_ISSOCK(os.fstat(int(name)).st_mode)))\n"
+            "        except OSError:\n"
+            "            pass\n"
+            "    return sorted(found)\n")
+    got = service.evaluate(code, "fds", [("", "[]")], session=session_id)["case_results"][0]["got"]
+    assert not any(is_socket for _, is_socket in got), got
+    assert len(got) <= 4, got  # 0, 1, 2 and the result pipe
+    listing = service.run(session_id, "ls /proc/self/fd | wc -l")["stdout"]
+    assert int(listing) <= 4, listing  # 0, 1, 2 and the directory ls is reading
