@@ -24,7 +24,21 @@ from protocol.errors import ErrorCode, ServiceError
 from supervisor.operations import HANDLERS, Context
 
 log = logging.getLogger("supervisor")
-SWEEP_INTERVAL = 60.0
+SWEEP_MAX_INTERVAL = 60.0   # a long TTL is checked once a minute
+SWEEP_MIN_INTERVAL = 0.5    # a tiny TTL (tests) still does not turn the sweep into a busy loop
+MAX_POLL_WAIT = 60.0        # the loop wakes at least this often, whatever is scheduled
+REPLY_LINGER_MS = 2000      # on exit, time given to the last replies to leave the socket
+
+
+def sweep_interval(ttl: float) -> float | None:
+    """How often idle sessions are looked for: a quarter of the TTL, between the bounds.
+
+    So a session is removed at most `ttl + ttl/4` seconds after its last use (or
+    `ttl + 60 s` for long TTLs). None when sessions never expire (`ttl <= 0`).
+    """
+    if ttl <= 0:
+        return None
+    return min(SWEEP_MAX_INTERVAL, max(SWEEP_MIN_INTERVAL, ttl / 4))
 
 
 class Server:
@@ -39,7 +53,8 @@ class Server:
         self.router.setsockopt(zmq.RCVHWM, 0)
         self.poller = zmq.Poller()
         self.stopping_since: float | None = None
-        self.next_sweep = time.monotonic() + SWEEP_INTERVAL
+        self.sweep_every = sweep_interval(ctx.config.session_ttl)
+        self.next_sweep = time.monotonic() + (self.sweep_every or float("inf"))
 
     def bind(self) -> None:
         self.router.bind(self.endpoint)
@@ -67,16 +82,25 @@ class Server:
                     pool.handle(item)
             now = time.monotonic()
             pool.enforce_deadlines(now)
-            if now >= self.next_sweep:
+            if self.sweep_every is not None and now >= self.next_sweep:
                 self._sweep()
-                self.next_sweep = now + SWEEP_INTERVAL
+                self.next_sweep = time.monotonic() + self.sweep_every
+        self._close()
         log.info("supervisor stopped")
 
+    def _close(self) -> None:
+        """Give the replies sent in the last iterations (drained jobs) time to leave:
+        the router's LINGER is 0 while serving, which would drop them at exit."""
+        self.router.setsockopt(zmq.LINGER, REPLY_LINGER_MS)
+        self.router.close()
+        self.zmq.term()
+
     def _timeout(self) -> int:
-        next_event = min(self.ctx.pool.next_deadline(), self.next_sweep)
+        now = time.monotonic()
+        next_event = min(self.ctx.pool.next_deadline(), self.next_sweep, now + MAX_POLL_WAIT)
         if self.stopping_since is not None:
-            next_event = min(next_event, time.monotonic() + 0.1)
-        return max(int((next_event - time.monotonic()) * 1000) + 1, 1)
+            next_event = min(next_event, now + 0.1)
+        return max(int((next_event - now) * 1000) + 1, 1)
 
     def _finished(self) -> bool:
         if self.stopping_since is None:
@@ -92,14 +116,15 @@ class Server:
             self.ctx.pool.accepting = False
 
     def _sweep(self) -> None:
-        ttl = self.ctx.config.session_ttl
-        if ttl <= 0:
-            return
-        busy = {s.job.payload.get("session") for s in self.ctx.pool.by_pid.values() if s.job is not None}
-        removed = self.ctx.store.sweep(ttl, busy)
+        """Remove sessions idle for longer than the TTL. A session with a job running or
+        queued is in use, whatever its age: it is marked used now and never removed."""
+        pool = self.ctx.pool
+        jobs = [s.job for s in pool.by_pid.values() if s.job is not None] + list(pool.queue)
+        busy = {job.payload["session"] for job in jobs if job.payload.get("session")}
+        removed = self.ctx.store.sweep(self.ctx.config.session_ttl, busy)
         if removed:
             log.info("removed %d idle session(s)", len(removed))
-            self.ctx.pool.counters["sessions_expired"] += len(removed)
+            pool.counters["sessions_expired"] += len(removed)
 
     # --- requests ----------------------------------------------------------------------
 

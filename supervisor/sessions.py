@@ -45,6 +45,15 @@ class SessionStore:
         self.quota = quota_bytes
         self.max_read = max_read_bytes
         self._usage: dict[str, int] = {}
+        self._remove_leftovers()
+
+    def _remove_leftovers(self) -> None:
+        """Remove what a killed supervisor left half-made: forks not yet renamed into
+        place and scratch directories. Safe at start only (the caller holds the session
+        root's lock, so no other supervisor is using them)."""
+        for name in os.listdir(self.root_fd):
+            if name.startswith((".fork-", ".scratch-")):
+                shutil.rmtree(name, dir_fd=self.root_fd, ignore_errors=True)
 
     # --- sessions ----------------------------------------------------------------------
 
@@ -104,15 +113,23 @@ class SessionStore:
         return [name for name in os.listdir(self.root_fd) if _SESSION_NAME.match(name)]
 
     def idle_since(self, session_id: str) -> float:
+        """When the session was last used: the mtime of its directory, which every
+        operation on it sets (see `session`) and which therefore survives restarts."""
         return os.stat(session_id, dir_fd=self.root_fd, follow_symlinks=False).st_mtime
 
     def sweep(self, ttl: float, busy: set[str]) -> list[str]:
-        """Remove sessions idle for longer than `ttl` seconds, except busy ones."""
+        """Remove sessions idle for longer than `ttl` seconds.
+
+        Sessions in `busy` (a job of theirs is running or queued) are in use: they are
+        marked used now instead, so their idle time starts when their jobs end.
+        """
         cutoff = time.time() - ttl
         removed = []
         for session_id in self.ids():
             try:
-                if session_id not in busy and self.idle_since(session_id) < cutoff:
+                if session_id in busy:
+                    self.touch(session_id)
+                elif self.idle_since(session_id) < cutoff:
                     self.delete(session_id)
                     removed.append(session_id)
             except (OSError, ServiceError):
@@ -135,6 +152,16 @@ class SessionStore:
             return 0
 
     def record_usage(self, session_id: str, used: int) -> None:
+        """Called when a job in the session has finished and measured its disk usage.
+
+        The end of a job is also a use of the session, so the idle TTL restarts from it.
+        A session deleted while the job ran stays deleted.
+        """
+        try:
+            self.touch(session_id)
+        except ServiceError:
+            self._usage.pop(session_id, None)
+            return
         self._usage[session_id] = used
 
     # --- files -------------------------------------------------------------------------
