@@ -8,6 +8,7 @@ endpoint, starts the zygote, and runs the poll loop until SIGTERM.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import sys
 
@@ -29,7 +30,7 @@ def main() -> int:
         return 2
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s supervisor %(levelname)s %(message)s")
-    mode = isolation.check(config.insecure)
+    mode = isolation.check(config)
     if mode.missing and not config.insecure:
         log.error("refusing to start: this machine cannot isolate sandboxes: %s. "
                   "Run as root (or with CAP_SYS_ADMIN) on Linux with namespaces, "
@@ -39,6 +40,10 @@ def main() -> int:
     if mode.name == "insecure":
         log.warning("!!! REPL_INSECURE=1: user code runs WITHOUT isolation (%s). Never expose this service. !!!",
                     mode.missing or "namespaces switched off")
+    if mode.cgroups is None:
+        log.warning("per-sandbox limits: rlimits only: %s", mode.limits_detail)
+    else:
+        log.info("per-sandbox limits: %s", mode.limits_detail)
     os.makedirs(config.session_root, mode=0o711, exist_ok=True)
     try:
         locks = [lock(os.path.join(config.session_root, ".supervisor.lock"))]
@@ -51,7 +56,7 @@ def main() -> int:
     store = SessionStore(config.session_root, owner, config.disk_quota_mb << 20, config.max_body_bytes)
     server: Server | None = None
     pool = Pool(
-        _zygote_settings(config, mode.name == "insecure"),
+        _zygote_settings(config, mode),
         config.pool_size, config.max_concurrent_jobs, config.max_queue,
         register=lambda fd: server.poller.register(fd, 1),  # type: ignore[union-attr]
         unregister=lambda fd: server.poller.unregister(fd))  # type: ignore[union-attr]
@@ -64,8 +69,9 @@ def main() -> int:
         log.error("refusing to start: %s", exc)
         pool.stop()
         return 5
-    log.info("supervisor ready on %s: isolation=%s limits=%s pool=%d sessions=%s",
-             config.supervisor_endpoint, mode.name, mode.limits, config.pool_size, config.session_root)
+    log.info("supervisor ready on %s: isolation=%s limits=%s seccomp=%s pool=%d sessions=%s",
+             config.supervisor_endpoint, mode.name, mode.limits, mode.seccomp or "off", config.pool_size,
+             config.session_root)
     try:
         server.serve()
     finally:
@@ -74,11 +80,23 @@ def main() -> int:
     return 0
 
 
-def _zygote_settings(config: settings.Config, insecure: bool) -> dict:
+def _zygote_settings(config: settings.Config, mode: isolation.Mode) -> dict:
+    """What the zygote needs to fork and confine sandboxes.
+
+    `max_processes` becomes each sandboxed process's RLIMIT_NPROC. That limit counts every
+    process of the one sandbox uid, across all sandboxes, so with per-slot cgroups (where
+    `pids.max` is the real per-sandbox bound) it is raised to cover every slot; without
+    them it stays REPL_MAX_PROCESSES, shared by all sandboxes.
+    """
     return {
-        "insecure": insecure, "session_root": config.session_root, "uid": config.sandbox_uid,
-        "tmp_size_mb": config.tmp_size_mb, "max_processes": config.max_processes,
-        "max_open_files": config.max_open_files, "cgroup_procs": {},
+        "insecure": mode.name == "insecure", "session_root": config.session_root, "uid": config.sandbox_uid,
+        "tmp_size_mb": config.tmp_size_mb, "max_processes": config.max_processes * mode.nproc_limit_factor,
+        "max_open_files": config.max_open_files,
+        # Workers are confined before any job exists, at the largest limits a job may ask
+        # for; each job then lowers them to its own.
+        "ceiling_cpu_seconds": math.ceil(max(config.max_eval_cpu_limit, config.max_run_timeout + 1)),
+        "ceiling_memory_mb": max(config.max_eval_memory_mb, config.run_memory_mb),
+        "cgroup_procs": mode.cgroups.procs if mode.cgroups is not None else {},
     }
 
 

@@ -1,50 +1,127 @@
 """Can this machine isolate sandboxes? Checked once at start, so we fail closed.
 
-The check forks a throw-away child that tries exactly what every sandbox will do
-(unshare the mount, pid, net, ipc and uts namespaces); if that fails the supervisor
-refuses to start unless REPL_INSECURE=1.
+The check forks a throw-away child that rehearses what every sandbox will do: unshare
+the mount, pid, net, ipc and uts namespaces, mount a tmpfs in the private mount
+namespace, switch to the sandbox uid and install the seccomp filter. The first step that
+fails names what the machine lacks, and the supervisor refuses to start unless
+REPL_INSECURE=1.
+
+It also decides how per-sandbox process and memory limits are enforced: one cgroup per
+sandbox slot where the machine allows it (`supervisor.cgroups`), else rlimits alone,
+which bound each process but are shared by every sandbox through the one sandbox uid.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from dataclasses import dataclass
 
-from supervisor.sandbox import libc
+from supervisor import cgroups
+from supervisor.sandbox import libc, seccomp
+
+log = logging.getLogger("supervisor.isolation")
 
 NAMESPACES = (libc.CLONE_NEWNS | libc.CLONE_NEWPID | libc.CLONE_NEWNET
               | libc.CLONE_NEWIPC | libc.CLONE_NEWUTS)
+MEMORY_SLACK_MB = 64  # the sandbox's init and /dev/shm, on top of user code and /tmp
 
 
 @dataclass(frozen=True)
 class Mode:
     name: str      # "namespaces" or "insecure"
-    limits: str    # how per-sandbox process and memory limits are enforced
+    limits: str    # how per-sandbox process and memory limits are enforced: cgroup-v1, cgroup-v2, rlimits
     missing: str   # what the machine lacks, empty when isolation is available
+    limits_detail: str = ""                  # where the cgroups are, or why there are none
+    seccomp: str = ""                        # the filter's architecture, empty when skipped
+    cgroups: cgroups.SandboxCgroups | None = None
+
+    @property
+    def nproc_limit_factor(self) -> int:
+        """How many sandboxes share RLIMIT_NPROC (it counts every process of the sandbox uid)."""
+        return len(self.cgroups.procs) if self.cgroups is not None else 1
 
 
-def check(insecure_requested: bool) -> Mode:
-    missing = _missing()
-    if insecure_requested or missing:
-        return Mode("insecure", "rlimits", missing)
-    return Mode("namespaces", "rlimits", "")
+def check(config: object) -> Mode:
+    """Decide the isolation and limits mode from the machine and the configuration.
+
+    `config` is the supervisor's `protocol.settings.Config`.
+    """
+    insecure_requested = bool(getattr(config, "insecure"))
+    missing = _missing(int(getattr(config, "sandbox_uid")))
+    name = "insecure" if insecure_requested or missing else "namespaces"
+    limits, detail, groups = _limits(config)
+    arch = seccomp.current_arch()
+    if arch is None:
+        log.warning("no seccomp table for architecture %r: sandboxes run without the seccomp filter",
+                    os.uname().machine)
+    return Mode(name, limits, missing, detail, arch.name if arch else "", groups)
 
 
-def _missing() -> str:
+def sandbox_memory_bytes(config: object) -> int:
+    """The memory one sandbox may use in all: the largest limit a job may get, plus /tmp and slack."""
+    largest = max(int(getattr(config, "max_eval_memory_mb")), int(getattr(config, "eval_memory_mb")),
+                  int(getattr(config, "run_memory_mb")))
+    return (largest + int(getattr(config, "tmp_size_mb")) + MEMORY_SLACK_MB) << 20
+
+
+def _limits(config: object) -> tuple[str, str, cgroups.SandboxCgroups | None]:
+    slots = int(getattr(config, "pool_size")) + int(getattr(config, "max_concurrent_jobs"))
+    try:
+        groups = cgroups.setup(slots, int(getattr(config, "max_processes")), sandbox_memory_bytes(config))
+    except cgroups.Unavailable as exc:
+        return "rlimits", f"no per-sandbox cgroups ({exc}); process limits are shared by all sandboxes", None
+    return groups.mode, groups.describe(), groups
+
+
+def _missing(sandbox_uid: int) -> str:
     if not sys.platform.startswith("linux"):
         return f"Linux namespaces (this is {sys.platform})"
     if os.geteuid() != 0:
-        return "root privileges (the supervisor runs as uid %d and cannot create namespaces " \
-               "or switch sandboxes to an unprivileged uid)" % os.geteuid()
+        return ("root privileges (the supervisor runs as uid %d and cannot create namespaces "
+                "or switch sandboxes to an unprivileged uid)" % os.geteuid())
+    read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:
-        try:
-            libc.unshare(NAMESPACES)
-        except OSError:
-            os._exit(1)
-        os._exit(0)
+        os.close(read_end)
+        step = _rehearse(sandbox_uid)
+        os.write(write_end, step.encode())
+        os._exit(0 if not step else 1)
+    os.close(write_end)
+    chunks = []
+    while chunk := os.read(read_end, 4096):
+        chunks.append(chunk)
+    os.close(read_end)
     _, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
-        return "permission to create mount, pid, net, ipc and uts namespaces (CAP_SYS_ADMIN)"
+    failed = b"".join(chunks).decode()
+    if not failed and os.waitstatus_to_exitcode(status) != 0:
+        failed = "a working fork (the isolation probe died)"
+    return failed
+
+
+def _rehearse(sandbox_uid: int) -> str:
+    """In a throw-away child: the steps of a sandbox; returns what failed, or ''."""
+    try:
+        libc.unshare(NAMESPACES)
+    except OSError as exc:
+        return (f"permission to create mount, pid, net, ipc and uts namespaces ({exc.strerror}; "
+                "needs CAP_SYS_ADMIN)")
+    try:
+        libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
+        libc.mount("tmpfs", "/tmp", "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=1m")
+    except OSError as exc:
+        return (f"permission to mount in a private mount namespace ({exc.strerror}; needs CAP_SYS_ADMIN "
+                "and no AppArmor/SELinux rule against mount)")
+    try:
+        libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+        os.setgroups([])
+        os.setresgid(sandbox_uid, sandbox_uid, sandbox_uid)
+        os.setresuid(sandbox_uid, sandbox_uid, sandbox_uid)
+    except OSError as exc:
+        return f"permission to switch to the sandbox uid {sandbox_uid} ({exc.strerror}; needs CAP_SETUID and CAP_SETGID)"
+    try:
+        seccomp.install()
+    except OSError as exc:
+        return f"seccomp filters ({exc.strerror}; the kernel needs CONFIG_SECCOMP_FILTER)"
     return ""

@@ -39,14 +39,23 @@ def _job_reply(ctx: Context, session: str | None, reply: Reply, shape: Callable[
     def done(message: dict[str, Any]) -> None:
         if cleanup is not None:
             cleanup()
-        if session and "usage" in message:
-            ctx.store.record_usage(session, int(message["usage"]))
+        if "usage" in message:
+            if session:
+                ctx.store.record_usage(session, int(message["usage"]))
+            return
         if not message.get("ok"):
             log.error("sandbox job failed: %s", message.get("error"))
             reply(None, ServiceError(ErrorCode.UNAVAILABLE, "the sandbox failed while running the job; retry"))
             return
+        _count_kills(ctx.pool.counters, message["body"])
         reply(shape(message["body"]), None)
     return done
+
+
+def _count_kills(counters: Any, body: dict[str, Any]) -> None:
+    """Count what the sandbox killed at its deadline (exported by /metrics as kills by cause)."""
+    timeouts = sum(1 for case in body.get("case_results", ()) if case.get("status") == "timeout")
+    counters["kills_timeout"] += timeouts + (1 if body.get("timed_out") else 0)
 
 
 def run(ctx: Context, req: models.RunRequest, reply: Reply) -> None:

@@ -90,7 +90,11 @@ class Pool:
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.zygote = subprocess.Popen(
             [sys.executable, "-m", "supervisor.sandbox.zygote", str(theirs.fileno())],
-            pass_fds=[theirs.fileno()], env=env, cwd=root, stdin=subprocess.DEVNULL)
+            pass_fds=[theirs.fileno()], env=env, cwd=root, stdin=subprocess.DEVNULL,
+            # Its own process group: a SIGTERM to the supervisor's group (Ctrl-C, honcho,
+            # `kill -- -PGID`) must reach only the supervisor, which then drains; the
+            # zygote, the sandboxes and user code die with it (PDEATHSIG), never before.
+            start_new_session=True)
         theirs.close()
         ours.send(json.dumps(self.settings).encode())
         ours.settimeout(30)
@@ -254,12 +258,15 @@ class Pool:
                 self.counters["sandbox_start_failures"] += 1
                 sandbox.state = State.DONE
             return
-        if sandbox.state is State.BUSY and sandbox.job is not None:
-            job, sandbox.job = sandbox.job, None
+        if sandbox.job is None:
+            return
+        if sandbox.state is State.BUSY:
             sandbox.state = State.DONE
             self.counters["jobs_done"] += 1
-            job.callback(message)
+            sandbox.job.callback(message)
             self._dispatch()
+        elif sandbox.state is State.DONE and "usage" in message:
+            sandbox.job.callback(message)  # the session's disk usage, sent after the result
 
     def _fail(self, sandbox: Sandbox, why: str) -> None:
         job, sandbox.job = sandbox.job, None

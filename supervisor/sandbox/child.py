@@ -2,9 +2,10 @@
 
 Forked by the zygote as pid 1 of a fresh pid namespace. It confines itself (namespaces,
 /proc, /tmp), reports ready, waits for one job from the supervisor, binds the job's
-session, runs the job's units one after another (each in its own unprivileged worker),
-reports the result and exits, which tears the whole namespace down. It never runs user
-code itself and stays the only privileged process in the sandbox.
+session, runs the job's units one after another (each in its own unprivileged worker,
+the first one forked and confined before the job arrived), reports the result and exits,
+which tears the whole namespace down. It never runs user code itself and stays the only
+privileged process in the sandbox.
 """
 
 from __future__ import annotations
@@ -12,17 +13,18 @@ from __future__ import annotations
 import json
 import math
 import os
+import resource
 import signal
 import socket
 import time
 from dataclasses import dataclass
 from typing import Any
 
-from supervisor.sandbox import confine, evaluate, frames, units
+from supervisor.sandbox import confine, frames, units
 from supervisor.sandbox.usage import disk_usage
 
 RESULT_LIMIT = 32 << 20
-EXIT_WITHOUT_RESULT = 120
+EXIT_WITHOUT_RESULT = 121
 
 
 @dataclass(frozen=True)
@@ -31,9 +33,12 @@ class SandboxConfig:
 
     uid: int
     insecure: bool
+    session_root: str
     tmp_size_mb: int
     max_processes: int
     max_open_files: int
+    ceiling_cpu_seconds: int
+    ceiling_memory_mb: int
     cap_last: int
     environment: dict[str, str]
 
@@ -41,14 +46,28 @@ class SandboxConfig:
     def whole_namespace(self) -> bool:
         return not self.insecure
 
+    def identity(self) -> units.Identity:
+        ceiling = confine.Limits(
+            cpu_seconds=self.ceiling_cpu_seconds,
+            memory_bytes=self.ceiling_memory_mb << 20,
+            max_processes=self.max_processes,
+            max_file_bytes=resource.RLIM_INFINITY,
+            max_open_files=self.max_open_files,
+        )
+        uid = None if self.insecure and os.geteuid() != 0 else self.uid
+        return units.Identity(uid=uid, cap_last=self.cap_last, ceiling=ceiling,
+                              whole_namespace=self.whole_namespace, environment=self.environment)
+
 
 def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
-    """Run the sandbox's life: confine, report ready, take one job, report, exit."""
+    """Run the sandbox's life: confine, prepare a worker, report ready, take one job,
+    report, exit."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     try:
         if not config.insecure:
             confine.enter_namespaces(config.tmp_size_mb)
+        first = units.prepare(config.identity())
         frames.send(sock, {"ready": True})
     except Exception as exc:  # noqa: BLE001 - reported to the supervisor, which logs it
         frames.send(sock, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
@@ -56,70 +75,55 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
     job = frames.recv(sock)
     if job is None:
         os._exit(0)
+    cwd = None
     try:
-        body = run_job(job, root_fd, config)
-        reply: dict[str, Any] = {"ok": True, "body": body}
-        if job.get("measure_usage"):
-            fd = os.open(".", os.O_RDONLY | os.O_DIRECTORY)
-            reply["usage"] = disk_usage(fd)
-            os.close(fd)
+        cwd = enter_session(job, root_fd, config)
+        reply: dict[str, Any] = {"ok": True, "body": run_job(job, config, cwd, first)}
     except Exception as exc:  # noqa: BLE001 - a failure of ours, not of user code
         reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
     frames.send(sock, reply)
+    if cwd is not None and job.get("measure_usage"):
+        # After the reply, so the client does not wait for the walk: the supervisor takes
+        # the session's new disk usage as a second frame.
+        fd = os.open(cwd, os.O_RDONLY | os.O_DIRECTORY)
+        frames.send(sock, {"usage": disk_usage(fd)})
     os._exit(0)
 
 
-def run_job(job: dict[str, Any], root_fd: int, config: SandboxConfig) -> dict[str, Any]:
+def enter_session(job: dict[str, Any], root_fd: int, config: SandboxConfig) -> str:
+    """Make the job's session the workers' working directory; return its path."""
     session = job.get("session")
+    os.close(root_fd)
     if config.insecure:
         # Without namespaces the supervisor always names a directory, a scratch one if need be.
-        fd = os.open(session, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root_fd)
-        os.fchdir(fd)
-        os.close(fd)
-    else:
-        confine.bind_session(session, job.get("scratch_mb", 64))
-    os.close(root_fd)
+        return os.path.join(config.session_root, session)
+    confine.bind_session(session, job.get("scratch_mb", 64))
+    return confine.WORKDIR
+
+
+def run_job(job: dict[str, Any], config: SandboxConfig, cwd: str, first: units.Worker) -> dict[str, Any]:
     if job["kind"] == "run":
-        return run_command(job, config)
-    return run_evaluation(job, config)
+        return run_command(job, config, cwd, first)
+    return run_evaluation(job, config, cwd, first)
 
 
-def _worker(config: SandboxConfig, cpu: float, memory_mb: int, fsize: int) -> units.Worker:
-    limits = confine.Limits(
-        cpu_seconds=max(1, math.ceil(cpu)),
-        memory_bytes=memory_mb << 20,
-        max_processes=config.max_processes,
-        max_file_bytes=max(fsize, 0),
-        max_open_files=config.max_open_files,
-    )
-    uid = None if config.insecure and os.geteuid() != 0 else config.uid
-    return units.Worker(uid=uid, cap_last=config.cap_last, limits=limits,
-                        whole_namespace=config.whole_namespace)
+def _limits(cpu: float, memory_mb: int, fsize: int) -> dict[str, int]:
+    return {"cpu_seconds": max(1, math.ceil(cpu)), "memory_bytes": memory_mb << 20,
+            "max_file_bytes": max(fsize, 0)}
 
 
 # --- /run ------------------------------------------------------------------------------
 
-def run_command(job: dict[str, Any], config: SandboxConfig) -> dict[str, Any]:
+def run_command(job: dict[str, Any], config: SandboxConfig, cwd: str, worker: units.Worker) -> dict[str, Any]:
     timeout = float(job["timeout"])
-    worker = _worker(config, timeout + 1, job["memory_mb"], job["fsize"])
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
-    in_r, in_w = os.pipe()
-    env = config.environment
-    argv = ["/bin/sh", "-c", job["cmd"]]
-
-    def body() -> None:
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG
-        os.execve(argv[0], argv, env)
-
-    pid = units.spawn(worker, body, (in_r, out_w, err_w))
-    for fd in (in_r, out_w, err_w):
-        os.close(fd)
+    os.close(worker.result)
+    units.start(worker, {"kind": "run", "cwd": cwd, "cmd": job["cmd"],
+                         "limits": _limits(timeout + 1, job["memory_mb"], job["fsize"])})
     limit = job["output_limit"]
-    captures = [units.Capture(out_r, limit), units.Capture(err_r, limit)]
+    captures = [units.Capture(worker.stdout, limit), units.Capture(worker.stderr, limit)]
     stdin = (job.get("stdin") or "").encode()
-    outcome = units.supervise(pid, worker, captures, time.monotonic() + timeout, (in_w, stdin))
+    outcome = units.supervise(worker.pid, config.whole_namespace, captures, time.monotonic() + timeout,
+                              (worker.stdin, stdin))
     return {
         "stdout": captures[0].data.decode("utf-8", "replace"),
         "stderr": captures[1].data.decode("utf-8", "replace"),
@@ -140,12 +144,20 @@ def _exit_code(status: int | None) -> int:
 
 # --- /evaluate_code --------------------------------------------------------------------
 
-def run_evaluation(job: dict[str, Any], config: SandboxConfig) -> dict[str, Any]:
+def run_evaluation(job: dict[str, Any], config: SandboxConfig, cwd: str, first: units.Worker) -> dict[str, Any]:
+    """Run the cases one after another, each in a worker of its own. The first worker was
+    prepared before the job came; each later one is forked once the previous case and
+    everything it started are gone."""
     cases = job["cases"] or [None]  # with no case, still compile once to report a SyntaxError
     results: list[dict[str, Any]] = []
     compile_error: str | None = None
+    worker = first
     for index, case in enumerate(cases):
-        result = run_case(job, config, case)
+        if worker is None:
+            worker = units.prepare(config.identity())
+        last = index == len(cases) - 1
+        result = run_case(job, config, cwd, worker, case, last)
+        worker = None
         if "compile_error" in result:
             compile_error = result["compile_error"]
             break
@@ -162,34 +174,22 @@ def _compile_failure(index: int, case: dict[str, str], error: str) -> dict[str, 
             "error": error, "status": "error", "stdout": "", "duration_ms": 0.0}
 
 
-def run_case(job: dict[str, Any], config: SandboxConfig, case: dict[str, str] | None) -> dict[str, Any]:
-    """Run one case in its own worker and turn however it ended into a case result."""
-    worker = _worker(config, job["cpu"], job["memory_mb"], job["fsize"])
-    result_r, result_w = os.pipe()
-    null = os.open(os.devnull, os.O_RDWR)
+def run_case(job: dict[str, Any], config: SandboxConfig, cwd: str, worker: units.Worker,
+             case: dict[str, str] | None, last: bool) -> dict[str, Any]:
+    """Run one case in `worker` and turn however it ended into a case result.
 
-    def body() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-        os.environ.clear()
-        os.environ.update(config.environment)
-        try:
-            code_object = evaluate.compile_solution(job["code"])
-        except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
-            units.write_json(result_w, {"compile_error": evaluate.format_error(exc)})
-            os._exit(0)
-        if case is None:
-            units.write_json(result_w, {"status": "passed"})
-            os._exit(0)
-        result = evaluate.run_case(code_object, job["entry_point"], case["input"], case["output"],
-                                   job["stdout_limit"])
-        units.write_json(result_w, result)
-        os._exit(0)
-
-    pid = units.spawn(worker, body, (null, null, null), keep=(result_w,))
-    os.close(result_w)
-    os.close(null)
-    capture = units.Capture(result_r, RESULT_LIMIT)
-    outcome = units.supervise(pid, worker, [capture], time.monotonic() + float(job["timeout"]))
+    After the last case nothing is reaped: the sandbox reports and exits at once, and its
+    exit (as init of the pid namespace) takes every remaining process with it.
+    """
+    for fd in (worker.stdin, worker.stdout, worker.stderr):
+        os.close(fd)  # a case's stdio goes to /dev/null; what it prints is captured in-process
+    units.start(worker, {"kind": "case", "cwd": cwd, "code": job["code"], "entry_point": job["entry_point"],
+                         "case": case, "stdout_limit": job["stdout_limit"],
+                         "limits": _limits(job["cpu"], job["memory_mb"], job["fsize"])})
+    capture = units.Capture(worker.result, RESULT_LIMIT)
+    outcome = units.supervise(worker.pid, config.whole_namespace, [capture],
+                              time.monotonic() + float(job["timeout"]), finish_on_result=True,
+                              reap=not last or config.insecure)
     result = _interpret(outcome, capture, job)
     result["duration_ms"] = round(outcome.duration_ms, 3)
     return result

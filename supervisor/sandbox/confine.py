@@ -25,7 +25,7 @@ import socket
 import sys
 from dataclasses import dataclass
 
-from supervisor.sandbox import libc
+from supervisor.sandbox import libc, seccomp
 
 WORKDIR = "/session"
 SESSIONS = "/.sessions"  # the session root inside the image: bound once, detached per sandbox
@@ -87,6 +87,7 @@ def build_root(session_root: str) -> None:
     for source in SYSTEM_DIRS + tuple(_python_prefixes()):
         if os.path.lexists(source):
             _bind_readonly(source, NEW_ROOT)
+    _seal_parents(_python_prefixes())
     for hidden in HIDDEN_FILES:
         if os.path.isfile(NEW_ROOT + hidden):
             libc.mount("/dev/null", NEW_ROOT + hidden, None, libc.MS_BIND)
@@ -107,6 +108,19 @@ def build_root(session_root: str) -> None:
     libc.mount(None, "/", None, RO_FLAGS)
 
 
+def _seal_parents(prefixes: list[str]) -> None:
+    """Make the directories made above an interpreter outside /usr traversable, not listable.
+
+    A pyenv Python lives under /root: the image then holds /root/.pyenv/versions/X and
+    nothing else of /root, and `ls /root` should not even show that much.
+    """
+    for prefix in prefixes:
+        parent = os.path.dirname(prefix)
+        while parent not in ("/", ""):
+            os.chmod(NEW_ROOT + parent, 0o711)
+            parent = os.path.dirname(parent)
+
+
 def _make_dev(dev: str) -> None:
     os.makedirs(dev)
     libc.mount("tmpfs", dev, "tmpfs", libc.MS_NOSUID | libc.MS_NOEXEC, "size=64k,mode=755")
@@ -124,12 +138,15 @@ def enter_namespaces(tmp_size_mb: int) -> None:
     """Give this sandbox its own mounts, network, IPC and hostname, plus /proc and /tmp.
 
     The caller is pid 1 of a fresh pid namespace, so the /proc mounted here shows only
-    the sandbox's own processes.
+    the sandbox's own processes; `hidepid=2` hides even this init (root) from user code.
+    The init is also made the last choice of the OOM killer: when the sandbox's memory
+    cgroup is full, the process to kill is the user's, not the one that reports.
     """
     libc.unshare(libc.CLONE_NEWNS | libc.CLONE_NEWNET | libc.CLONE_NEWIPC | libc.CLONE_NEWUTS)
     socket.sethostname("sandbox")
     flags = libc.MS_NOSUID | libc.MS_NODEV
-    libc.mount("proc", "/proc", "proc", flags | libc.MS_NOEXEC, "hidepid=0")
+    libc.mount("proc", "/proc", "proc", flags | libc.MS_NOEXEC, "hidepid=2")
+    _set_oom_score_adj(-1000)
     libc.mount("tmpfs", "/tmp", "tmpfs", flags, f"size={tmp_size_mb}m,mode=1777")
     libc.mount("tmpfs", "/dev/shm", "tmpfs", flags | libc.MS_NOEXEC, "size=16m,mode=1777")
 
@@ -164,16 +181,38 @@ def set_limits(limits: Limits) -> None:
     cap(resource.RLIMIT_NOFILE, limits.max_open_files)
 
 
+def _set_oom_score_adj(value: int) -> None:
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write(str(value))
+    except OSError:
+        pass  # a preference for the OOM killer, not a protection: never fatal
+
+
 def drop_privileges(uid: int, limits: Limits, cap_last: int) -> None:
     """Make the current process unprivileged for good. Called after the fork that will
-    run user code, before it touches user input."""
+    run user code, before it touches user input.
+
+    The order is the one of bubblewrap and nsjail: rlimits and everything else that
+    needs privilege first, then no-new-privs (so no exec can ever give privilege back:
+    setuid binaries and file capabilities are inert), the capability bounding set
+    emptied, the uid and gid changed (which clears the permitted, effective and ambient
+    capability sets), and the seccomp filter last, when no call it denies is needed.
+
+    Raises:
+        OSError: any step failed; the caller must then not run user code.
+    """
     set_limits(limits)
+    _set_oom_score_adj(500)  # user code first in line for the OOM killer; it cannot lower this
     libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
     for cap in range(cap_last + 1):
         libc.prctl(libc.PR_CAPBSET_DROP, cap)
     os.setgroups([])
     os.setresgid(uid, uid, uid)
     os.setresuid(uid, uid, uid)
+    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid):
+        raise OSError(1, "the uid change did not take")
+    seccomp.install()
 
 
 def read_cap_last() -> int:

@@ -8,16 +8,15 @@ afterwards kills every process the unit left behind.
 
 from __future__ import annotations
 
-import errno
+import fcntl
 import json
 import os
 import select
 import signal
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
-from supervisor.sandbox import confine
+from supervisor.sandbox import confine, worker
 
 READ_CHUNK = 65536
 MAX_FD = 1 << 16
@@ -46,13 +45,84 @@ class Outcome:
 
 
 @dataclass(frozen=True)
-class Worker:
-    """What the worker process needs to become unprivileged."""
+class Identity:
+    """What a worker becomes before it waits for its unit."""
 
     uid: int | None  # None: do not change uid (insecure mode, not root)
     cap_last: int
-    limits: confine.Limits
+    ceiling: confine.Limits  # the largest limits any job may ask for; the unit lowers them
     whole_namespace: bool  # True: kill(-1) cleans up; False: only the worker's group
+    environment: dict[str, str]
+
+
+@dataclass
+class Worker:
+    """A forked worker, already unprivileged, waiting on `go` for its unit."""
+
+    pid: int
+    go: int      # write end: the unit, as JSON, then closed
+    result: int  # read end: a case's result
+    stdin: int   # write end of the worker's fd 0
+    stdout: int  # read end of the worker's fd 1
+    stderr: int  # read end of the worker's fd 2
+
+
+def prepare(identity: Identity) -> Worker:
+    """Fork a worker and have it drop its privileges, ahead of any job.
+
+    Forking and confining take a few milliseconds; done before the job arrives, they are
+    off the request's critical path. Every descriptor but its pipes is closed in the
+    worker: user code must not inherit the init's socket to the supervisor (it could
+    forge reports) or anything else of ours.
+    """
+    go_r, go_w = os.pipe()
+    result_r, result_w = os.pipe()
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            if not identity.whole_namespace:
+                os.setsid()
+            for target, source in enumerate((in_r, out_w, err_w)):
+                os.dup2(source, target)
+            go, result = _keep_only(go_r, result_w)
+            if identity.uid is not None:
+                confine.drop_privileges(identity.uid, identity.ceiling, identity.cap_last)
+            else:
+                confine.set_limits(identity.ceiling)
+        except BaseException:  # noqa: BLE001 - never run user code half-confined
+            os._exit(worker.EXIT_BROKEN)
+        worker.main(go, result, identity.environment)
+    for fd in (go_r, result_w, in_r, out_w, err_w):
+        os.close(fd)
+    return Worker(pid, go_w, result_r, in_w, out_r, err_r)
+
+
+def _keep_only(go: int, result: int) -> tuple[int, int]:
+    """Close every descriptor above stdio but the two pipes, moved to 3 and 4."""
+    high_go = fcntl.fcntl(go, fcntl.F_DUPFD, 100)  # out of the way of 3 and 4
+    high_result = fcntl.fcntl(result, fcntl.F_DUPFD, 100)
+    os.dup2(high_go, 3)
+    os.dup2(high_result, 4)
+    os.closerange(5, MAX_FD)
+    return 3, 4
+
+
+def start(unit_worker: Worker, unit: dict[str, object]) -> None:
+    """Hand the worker its unit; it starts running user code at once."""
+    data = json.dumps(unit, separators=(",", ":"), ensure_ascii=False).encode()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(unit_worker.go, view):]
+    os.close(unit_worker.go)
+
+
+def abandon(unit_worker: Worker) -> None:
+    """Release a worker that will not be used (it exits when its `go` pipe closes)."""
+    for fd in (unit_worker.go, unit_worker.result, unit_worker.stdin, unit_worker.stdout, unit_worker.stderr):
+        _close_quietly(fd)
 
 
 def _read_some(capture: Capture) -> None:
@@ -79,42 +149,18 @@ def _close(capture: Capture) -> None:
         os.close(capture.fd)
 
 
-def spawn(worker: Worker, body: Callable[[], None], stdio: tuple[int, int, int], keep: tuple[int, ...] = ()) -> int:
-    """Fork a worker that drops privileges, wires `stdio` to fds 0-2, and runs `body`.
+def supervise(pid: int, whole_namespace: bool, captures: list[Capture], deadline: float,
+              stdin: tuple[int, bytes] | None = None, finish_on_result: bool = False,
+              reap: bool = True) -> Outcome:
+    """Collect a worker's output until it exits or the deadline passes, then kill what is left.
 
-    Every other descriptor but `keep` is closed first: user code must not inherit the
-    init's socket to the supervisor (it could forge reports) or anything else of ours.
+    Args:
+        finish_on_result: the unit is over as soon as its captures are closed with data in
+            them (a case wrote its result and closed the pipe): do not wait for the worker's
+            exit, which for a forked interpreter costs milliseconds of teardown.
+        reap: wait for every killed process to be gone (needed before the next unit of the
+            same job; after the last one, the sandbox's own exit takes them all).
     """
-    pid = os.fork()
-    if pid:
-        return pid
-    try:
-        if not worker.whole_namespace:
-            os.setsid()
-        for target, source in enumerate(stdio):
-            os.dup2(source, target)
-        _close_all_but(keep)
-        if worker.uid is not None:
-            confine.drop_privileges(worker.uid, worker.limits, worker.cap_last)
-        else:
-            confine.set_limits(worker.limits)
-        body()
-    except BaseException:  # noqa: BLE001 - the worker must never return into the init's code
-        os._exit(120)
-    os._exit(0)
-
-
-def _close_all_but(keep: tuple[int, ...]) -> None:
-    low = 3
-    for fd in sorted(keep):
-        os.closerange(low, fd)
-        low = fd + 1
-    os.closerange(low, MAX_FD)
-
-
-def supervise(pid: int, worker: Worker, captures: list[Capture], deadline: float,
-              stdin: tuple[int, bytes] | None = None) -> Outcome:
-    """Collect a worker's output until it exits or the deadline passes, then clean up."""
     started = time.monotonic()
     pidfd = os.pidfd_open(pid)
     poller = select.poll()
@@ -124,9 +170,8 @@ def supervise(pid: int, worker: Worker, captures: list[Capture], deadline: float
         poller.register(capture.fd, select.POLLIN)
     poller.register(pidfd, select.POLLIN)
     pending_in = _start_stdin(poller, stdin)
-    timed_out = False
-    exited = False
-    while not exited:
+    timed_out = exited = False
+    while not exited and not (finish_on_result and _complete(captures)):
         left = deadline - time.monotonic()
         if left <= 0:
             timed_out = True
@@ -140,14 +185,19 @@ def supervise(pid: int, worker: Worker, captures: list[Capture], deadline: float
                 _read_some(by_fd[fd])
                 if not by_fd[fd].open:
                     poller.unregister(fd)
-    kill_all(pid, worker.whole_namespace)
-    status, rusage = _reap(pid)
+    duration_ms = (time.monotonic() - started) * 1000
+    kill_all(pid, whole_namespace)
+    status, rusage = _reap(pid) if reap or exited or timed_out else (None, None)
     for capture in captures:
         _drain(capture)
     if stdin is not None and pending_in is not None:
         _close_quietly(stdin[0])
     os.close(pidfd)
-    return Outcome(status, rusage, timed_out, (time.monotonic() - started) * 1000, captures)
+    return Outcome(status, rusage, timed_out, duration_ms, captures)
+
+
+def _complete(captures: list[Capture]) -> bool:
+    return all(not c.open for c in captures) and any(c.data for c in captures)
 
 
 def _start_stdin(poller: select.poll, stdin: tuple[int, bytes] | None) -> bytes | None:
@@ -223,23 +273,3 @@ def _reap(pid: int) -> tuple[int | None, object | None]:
             continue
         if child == pid:
             status, rusage = child_status, child_rusage
-
-
-def make_pipe() -> tuple[int, int]:
-    return os.pipe()
-
-
-def write_json(fd: int, value: object) -> None:
-    """Write a worker's result to its result pipe (blocking; the init is reading)."""
-    data = json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode()
-    view = memoryview(data)
-    while view:
-        try:
-            written = os.write(fd, view)
-        except InterruptedError:
-            continue
-        except OSError as exc:
-            if exc.errno == errno.EPIPE:
-                return
-            raise
-        view = view[written:]

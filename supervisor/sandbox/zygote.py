@@ -16,6 +16,7 @@ Messages (JSON, one per packet):
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import select
@@ -55,9 +56,11 @@ class Zygote:
         self.cgroup_fds = {int(slot): [os.open(p, os.O_WRONLY) for p in paths]
                            for slot, paths in settings.get("cgroup_procs", {}).items()}
         self.config = child.SandboxConfig(
-            uid=settings["uid"], insecure=self.insecure, tmp_size_mb=settings["tmp_size_mb"],
-            max_processes=settings["max_processes"], max_open_files=settings["max_open_files"],
-            cap_last=confine.read_cap_last(), environment=confine.sandbox_environment())
+            uid=settings["uid"], insecure=self.insecure, session_root=settings["session_root"],
+            tmp_size_mb=settings["tmp_size_mb"], max_processes=settings["max_processes"],
+            max_open_files=settings["max_open_files"], ceiling_cpu_seconds=settings["ceiling_cpu_seconds"],
+            ceiling_memory_mb=settings["ceiling_memory_mb"], cap_last=confine.read_cap_last(),
+            environment=confine.sandbox_environment())
         self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
         if not self.insecure:
             confine.build_root(settings["session_root"])
@@ -65,6 +68,9 @@ class Zygote:
         os.set_blocking(self.wake_w, False)
         signal.set_wakeup_fd(self.wake_w)
         signal.signal(signal.SIGCHLD, lambda *_: None)
+        # Everything allocated so far is shared with every fork; moved out of the
+        # collector's reach, a collection in a child does not touch (and copy) its pages.
+        gc.freeze()
 
     def loop(self) -> None:
         poller = select.poll()
