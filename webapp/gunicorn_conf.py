@@ -8,6 +8,11 @@ SIGTERM drains: workers stop accepting and finish in-flight requests within
 `graceful_timeout`.
 """
 
+import glob
+import os
+import shutil
+import tempfile
+
 from protocol import settings
 
 _config = settings.load()
@@ -25,3 +30,40 @@ accesslog = None  # the app logs one line per request itself
 errorlog = "-"
 loglevel = _config.log_level.lower()
 control_socket_disable = True  # one per host by default; several services (and tests) share hosts
+
+# --- metrics across workers -------------------------------------------------------------
+# prometheus_client's multiprocess mode: each worker writes its metrics to files in
+# PROMETHEUS_MULTIPROC_DIR and a scrape answered by any worker adds them all up. The
+# variable must be set before a worker first imports prometheus_client, so it is set
+# here, in the master, before any worker forks. Unset: a fresh temporary directory,
+# removed when the master exits. Set by the operator: its leftover files from an earlier
+# run are removed at start (stale counters would otherwise be added to the new ones).
+
+_MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_OWNED_ENV = "REPL_METRICS_DIR_OWNED"  # marks a directory made here (survives a config reload)
+if not os.environ.get(_MULTIPROC_ENV):
+    os.environ[_MULTIPROC_ENV] = tempfile.mkdtemp(prefix="repl-prometheus-")
+    os.environ[_OWNED_ENV] = os.environ[_MULTIPROC_ENV]
+os.makedirs(os.environ[_MULTIPROC_ENV], exist_ok=True)
+
+
+def on_starting(server) -> None:  # noqa: ANN001 - gunicorn's hook signature
+    """Clear metric files left by an earlier run in an operator-chosen directory."""
+    for path in glob.glob(os.path.join(os.environ[_MULTIPROC_ENV], "*.db")):
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
+
+
+def child_exit(server, worker) -> None:  # noqa: ANN001
+    """A worker is gone: drop its live gauges (its counters stay counted)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
+def on_exit(server) -> None:  # noqa: ANN001
+    """Remove the temporary directory made above (never an operator's)."""
+    if os.environ.get(_OWNED_ENV) == os.environ.get(_MULTIPROC_ENV):
+        shutil.rmtree(os.environ[_OWNED_ENV], ignore_errors=True)

@@ -1,0 +1,232 @@
+"""`GET /metrics`: Prometheus metrics of the web tier and, at scrape time, of the supervisor.
+
+Web-side metrics (requests by route and status, latencies, in-flight requests, evaluation
+outcomes by case status, `/run` outcomes, RPC latencies and errors) are recorded by each
+gunicorn worker. Under gunicorn they live in prometheus_client's multiprocess mode:
+`webapp/gunicorn_conf.py` sets `PROMETHEUS_MULTIPROC_DIR` in the master before the workers
+fork (it must be set before `prometheus_client` is first imported in a worker), and a
+scrape answered by any worker adds up the files of all of them. Without that variable
+(the app run in-process, e.g. by the Flask test client) the process's own registry is used.
+
+The supervisor's numbers (sandboxes idle/busy, queue depth, sandbox kills by cause and the
+pool's other counters) are asked for with its `status` operation when the scrape happens,
+by a custom collector; if the supervisor does not answer, `/metrics` still answers with the
+web-side metrics and `repl_supervisor_up 0`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from typing import Any, Callable, Iterable, Iterator
+
+from flask import Blueprint, Flask, Response, current_app, g, request
+from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
+                               generate_latest)
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+
+from protocol.errors import ServiceError
+
+bp = Blueprint("metrics", __name__)
+
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+STATUS_TIMEOUT = 1.0  # seconds a scrape waits for the supervisor's status
+UNMATCHED = "<unmatched>"  # route label of requests that matched no route (bounded cardinality)
+
+# Latencies span a 1 ms file read to a 120 s command.
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
+
+HTTP_REQUESTS = Counter("repl_http_requests_total", "HTTP requests answered, by method, route and status.",
+                        ["method", "endpoint", "status"])
+HTTP_LATENCY = Histogram("repl_http_request_duration_seconds", "Time to answer an HTTP request, by method and route.",
+                         ["method", "endpoint"], buckets=LATENCY_BUCKETS)
+HTTP_IN_FLIGHT = Gauge("repl_http_requests_in_flight", "HTTP requests being answered now (all workers).",
+                       multiprocess_mode="livesum")
+RPC_LATENCY = Histogram("repl_rpc_duration_seconds", "Time the supervisor took to answer an operation.",
+                        ["op"], buckets=LATENCY_BUCKETS)
+RPC_ERRORS = Counter("repl_rpc_errors_total", "Operations the supervisor refused or did not answer, by error code.",
+                     ["op", "code"])
+EVALUATIONS = Counter("repl_evaluations_total",
+                      "Answered /evaluate_code requests, by result (passed, failed, compile_error).", ["result"])
+EVALUATION_CASES = Counter("repl_evaluation_cases_total",
+                           "Evaluated cases, by status (passed, failed, error, timeout, memory, crashed).",
+                           ["status"])
+RUN_COMMANDS = Counter("repl_run_commands_total",
+                       "Answered /run commands, by result (ok, nonzero exit, timeout).", ["result"])
+
+# Help texts of the supervisor pool's counters; a counter not listed gets a generic one.
+SUPERVISOR_COUNTER_HELP = {
+    "jobs_done": "Jobs the sandboxes finished and reported.",
+    "spawned": "Sandboxes forked by the zygote.",
+    "spawn_requested": "Sandboxes asked of the zygote.",
+    "rejected_overload": "Jobs refused with 503 because the queue was full.",
+    "sandbox_start_failures": "Sandboxes that failed to confine themselves.",
+    "zygote_restarts": "Times the sandbox zygote died and was restarted.",
+}
+KILLS_PREFIX = "kills_"  # the pool counts `kills_<cause>`; exported as one family labelled by cause
+KILL_CAUSES = ("backstop", "timeout")  # always exported, so rate() works from the first scrape
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get(MULTIPROC_ENV) or os.environ.get(MULTIPROC_ENV.lower()) or None
+
+
+# --- recording ----------------------------------------------------------------------------
+
+def _route() -> str:
+    rule = request.url_rule
+    return rule.rule if rule is not None else UNMATCHED
+
+
+def register(app: Flask) -> None:
+    """Time and count every request (register before any hook that may refuse one)."""
+    @app.before_request
+    def _start() -> None:
+        g.metrics_started = time.perf_counter()
+        HTTP_IN_FLIGHT.inc()
+
+    @app.after_request
+    def _count(response: Response) -> Response:
+        started = g.pop("metrics_started", None)
+        if started is not None:
+            HTTP_IN_FLIGHT.dec()
+            route = _route()
+            HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        return response
+
+    @app.teardown_request
+    def _leaked(_exc: BaseException | None) -> None:
+        # after_request did not run (an error while finishing the response): still leave.
+        if g.pop("metrics_started", None) is not None:
+            HTTP_IN_FLIGHT.dec()
+
+    app.register_blueprint(bp)
+
+
+def observe_reply(op: str, reply: dict[str, Any]) -> None:
+    """Count the outcome of an answered operation (evaluation case statuses, /run results)."""
+    if op == "evaluate":
+        cases = reply.get("case_results") or []
+        for case in cases:
+            if isinstance(case, dict):
+                EVALUATION_CASES.labels(str(case.get("status", "unknown"))).inc()
+        if reply.get("error"):
+            EVALUATIONS.labels("compile_error").inc()
+        else:
+            EVALUATIONS.labels("passed" if reply.get("passed") else "failed").inc()
+    elif op == "run":
+        if reply.get("timed_out"):
+            RUN_COMMANDS.labels("timeout").inc()
+        else:
+            RUN_COMMANDS.labels("ok" if reply.get("exit_code") == 0 else "nonzero").inc()
+
+
+class ObservedClient:
+    """Wraps the supervisor client: times every operation and counts its outcome.
+
+    It stands in for `SupervisorClient` in `app.extensions["supervisor"]`, so the web tier
+    learns about evaluation outcomes without the endpoints knowing about metrics.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def call(self, op: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+        started = time.perf_counter()
+        try:
+            reply = self.inner.call(op, body, timeout)
+        except ServiceError as exc:
+            RPC_ERRORS.labels(op, exc.code.value).inc()
+            raise
+        finally:
+            RPC_LATENCY.labels(op).observe(time.perf_counter() - started)
+        try:
+            observe_reply(op, reply)
+        except Exception:  # a metric must never fail a request  # pragma: no cover
+            pass
+        return reply
+
+
+# --- scraping -----------------------------------------------------------------------------
+
+_METRIC_NAME = re.compile(r"[^a-zA-Z0-9_]")
+
+
+class SupervisorCollector:
+    """Asks the supervisor for its status at scrape time and exports it."""
+
+    def __init__(self, call: Callable[[str, dict[str, Any], float], dict[str, Any]]) -> None:
+        self._call = call
+
+    def describe(self) -> Iterable[Metric]:
+        return []  # never ask the supervisor merely to register the collector
+
+    def collect(self) -> Iterator[Metric]:
+        try:
+            status = self._call("status", {}, STATUS_TIMEOUT)
+        except ServiceError:
+            status = None
+        yield GaugeMetricFamily("repl_supervisor_up", "1 if the supervisor answered this scrape's status request.",
+                                value=0 if status is None else 1)
+        if status is None:
+            return
+        yield GaugeMetricFamily("repl_supervisor_ready", "1 if the supervisor accepts jobs and has an idle sandbox.",
+                                value=1 if status.get("ready") else 0)
+        info = GaugeMetricFamily("repl_supervisor_info", "How the supervisor confines sandboxes (always 1).",
+                                 labels=["isolation", "limits_mode"])
+        info.add_metric([str(status.get("isolation", "")), str(status.get("limits_mode", ""))], 1)
+        yield info
+        sandboxes = GaugeMetricFamily("repl_pool_sandboxes", "Pre-forked sandboxes, by state.", labels=["state"])
+        sandboxes.add_metric(["idle"], int(status.get("idle", 0)))
+        sandboxes.add_metric(["busy"], int(status.get("busy", 0)))
+        yield sandboxes
+        yield GaugeMetricFamily("repl_pool_queue_depth", "Jobs waiting for a free sandbox.",
+                                value=int(status.get("queued", 0)))
+        counters = {str(k): int(v) for k, v in (status.get("counters") or {}).items()}
+        kills = CounterMetricFamily("repl_sandbox_kills", "Sandboxes or jobs killed by the service, by cause.",
+                                    labels=["cause"])
+        causes = {cause: 0 for cause in KILL_CAUSES}
+        causes.update({k[len(KILLS_PREFIX):]: v for k, v in counters.items() if k.startswith(KILLS_PREFIX)})
+        for cause, value in sorted(causes.items()):
+            kills.add_metric([cause], value)
+        yield kills
+        others = {name: 0 for name in SUPERVISOR_COUNTER_HELP}  # exported from the first scrape on
+        others.update({k: v for k, v in counters.items() if not k.startswith(KILLS_PREFIX)})
+        for name, value in sorted(others.items()):
+            help_text = SUPERVISOR_COUNTER_HELP.get(name, f"The supervisor pool's `{name}` counter.")
+            yield CounterMetricFamily(f"repl_supervisor_{_METRIC_NAME.sub('_', name)}", help_text, value=value)
+
+
+class _Forward:
+    """Collects another registry (the process's own, outside multiprocess mode)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self._registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        return self._registry.collect()
+
+
+def render(supervisor_call: Callable[[str, dict[str, Any], float], dict[str, Any]]) -> bytes:
+    """The whole exposition: this tier's metrics (all workers) and the supervisor's."""
+    registry = CollectorRegistry()
+    directory = multiprocess_dir()
+    if directory:
+        MultiProcessCollector(registry, path=directory)
+    else:
+        registry.register(_Forward(REGISTRY))
+    registry.register(SupervisorCollector(supervisor_call))
+    return generate_latest(registry)
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    supervisor = current_app.extensions["supervisor"]
+    call = getattr(supervisor, "inner", supervisor).call  # the scrape's own RPC is not an API operation
+    return Response(render(call), status=200, content_type=CONTENT_TYPE_LATEST)
