@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from protocol import settings
-from webapp import api, errors, health, requestlog
+from webapp import api, auth, bodylimit, errors, health, metrics, openapi, requestlog
 from webapp.rpc import SupervisorClient
 
 
@@ -26,9 +26,17 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config["REPL"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
-    app.extensions["supervisor"] = SupervisorClient(config.supervisor_endpoint)
+    # Wrapped so that every operation is timed and its outcome counted for /metrics.
+    app.extensions["supervisor"] = metrics.ObservedClient(SupervisorClient(config.supervisor_endpoint))
     errors.register(app)
+    # Order matters: before_request hooks run in this order and stop at the first refusal,
+    # so the log and the metrics see every request, the 401s included, and no body is
+    # read before the token is checked.
     requestlog.register(app)
+    metrics.register(app)
+    auth.register(app)
+    bodylimit.register(app)
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
+    app.register_blueprint(openapi.bp)
     return app
