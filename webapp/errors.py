@@ -52,7 +52,10 @@ def register(app: Flask) -> None:
         detail = exc.description
         if exc.code == 413:
             detail = f"request body is larger than the configured maximum of {app.config['MAX_CONTENT_LENGTH']} bytes"
-        return error_response(exc.code or 500, detail)
+        response = error_response(exc.code or 500, detail)
+        if "Allow" in dict(exc.get_headers()):
+            response.headers["Allow"] = dict(exc.get_headers())["Allow"]  # 405 names what is allowed
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Response:

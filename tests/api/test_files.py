@@ -132,3 +132,10 @@ def test_files_written_by_commands_are_usable_through_the_api(service: Service, 
 def test_writes_by_the_api_are_editable_by_commands(service: Service, session_id: str):
     result = service.run(session_id, "echo more >> hello.txt && mkdir -p newdir && touch newdir/x && cat hello.txt")
     assert result["exit_code"] == 0 and result["stdout"] == "hello\nmore\n", result
+
+
+def test_unknown_routes_and_methods_answer_json(service: Service):
+    missing = service.get("/no/such/route")
+    assert missing.status_code == 404 and "detail" in missing.json()
+    wrong = service.get("/run")
+    assert wrong.status_code == 405 and "detail" in wrong.json() and "POST" in wrong.headers["Allow"]
