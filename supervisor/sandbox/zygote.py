@@ -97,17 +97,20 @@ class Zygote:
             libc.unshare(libc.CLONE_NEWPID)
         pid = os.fork()
         if pid == 0:
-            self._become_sandbox(parent_end, child_end)
+            self._become_sandbox(parent_end, child_end, slot)
         if not self.insecure:
             libc.setns(self.pidns_fd, libc.CLONE_NEWPID)
         child_end.close()
-        for fd in self.cgroup_fds.get(slot, []):
-            os.write(fd, str(pid).encode())
         _send(self.control, {"op": "spawned", "pid": pid, "slot": slot}, [parent_end.fileno()])
         parent_end.close()
 
-    def _become_sandbox(self, parent_end: socket.socket, child_end: socket.socket) -> None:
+    def _become_sandbox(self, parent_end: socket.socket, child_end: socket.socket, slot: int) -> None:
         try:
+            # Into the slot's cgroups first, before this process forks anything: in cgroup
+            # v1 a process moved later would leave its children (the worker prepared at
+            # once) outside, free of the limits. "0" is the writer itself.
+            for fd in self.cgroup_fds.get(slot, []):
+                os.write(fd, b"0")
             signal.set_wakeup_fd(-1)
             libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
             for fd in [self.wake_r, self.wake_w, self.pidns_fd, self.control.fileno(),
