@@ -122,16 +122,26 @@ def run_command(job: dict[str, Any], config: SandboxConfig, cwd: str, worker: un
     limit = job["output_limit"]
     captures = [units.Capture(worker.stdout, limit), units.Capture(worker.stderr, limit)]
     stdin = (job.get("stdin") or "").encode()
+    watch = _disk_watch(job, cwd)
     outcome = units.supervise(worker.pid, config.whole_namespace, captures, time.monotonic() + timeout,
-                              (worker.stdin, stdin))
+                              (worker.stdin, stdin), watch=watch)
+    stderr = captures[1].data.decode("utf-8", "replace")
+    if outcome.stopped:
+        stderr += ("" if not stderr or stderr.endswith("\n") else "\n") + outcome.stopped + "\n"
     return {
         "stdout": captures[0].data.decode("utf-8", "replace"),
-        "stderr": captures[1].data.decode("utf-8", "replace"),
+        "stderr": stderr,
         "exit_code": _exit_code(outcome.status),
         "timed_out": outcome.timed_out,
         "truncated": captures[0].truncated or captures[1].truncated,
         "duration_ms": round(outcome.duration_ms, 3),
     }
+
+
+def _disk_watch(job: dict[str, Any], cwd: str) -> confine.DiskWatch | None:
+    """Watch the session's disk usage while user code runs (scratch directories are tmpfs,
+    bounded by their size)."""
+    return confine.DiskWatch(cwd, job["fsize"]) if job.get("measure_usage") else None
 
 
 def _exit_code(status: int | None) -> int:
@@ -152,11 +162,12 @@ def run_evaluation(job: dict[str, Any], config: SandboxConfig, cwd: str, first: 
     results: list[dict[str, Any]] = []
     compile_error: str | None = None
     worker = first
+    watch = _disk_watch(job, cwd)
     for index, case in enumerate(cases):
         if worker is None:
             worker = units.prepare(config.identity())
         last = index == len(cases) - 1
-        result = run_case(job, config, cwd, worker, case, last)
+        result = run_case(job, config, cwd, worker, case, last, watch)
         worker = None
         if "compile_error" in result:
             compile_error = result["compile_error"]
@@ -175,7 +186,7 @@ def _compile_failure(index: int, case: dict[str, str], error: str) -> dict[str, 
 
 
 def run_case(job: dict[str, Any], config: SandboxConfig, cwd: str, worker: units.Worker,
-             case: dict[str, str] | None, last: bool) -> dict[str, Any]:
+             case: dict[str, str] | None, last: bool, watch: confine.DiskWatch | None = None) -> dict[str, Any]:
     """Run one case in `worker` and turn however it ended into a case result.
 
     After the last case nothing is reaped: the sandbox reports and exits at once, and its
@@ -189,8 +200,12 @@ def run_case(job: dict[str, Any], config: SandboxConfig, cwd: str, worker: units
     capture = units.Capture(worker.result, RESULT_LIMIT)
     outcome = units.supervise(worker.pid, config.whole_namespace, [capture],
                               time.monotonic() + float(job["timeout"]), finish_on_result=True,
-                              reap=not last or config.insecure)
-    result = _interpret(outcome, capture, job)
+                              reap=not last or config.insecure, watch=watch)
+    if outcome.stopped:
+        result = {"passed": False, "got": None, "expected": None, "stdout": "", "status": "error",
+                  "error": outcome.stopped}
+    else:
+        result = _interpret(outcome, capture, job)
     result["duration_ms"] = round(outcome.duration_ms, 3)
     return result
 

@@ -42,6 +42,7 @@ class Outcome:
     timed_out: bool
     duration_ms: float
     captures: list[Capture]
+    stopped: str | None = None  # why a watch stopped the unit (e.g. the disk quota), if one did
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,7 @@ def _close(capture: Capture) -> None:
 
 def supervise(pid: int, whole_namespace: bool, captures: list[Capture], deadline: float,
               stdin: tuple[int, bytes] | None = None, finish_on_result: bool = False,
-              reap: bool = True) -> Outcome:
+              reap: bool = True, watch: confine.DiskWatch | None = None) -> Outcome:
     """Collect a worker's output until it exits or the deadline passes, then kill what is left.
 
     Args:
@@ -160,6 +161,7 @@ def supervise(pid: int, whole_namespace: bool, captures: list[Capture], deadline
             exit, which for a forked interpreter costs milliseconds of teardown.
         reap: wait for every killed process to be gone (needed before the next unit of the
             same job; after the last one, the sandbox's own exit takes them all).
+        watch: checked between polls; when it objects the unit is stopped like at its deadline.
     """
     started = time.monotonic()
     pidfd = os.pidfd_open(pid)
@@ -171,11 +173,17 @@ def supervise(pid: int, whole_namespace: bool, captures: list[Capture], deadline
     poller.register(pidfd, select.POLLIN)
     pending_in = _start_stdin(poller, stdin)
     timed_out = exited = False
+    stopped = None
     while not exited and not (finish_on_result and _complete(captures)):
         left = deadline - time.monotonic()
         if left <= 0:
             timed_out = True
             break
+        if watch is not None:
+            stopped = watch.check()
+            if stopped:
+                break
+            left = min(left, watch.wait_seconds())
         for fd, _ in poller.poll(max(1, int(left * 1000))):
             if fd == pidfd:
                 exited = True
@@ -193,7 +201,7 @@ def supervise(pid: int, whole_namespace: bool, captures: list[Capture], deadline
     if stdin is not None and pending_in is not None:
         _close_quietly(stdin[0])
     os.close(pidfd)
-    return Outcome(status, rusage, timed_out, duration_ms, captures)
+    return Outcome(status, rusage, timed_out, duration_ms, captures, stopped)
 
 
 def _complete(captures: list[Capture]) -> bool:
