@@ -223,7 +223,7 @@ def _alive(pid: int) -> bool:
 
 def _setup_v1(by_name: dict[str, Hierarchy], slots: int, max_processes: int, memory_bytes: int) -> SandboxCgroups:
     mounts: dict[str, Hierarchy] = {}
-    for name, h in by_name.items():
+    for h in by_name.values():
         mounts.setdefault(h.mountpoint, h)
     parents = {mp: _prepare_parent(h.own_dir) for mp, h in mounts.items()}
     if "cpu" in by_name:
@@ -231,7 +231,7 @@ def _setup_v1(by_name: dict[str, Hierarchy], slots: int, max_processes: int, mem
     groups = SandboxCgroups(1, tuple(n for n in REQUIRED + OPTIONAL if n in by_name), list(parents.values()))
     for slot in range(slots):
         paths = []
-        for mp, parent in parents.items():
+        for parent in parents.values():
             directory = os.path.join(parent, f"slot-{slot}")
             os.makedirs(directory, exist_ok=True)
             paths.append(os.path.join(directory, "cgroup.procs"))

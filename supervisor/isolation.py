@@ -18,6 +18,7 @@ import os
 import sys
 from dataclasses import dataclass
 
+from protocol import settings
 from supervisor import cgroups
 from supervisor.sandbox import libc, seccomp
 
@@ -43,13 +44,10 @@ class Mode:
         return len(self.cgroups.procs) if self.cgroups is not None else 1
 
 
-def check(config: object) -> Mode:
-    """Decide the isolation and limits mode from the machine and the configuration.
-
-    `config` is the supervisor's `protocol.settings.Config`.
-    """
-    insecure_requested = bool(getattr(config, "insecure"))
-    missing = _missing(int(getattr(config, "sandbox_uid")))
+def check(config: settings.Config) -> Mode:
+    """Decide the isolation and limits mode from the machine and the configuration."""
+    insecure_requested = bool(config.insecure)
+    missing = _missing(int(config.sandbox_uid))
     name = "insecure" if insecure_requested or missing else "namespaces"
     limits, detail, groups = _limits(config)
     arch = seccomp.current_arch()
@@ -59,17 +57,17 @@ def check(config: object) -> Mode:
     return Mode(name, limits, missing, detail, arch.name if arch else "", groups)
 
 
-def sandbox_memory_bytes(config: object) -> int:
+def sandbox_memory_bytes(config: settings.Config) -> int:
     """The memory one sandbox may use in all: the largest limit a job may get, plus /tmp and slack."""
-    largest = max(int(getattr(config, "max_eval_memory_mb")), int(getattr(config, "eval_memory_mb")),
-                  int(getattr(config, "run_memory_mb")))
-    return (largest + int(getattr(config, "tmp_size_mb")) + MEMORY_SLACK_MB) << 20
+    largest = max(int(config.max_eval_memory_mb), int(config.eval_memory_mb),
+                  int(config.run_memory_mb))
+    return (largest + int(config.tmp_size_mb) + MEMORY_SLACK_MB) << 20
 
 
-def _limits(config: object) -> tuple[str, str, cgroups.SandboxCgroups | None]:
-    slots = int(getattr(config, "pool_size")) + int(getattr(config, "max_concurrent_jobs"))
+def _limits(config: settings.Config) -> tuple[str, str, cgroups.SandboxCgroups | None]:
+    slots = int(config.pool_size) + int(config.max_concurrent_jobs)
     try:
-        groups = cgroups.setup(slots, int(getattr(config, "max_processes")), sandbox_memory_bytes(config))
+        groups = cgroups.setup(slots, int(config.max_processes), sandbox_memory_bytes(config))
     except cgroups.Unavailable as exc:
         return "rlimits", f"no per-sandbox cgroups ({exc}); process limits are shared by all sandboxes", None
     return groups.mode, groups.describe(), groups
@@ -79,8 +77,8 @@ def _missing(sandbox_uid: int) -> str:
     if not sys.platform.startswith("linux"):
         return f"Linux namespaces (this is {sys.platform})"
     if os.geteuid() != 0:
-        return ("root privileges (the supervisor runs as uid %d and cannot create namespaces "
-                "or switch sandboxes to an unprivileged uid)" % os.geteuid())
+        return (f"root privileges (the supervisor runs as uid {os.geteuid()} and cannot create namespaces "
+                "or switch sandboxes to an unprivileged uid)")
     read_end, write_end = os.pipe()
     pid = os.fork()
     if pid == 0:

@@ -1,0 +1,2 @@
+# Attack: spin forever.
+while :; do :; done

@@ -1,0 +1,126 @@
+"""Fail closed (SPEC §7): when the machine cannot isolate sandboxes the supervisor refuses
+to start and says what is missing, unless REPL_INSECURE=1, which it logs loudly and
+reports in /readyz.
+
+"Cannot isolate" is made real here by starting the supervisor as root with every
+capability dropped (`setpriv --bounding-set -all`), which is what an unprivileged
+container gives: uid 0, but no CAP_SYS_ADMIN for namespaces nor CAP_SETUID for the
+sandbox uid."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from supervisor import isolation
+from tests.support.service import ROOT, Service, free_port
+
+SETPRIV = shutil.which("setpriv")
+needs_setpriv = pytest.mark.skipif(SETPRIV is None or os.geteuid() != 0,
+                                   reason="needs root and setpriv to take capabilities away")
+NO_CAPS = [SETPRIV or "setpriv", "--bounding-set", "-all", "--inh-caps", "-all", "--ambient-caps", "-all", "--"]
+
+
+def environment(workdir: Path, **extra: str) -> dict[str, str]:
+    return {**os.environ, "PORT": str(free_port()), "REPL_BIND_HOST": "127.0.0.1",
+            "REPL_SESSION_ROOT": str(workdir / "sessions"),
+            "REPL_SUPERVISOR_ENDPOINT": f"ipc://{workdir}/supervisor.sock",
+            "REPL_POOL_SIZE": "2", "REPL_WEB_WORKERS": "1", **extra}
+
+
+def start_without_capabilities(workdir: Path, env: dict[str, str]) -> subprocess.Popen:
+    with open(workdir / "supervisor.log", "wb") as log:
+        return subprocess.Popen(NO_CAPS + [sys.executable, "-m", "supervisor"], cwd=ROOT, env=env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+@pytest.fixture
+def workdir():
+    path = Path(tempfile.mkdtemp(prefix="repl-failclosed-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@needs_setpriv
+def test_refuses_to_start_without_the_privileges_and_says_what_is_missing(workdir: Path):
+    proc = start_without_capabilities(workdir, environment(workdir))
+    try:
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    log = (workdir / "supervisor.log").read_text()
+    assert code == 3, log
+    assert "refusing to start" in log and "cannot isolate sandboxes" in log, log
+    assert "namespaces" in log and "CAP_SYS_ADMIN" in log, log
+    assert "REPL_INSECURE=1" in log, "the message should name the way out"
+    assert not (workdir / "supervisor.sock").exists()
+
+
+@needs_setpriv
+def test_insecure_mode_starts_loudly_and_readiness_says_so(workdir: Path):
+    env = environment(workdir, REPL_INSECURE="1")
+    supervisor = start_without_capabilities(workdir, env)
+    with open(workdir / "web.log", "wb") as web_log:
+        web = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "webapp/gunicorn_conf.py",
+                                "webapp:create_app()"],
+                               cwd=ROOT, env=env, stdout=web_log, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline, ready = time.monotonic() + 30, None
+        while time.monotonic() < deadline:
+            assert supervisor.poll() is None, (workdir / "supervisor.log").read_text()
+            try:
+                ready = requests.get(f"http://127.0.0.1:{env['PORT']}/readyz", timeout=1)
+                if ready.status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.1)
+        assert ready is not None and ready.status_code == 200, (workdir / "supervisor.log").read_text()
+        assert ready.json()["isolation"] == "insecure", ready.json()
+        log = (workdir / "supervisor.log").read_text()
+        assert "!!! REPL_INSECURE=1: user code runs WITHOUT isolation" in log, log
+        assert "CAP_SYS_ADMIN" in log, "the warning should say what is missing"
+    finally:
+        for proc in (web, supervisor):
+            if proc.poll() is None:
+                os.killpg(proc.pid, 15)
+                try:
+                    proc.wait(timeout=20)
+                except subprocess.TimeoutExpired:
+                    os.killpg(proc.pid, 9)
+                    proc.wait()
+
+
+def test_a_capable_machine_reports_namespaces(service: Service):
+    ready = service.get("/readyz").json()
+    if os.geteuid() == 0:
+        assert ready["isolation"] == "namespaces", ready
+    assert ready["limits_mode"] in ("cgroup-v1", "cgroup-v2", "rlimits"), ready
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become another user")
+def test_a_non_root_supervisor_is_told_it_needs_root():
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.close(read_end)
+            os.setresgid(65534, 65534, 65534)
+            os.setresuid(65534, 65534, 65534)
+            os.write(write_end, isolation._missing(60000).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    message = os.read(read_end, 4096).decode()
+    os.close(read_end)
+    os.waitpid(pid, 0)
+    assert "root privileges" in message and "uid 65534" in message, message
