@@ -30,6 +30,7 @@ import os
 import re
 import signal
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 log = logging.getLogger("supervisor.cgroups")
@@ -110,10 +111,10 @@ def hierarchies(mountinfo: str = "/proc/self/mountinfo", cgroup_file: str = "/pr
                 continue
             root, mountpoint, fstype, options = fields[3], _unescape(fields[4]), tail[0], tail[2]
             if fstype == "cgroup":
-                names = frozenset(o for o in options.split(",") if o not in ("rw", "ro") and "=" not in o)
-                path = next((own_v1[n] for n in names if n in own_v1), None)
-                if path is not None:
-                    found.append(Hierarchy(1, mountpoint, names, _join(mountpoint, root, path)))
+                controllers = frozenset(o for o in options.split(",") if o not in ("rw", "ro") and "=" not in o)
+                own = next((own_v1[n] for n in controllers if n in own_v1), None)
+                if own is not None:
+                    found.append(Hierarchy(1, mountpoint, controllers, _join(mountpoint, root, own)))
             elif fstype == "cgroup2" and own_v2 is not None:
                 own_dir = _join(mountpoint, root, own_v2)
                 found.append(Hierarchy(2, mountpoint, frozenset(_read(own_dir, "cgroup.controllers").split()), own_dir))
@@ -168,15 +169,17 @@ def setup(slots: int, max_processes: int, memory_bytes: int) -> SandboxCgroups:
         raise Unavailable(f"cannot read this process's cgroups: {exc}") from None
     v2 = next((h for h in found if h.version == 2 and set(REQUIRED) <= h.controllers), None)
     v1 = {name: h for name in REQUIRED + OPTIONAL for h in found if h.version == 1 and name in h.controllers}
+    attempts: list[tuple[str, Callable[[], SandboxCgroups]]] = []
+    if v2 is not None:
+        attempts.append(("v2", lambda: _setup_v2(v2, slots, max_processes, memory_bytes)))
+    if set(REQUIRED) <= set(v1):
+        attempts.append(("v1", lambda: _setup_v1(v1, slots, max_processes, memory_bytes)))
     reasons = []
-    for attempt in ((_setup_v2, v2) if v2 else None, (_setup_v1, v1) if set(REQUIRED) <= set(v1) else None):
-        if attempt is None:
-            continue
-        make, where = attempt
+    for version, make in attempts:
         try:
-            groups = make(where, slots, max_processes, memory_bytes)  # type: ignore[operator]
+            groups = make()
         except OSError as exc:
-            reasons.append(f"{make.__name__[-2:]}: {exc}")
+            reasons.append(f"{version}: {exc}")
             continue
         except Unavailable as exc:
             reasons.append(str(exc))

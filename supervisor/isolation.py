@@ -1,8 +1,8 @@
 """Can this machine isolate sandboxes? Checked once at start, so we fail closed.
 
 The check forks a throw-away child that rehearses what every sandbox will do: unshare
-the mount, pid, net, ipc and uts namespaces, mount a tmpfs in the private mount
-namespace, switch to the sandbox uid and install the seccomp filter. The first step that
+the mount, pid, net, ipc and uts namespaces, mount a tmpfs and a fresh /proc in the
+private mount namespace, switch to the sandbox uid and install the seccomp filter. The first step that
 fails names what the machine lacks, and the supervisor refuses to start unless
 REPL_INSECURE=1.
 
@@ -111,6 +111,13 @@ def _rehearse(sandbox_uid: int) -> str:
     except OSError as exc:
         return (f"permission to mount in a private mount namespace ({exc.strerror}; needs CAP_SYS_ADMIN "
                 "and no AppArmor/SELinux rule against mount)")
+    try:
+        os.mkdir("/tmp/proc")
+        libc.mount("proc", "/tmp/proc", "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC)
+    except OSError as exc:
+        return (f"permission to mount a fresh /proc ({exc.strerror}; the kernel refuses it while parts of "
+                "the existing /proc are masked, as in a default Docker container: run it with "
+                "--security-opt systempaths=unconfined)")
     try:
         libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
         os.setgroups([])
