@@ -16,6 +16,7 @@ import argparse
 import ctypes
 import json
 import os
+import random
 import resource
 import shutil
 import signal
@@ -78,8 +79,10 @@ def _time_inside(child: Callable[[], float], before_fork: Callable[[], None] | N
 
 
 class Measurements:
-    """Steps to time; `report` samples them round-robin, so that whatever else the machine
-    is doing weighs on every step alike and their differences stay meaningful."""
+    """Steps to time; `report` samples them round-robin in a shuffled order, so that
+    whatever else the machine is doing (including the kernel's deferred teardown of the
+    previous step's namespaces, which slows a following cgroup migration) weighs on every
+    step alike and their differences stay meaningful."""
 
     def __init__(self, iterations: int) -> None:
         self.iterations = iterations
@@ -93,8 +96,11 @@ class Measurements:
         samples: dict[str, list[float]] = {name: [] for name, _, _ in self.steps}
         for _, measure, _ in self.steps:
             measure()  # warm up
+        shuffler = random.Random(1)
+        order = list(self.steps)
         for _ in range(self.iterations):
-            for name, measure, _ in self.steps:
+            shuffler.shuffle(order)
+            for name, measure, _ in order:
                 samples[name].append(measure())
         self.rows = [(name, samples[name], where) for name, _, where in self.steps]
         return {name: {"median_ms": statistics.median(s) * 1000,
@@ -132,6 +138,14 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
           "pre-forked")
     if cgroup_fds:
         m.add("sandbox: + join its slot cgroups", lambda: _time_child(joined_sandbox_init, new_pidns, back_to_ours), "pre-forked")
+    if cgroup_fds:
+        def join_timed() -> float:
+            started = time.perf_counter()
+            join_cgroups()
+            return time.perf_counter() - started
+
+        m.add("joining the slot cgroups alone", lambda: _time_inside(join_timed, new_pidns, back_to_ours),
+              "inside the above")
     m.add("worker: fork + rlimits, no-new-privs, caps, uid + exit",
           lambda: _time_child(lambda: _drop_without_seccomp(cap_last)), "pre-forked (1st case), critical (later cases)")
     m.add("worker: fork + drop_privileges incl. seccomp + exit",
