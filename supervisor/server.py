@@ -28,6 +28,7 @@ SWEEP_MAX_INTERVAL = 60.0   # a long TTL is checked once a minute
 SWEEP_MIN_INTERVAL = 0.5    # a tiny TTL (tests) still does not turn the sweep into a busy loop
 MAX_POLL_WAIT = 60.0        # the loop wakes at least this often, whatever is scheduled
 REPLY_LINGER_MS = 2000      # on exit, time given to the last replies to leave the socket
+CLOSE_GRACE = 1.0           # after the drain, time for clients to read the last replies
 
 
 def sweep_interval(ttl: float) -> float | None:
@@ -53,8 +54,10 @@ class Server:
         self.router.setsockopt(zmq.RCVHWM, 0)
         self.poller = zmq.Poller()
         self.stopping_since: float | None = None
-        self.sweep_every = sweep_interval(ctx.config.session_ttl)
-        self.next_sweep = time.monotonic() + (self.sweep_every or float("inf"))
+        self.closing = False
+        # Without a TTL the sweep still runs, for the quota's housekeeping (`store.settle`).
+        self.sweep_every = sweep_interval(ctx.config.session_ttl) or SWEEP_MAX_INTERVAL
+        self.next_sweep = time.monotonic() + self.sweep_every
 
     def bind(self) -> None:
         self.router.bind(self.endpoint)
@@ -82,15 +85,25 @@ class Server:
                     pool.handle(item)
             now = time.monotonic()
             pool.enforce_deadlines(now)
-            if self.sweep_every is not None and now >= self.next_sweep:
+            if now >= self.next_sweep:
                 self._sweep()
                 self.next_sweep = time.monotonic() + self.sweep_every
         self._close()
         log.info("supervisor stopped")
 
     def _close(self) -> None:
-        """Give the replies sent in the last iterations (drained jobs) time to leave:
-        the router's LINGER is 0 while serving, which would drop them at exit."""
+        """Close the socket without losing the replies of the drained jobs.
+
+        A web worker's socket (ZMQ_IMMEDIATE) discards the replies it has received but not
+        yet read when its connection closes, so the connections stay open for
+        CLOSE_GRACE after the last job, answering anything new with 503; then LINGER lets
+        whatever is still queued leave (it is 0 while serving).
+        """
+        self.closing = True
+        until = time.monotonic() + CLOSE_GRACE
+        while (left := until - time.monotonic()) > 0:
+            if self.router.poll(int(left * 1000) + 1, zmq.POLLIN):
+                self._drain_router()
         self.router.setsockopt(zmq.LINGER, REPLY_LINGER_MS)
         self.router.close()
         self.zmq.term()
@@ -121,6 +134,9 @@ class Server:
         pool = self.ctx.pool
         jobs = [s.job for s in pool.by_pid.values() if s.job is not None] + list(pool.queue)
         busy = {job.payload["session"] for job in jobs if job.payload.get("session")}
+        self.ctx.store.settle(busy)
+        if self.ctx.config.session_ttl <= 0:
+            return
         removed = self.ctx.store.sweep(self.ctx.config.session_ttl, busy)
         if removed:
             log.info("removed %d idle session(s)", len(removed))
@@ -154,6 +170,8 @@ class Server:
                 log.warning("could not send a reply: %s", exc)
 
         try:
+            if self.closing:
+                raise ServiceError(ErrorCode.UNAVAILABLE, "the supervisor is shutting down; retry shortly")
             request = envelope.decode_request(raw)
             handler = HANDLERS.get(request.op)
             if handler is None:

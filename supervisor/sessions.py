@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import collections
 import os
 import re
 import shutil
@@ -45,6 +46,7 @@ class SessionStore:
         self.quota = quota_bytes
         self.max_read = max_read_bytes
         self._usage: dict[str, int] = {}
+        self._measuring: collections.Counter[str] = collections.Counter()  # jobs whose usage is due
         self._remove_leftovers()
 
     def _remove_leftovers(self) -> None:
@@ -138,18 +140,30 @@ class SessionStore:
 
     # --- quota -------------------------------------------------------------------------
 
+    # The usage of a session is kept in memory and updated by every write; it is measured
+    # from the disk when unknown (after a start or a delete) and while a job runs in the
+    # session: a command may change the files at any moment, and the job's own measurement
+    # (`record_usage`) arrives only after its reply, so a client's next write must not be
+    # checked against the usage from before the job.
+
     def usage(self, session_id: str, session_fd: int) -> int:
-        if session_id not in self._usage:
+        if session_id in self._measuring or session_id not in self._usage:
             self._usage[session_id] = disk_usage(session_fd)
         return self._usage[session_id]
 
     def remaining(self, session_id: str) -> int:
-        """Bytes the session may still grow by (0 for a missing session)."""
+        """The allowance of a job starting now in the session: the bytes it may still grow
+        by (0 for a missing session), which becomes the job's RLIMIT_FSIZE.
+
+        The usage counts as changing until the job's measurement arrives (`record_usage`).
+        """
         try:
             with self.session(session_id) as fd:
-                return max(self.quota - self.usage(session_id, fd), 0)
+                left = max(self.quota - self.usage(session_id, fd), 0)
         except ServiceError:
             return 0
+        self._measuring[session_id] += 1
+        return left
 
     def record_usage(self, session_id: str, used: int) -> None:
         """Called when a job in the session has finished and measured its disk usage.
@@ -157,12 +171,21 @@ class SessionStore:
         The end of a job is also a use of the session, so the idle TTL restarts from it.
         A session deleted while the job ran stays deleted.
         """
+        self._measuring[session_id] -= 1
+        if self._measuring[session_id] <= 0:
+            del self._measuring[session_id]
         try:
             self.touch(session_id)
         except ServiceError:
             self._usage.pop(session_id, None)
             return
         self._usage[session_id] = used
+
+    def settle(self, busy: set[str]) -> None:
+        """Forget the measurements still awaited from jobs that are gone (a sandbox that
+        died reports none): sessions without a job in the pool (`busy`) are at rest."""
+        for session_id in [s for s in self._measuring if s not in busy]:
+            del self._measuring[session_id]
 
     # --- files -------------------------------------------------------------------------
 

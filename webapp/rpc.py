@@ -32,6 +32,7 @@ class _Channel:
     monitor: zmq.Socket
     poller: zmq.Poller
     connected: bool = False
+    used: bool = False  # a call has been made with it
 
 
 def _unavailable(why: str) -> ServiceError:
@@ -56,8 +57,18 @@ class SupervisorClient:
                 reached or does not answer within `timeout` seconds.
         """
         channel = self._channel()
-        if not channel.connected and not self._wait_connected(channel, CONNECT_WAIT):
-            raise _unavailable("not reachable")
+        self._drain_monitor(channel)  # learn of a restart of the supervisor since the last call
+        if not channel.connected:
+            if channel.used:
+                # The supervisor was away when this socket was last used: its automatic
+                # reconnection may be backing off (up to RECONNECT_IVL_MAX), while a new
+                # socket connects at once if the supervisor is back.
+                self._reset()
+                channel = self._channel()
+            channel.used = True
+            if not self._wait_connected(channel, CONNECT_WAIT):
+                raise _unavailable("not reachable")
+        channel.used = True
         request_id = uuid.uuid4().hex
         message = envelope.encode_request(envelope.Request(id=request_id, op=op, body=body))
         try:

@@ -19,6 +19,10 @@ def running_service(**env: str) -> Iterator[Service]:
     svc = start_service({name: str(value) for name, value in env.items()})
     try:
         yield svc
+    except BaseException:
+        for name in ("supervisor", "web"):  # shown by pytest with the failure
+            print(f"--- {name} log (tail) ---\n{svc.log(name)[-6000:]}")
+        raise
     finally:
         svc.stop()
         shutil.rmtree(svc.workdir, ignore_errors=True)
