@@ -21,7 +21,7 @@ What is guaranteed, and tested here:
 from __future__ import annotations
 
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 
