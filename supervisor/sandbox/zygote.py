@@ -29,6 +29,9 @@ from supervisor.sandbox import child, confine, libc
 
 def main() -> None:
     libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
+    # Sandboxes are made at low priority, from idle CPU: refilling the pool must not slow
+    # down the jobs running now. A sandbox returns to normal priority when its job arrives.
+    os.nice(child.PREPARE_NICE)
     control = socket.socket(fileno=int(sys.argv[1]))
     settings = json.loads(control.recv(1 << 20))
     try:
