@@ -254,7 +254,7 @@ class DiskWatch:
         used = self._measure()
         self.next_check = time.monotonic() + self.interval
         if used > self.limit:
-            return (f"DiskQuotaExceeded: the session's files grew past its disk quota "
+            return (f"DiskQuotaExceeded (ENOSPC): the session's files grew past its disk quota "
                     f"({used} bytes in use, {self.limit} allowed); the job was stopped")
         return None
 
