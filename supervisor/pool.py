@@ -245,7 +245,14 @@ class Pool:
                 self._fail(sandbox, sandbox.killed_for or "the sandbox died while running the job")
             sandbox.state = State.DONE
             return
-        for message in sandbox.reader.feed(data):
+        try:
+            messages = sandbox.reader.feed(data)
+        except ValueError as exc:  # a sandbox that speaks garbage is killed, never trusted
+            log.error("sandbox %d sent a malformed frame (%s); killing it", sandbox.pid, exc)
+            sandbox.killed_for = "the sandbox sent a malformed report"
+            self._kill(sandbox)
+            return
+        for message in messages:
             self._on_message(sandbox, message)
 
     def _on_message(self, sandbox: Sandbox, message: dict[str, Any]) -> None:
@@ -290,6 +297,13 @@ class Pool:
 
     # --- deadlines ---------------------------------------------------------------------
 
+    def _kill(self, sandbox: Sandbox) -> None:
+        """SIGKILL a sandbox's init: its whole pid namespace goes with it."""
+        try:
+            os.kill(sandbox.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+
     def next_deadline(self) -> float:
         return min((s.deadline for s in self.by_pid.values() if s.state is State.BUSY), default=float("inf"))
 
@@ -299,7 +313,4 @@ class Pool:
             if sandbox.state is State.BUSY and now >= sandbox.deadline and sandbox.killed_for is None:
                 sandbox.killed_for = "the job overran its deadline and its sandbox was killed"
                 self.counters["kills_backstop"] += 1
-                try:
-                    os.kill(sandbox.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
+                self._kill(sandbox)
