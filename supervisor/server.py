@@ -82,7 +82,10 @@ class Server:
                 elif item == wake_r:
                     self._on_signals(os.read(wake_r, 64))
                 elif pool.owns(item):
-                    pool.handle(item)
+                    try:
+                        pool.handle(item)
+                    except Exception:  # noqa: BLE001 - one sandbox's trouble must not stop the service
+                        log.exception("handling a sandbox event failed")
             now = time.monotonic()
             pool.enforce_deadlines(now)
             if now >= self.next_sweep:
