@@ -279,7 +279,7 @@ class Pool:
         job, sandbox.job = sandbox.job, None
         sandbox.state = State.DONE
         if job is not None:
-            job.callback({"ok": False, "error": why, "lost": True})
+            job.callback({"ok": False, "error": why})
             self._dispatch()
 
     def _close(self, sandbox: Sandbox) -> None:
