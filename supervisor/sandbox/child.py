@@ -169,7 +169,8 @@ def run_evaluation(job: dict[str, Any], config: SandboxConfig, cwd: str, first: 
     watch = _disk_watch(job, cwd)
     for index, case in enumerate(cases):
         if worker is None:
-            worker = units.prepare(config.identity())
+            units.reap_finished()
+            worker = units.prepare(config.identity(), warm_up=False)
         last = index == len(cases) - 1
         result = run_case(job, config, cwd, worker, case, last, watch)
         worker = None
@@ -193,8 +194,9 @@ def run_case(job: dict[str, Any], config: SandboxConfig, cwd: str, worker: units
              case: dict[str, str] | None, last: bool, watch: confine.DiskWatch | None = None) -> dict[str, Any]:
     """Run one case in `worker` and turn however it ended into a case result.
 
-    After the last case nothing is reaped: the sandbox reports and exits at once, and its
-    exit (as init of the pid namespace) takes every remaining process with it.
+    The killed processes of a case are not waited for: the next case starts while they
+    are torn down, and after the last one the sandbox reports and exits at once, its exit
+    (as init of the pid namespace) taking every remaining process with it.
     """
     for fd in (worker.stdin, worker.stdout, worker.stderr):
         os.close(fd)  # a case's stdio goes to /dev/null; what it prints is captured in-process
@@ -204,7 +206,7 @@ def run_case(job: dict[str, Any], config: SandboxConfig, cwd: str, worker: units
     capture = units.Capture(worker.result, RESULT_LIMIT)
     outcome = units.supervise(worker.pid, config.whole_namespace, [capture],
                               time.monotonic() + float(job["timeout"]), finish_on_result=True,
-                              reap=not last or config.insecure, watch=watch)
+                              reap=config.insecure, watch=watch)
     if outcome.stopped:
         result = {"passed": False, "got": None, "expected": None, "stdout": "", "status": "error",
                   "error": outcome.stopped}

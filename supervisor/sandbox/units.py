@@ -68,11 +68,12 @@ class Worker:
     stderr: int  # read end of the worker's fd 2
 
 
-def prepare(identity: Identity) -> Worker:
+def prepare(identity: Identity, warm_up: bool = True) -> Worker:
     """Fork a worker and have it drop its privileges, ahead of any job.
 
     Forking and confining take a few milliseconds; done before the job arrives, they are
-    off the request's critical path. Every descriptor but its pipes is closed in the
+    off the request's critical path. `warm_up` is for such a worker only: one forked on
+    demand would do the warm-up on the critical path, as pure overhead. Every descriptor but its pipes is closed in the
     worker: user code must not inherit the init's socket to the supervisor (it could
     forge reports) or anything else of ours.
     """
@@ -95,7 +96,7 @@ def prepare(identity: Identity) -> Worker:
                 confine.set_limits(identity.ceiling)
         except BaseException:  # noqa: BLE001 - never run user code half-confined
             os._exit(worker.EXIT_BROKEN)
-        worker.main(go, result, identity.environment)
+        worker.main(go, result, identity.environment, warm_up)
     for fd in (go_r, result_w, in_r, out_w, err_w):
         os.close(fd)
     return Worker(pid, go_w, result_r, in_w, out_r, err_r)
@@ -159,8 +160,10 @@ def supervise(pid: int, whole_namespace: bool, captures: list[Capture], deadline
         finish_on_result: the unit is over as soon as its captures are closed with data in
             them (a case wrote its result and closed the pipe): do not wait for the worker's
             exit, which for a forked interpreter costs milliseconds of teardown.
-        reap: wait for every killed process to be gone (needed before the next unit of the
-            same job; after the last one, the sandbox's own exit takes them all).
+        reap: wait for every killed process to be gone. Without namespaces this is needed
+            before the next unit; inside its pid namespace a killed process can no longer run
+            user code, so the next unit need not wait for its teardown (`reap_finished`
+            collects it later, and the sandbox's own exit takes whatever is left).
         watch: checked between polls; when it objects the unit is stopped like at its deadline.
     """
     started = time.monotonic()
@@ -268,6 +271,16 @@ def kill_all(pid: int, whole_namespace: bool) -> None:
             os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
+
+
+def reap_finished() -> None:
+    """Collect the processes of earlier units that have finished dying, without waiting."""
+    while True:
+        try:
+            if os.waitpid(-1, os.WNOHANG)[0] == 0:
+                return
+        except ChildProcessError:
+            return
 
 
 def _reap(pid: int) -> tuple[int | None, object | None]:

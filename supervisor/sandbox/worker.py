@@ -21,10 +21,11 @@ from supervisor.sandbox import evaluate
 EXIT_BROKEN = 120
 
 
-def main(go: int, result: int, environment: dict[str, str]) -> NoReturn:
+def main(go: int, result: int, environment: dict[str, str], warm_up: bool) -> NoReturn:
     """Wait for the unit, then become it."""
     try:
-        _warm_up()
+        if warm_up:
+            _warm_up()
         unit = _read_unit(go)
         if unit is None:
             os._exit(0)  # the init gave up on us (the job never came)
