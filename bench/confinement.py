@@ -147,7 +147,7 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
         m.add("joining the slot cgroups alone", lambda: _time_inside(join_timed, new_pidns, back_to_ours),
               "inside the above")
     m.add("worker: fork + rlimits, no-new-privs, caps, uid + exit",
-          lambda: _time_child(lambda: _drop_without_seccomp(cap_last)), "pre-forked (1st case), critical (later cases)")
+          lambda: _time_child(lambda: confine.drop_identity(SANDBOX_UID, LIMITS, cap_last)), "pre-forked (1st case), critical (later cases)")
     m.add("worker: fork + drop_privileges incl. seccomp + exit",
           lambda: _time_child(lambda: confine.drop_privileges(SANDBOX_UID, LIMITS, cap_last)),
           "pre-forked (1st case), critical (later cases)")
@@ -170,16 +170,6 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
     m.add("getppid() via ctypes, per call, no filter", lambda: syscalls(False), "reference")
     m.add("getppid() via ctypes, per call, seccomp filter", lambda: syscalls(True), "every syscall of user code")
     return m.report()
-
-
-def _drop_without_seccomp(cap_last: int) -> None:
-    confine.set_limits(LIMITS)
-    libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
-    for cap in range(cap_last + 1):
-        libc.prctl(libc.PR_CAPBSET_DROP, cap)
-    os.setgroups([])
-    os.setresgid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
-    os.setresuid(SANDBOX_UID, SANDBOX_UID, SANDBOX_UID)
 
 
 def _install_timed() -> float:
