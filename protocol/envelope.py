@@ -17,8 +17,9 @@ import json
 from protocol.errors import ErrorCode, ServiceError
 
 # The standard library's json keeps integers of any size exact (a solution may return
-# 2**100); faster encoders that round them to floats would change answers.
-_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+# 2**100); faster encoders that round them to floats would change answers. ASCII escapes:
+# a string holding a lone surrogate (a solution may return '\ud800') has no UTF-8 form.
+_encode = json.JSONEncoder(separators=(",", ":")).encode
 
 
 def dumps(value: Any) -> bytes:

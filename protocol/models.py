@@ -92,6 +92,8 @@ class CaseResult(_Model):
     status: CaseStatus
     stdout: str = ""
     duration_ms: float = 0.0
+    cpu_ms: float | None = Field(None, description="CPU time the case's processes used (ms).")
+    peak_memory_kb: int | None = Field(None, description="Peak resident memory of the case's process (KiB).")
 
 
 class EvaluateReply(_Model):
@@ -122,6 +124,8 @@ class RunReply(_Model):
     timed_out: bool
     truncated: bool
     duration_ms: float
+    cpu_ms: float | None = Field(None, description="CPU time the command's main process used (ms).")
+    peak_memory_kb: int | None = Field(None, description="Peak resident memory of the command's main process (KiB).")
 
 
 # --- files -----------------------------------------------------------------------------

@@ -56,6 +56,21 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _module_names(raw: str) -> tuple[str, ...]:
+    if raw.strip().lower() == "none":
+        return ()
+    names = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for name in names:
+        if not all(piece.isidentifier() for piece in name.split(".")):
+            raise ValueError(f"{name!r} is not a module name")
+    return names
+
+
+#: Standard-library modules that solutions commonly import, preloaded unless configured otherwise.
+DEFAULT_PRELOAD = ("collections,itertools,functools,math,heapq,bisect,re,string,typing,dataclasses,"
+                   "fractions,decimal,statistics,random,json,operator,copy,asyncio")
+
+
 SETTINGS: tuple[Setting, ...] = (
     Setting("port", "PORT", 6000, int, "TCP port the web tier listens on.", 1),
     Setting("bind_host", "REPL_BIND_HOST", "0.0.0.0", _text, "Address the web tier binds to."),
@@ -98,7 +113,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_body_bytes", "REPL_MAX_BODY_BYTES", 16 << 20, int, "Largest request body (bytes).", 1024),
     Setting("api_token", "REPL_API_TOKEN", "", _text,
             "When set, every endpoint but `/` and the health checks needs `Authorization: Bearer <token>`."),
-    Setting("sandbox_uid", "REPL_SANDBOX_UID", 60000, int, "Unprivileged uid (and gid) sandboxed code runs as.", 1),
+    Setting("sandbox_uid", "REPL_SANDBOX_UID", 60000, int,
+            "Unprivileged uid (and gid) sandboxed code runs as; the uid after it is the sandboxes' template's.", 1),
+    Setting("preload_modules", "REPL_PRELOAD_MODULES", _module_names(DEFAULT_PRELOAD), _module_names,
+            "Comma-separated modules imported once before sandboxes are forked, so importing them costs "
+            "user code nothing (e.g. `numpy,scipy` for a sandbox interpreter that has them); `none` for none."),
     Setting("insecure", "REPL_INSECURE", False, _flag,
             "Run without namespaces when the machine cannot provide them (never in production)."),
     Setting("log_level", "REPL_LOG_LEVEL", "INFO", _text, "Python logging level of both processes."),
@@ -128,6 +147,7 @@ def render_markdown_table() -> str:
     """The README's configuration table, generated from `SETTINGS`."""
     lines = ["| Variable | Default | Meaning |", "|---|---|---|"]
     for s in SETTINGS:
-        default = "(unset)" if s.default == "" else f"`{s.default}`"
+        shown = ",".join(s.default) if isinstance(s.default, tuple) else s.default
+        default = "(unset)" if shown == "" else f"`{shown}`"
         lines.append(f"| `{s.env}` | {default} | {s.description} |")
     return "\n".join(lines)

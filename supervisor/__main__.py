@@ -97,6 +97,7 @@ def _zygote_settings(config: settings.Config, mode: isolation.Mode) -> dict:
         "ceiling_cpu_seconds": math.ceil(max(config.max_eval_cpu_limit, config.max_run_timeout + 1)),
         "ceiling_memory_mb": max(config.max_eval_memory_mb, config.run_memory_mb),
         "cgroup_procs": mode.cgroups.procs if mode.cgroups is not None else {},
+        "preload_modules": list(config.preload_modules),
     }
 
 

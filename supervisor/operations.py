@@ -17,6 +17,7 @@ from protocol.budget import job_budget
 from protocol.errors import ErrorCode, ServiceError
 from protocol.settings import Config
 from supervisor.pool import Pool
+from supervisor.sandbox import jobs
 from supervisor.sessions import SessionStore
 
 log = logging.getLogger("supervisor.operations")
@@ -64,11 +65,9 @@ def run(ctx: Context, req: models.RunRequest, reply: Reply) -> None:
     cfg = ctx.config
     timeout = req.timeout or cfg.run_timeout
     ctx.store.touch(req.id)
-    payload = {
-        "kind": "run", "session": req.id, "measure_usage": True, "cmd": req.cmd, "stdin": req.stdin,
-        "timeout": timeout, "memory_mb": cfg.run_memory_mb, "output_limit": cfg.max_output_bytes,
-        "fsize": ctx.store.remaining(req.id),
-    }
+    payload = jobs.RunJob(
+        session=req.id, cmd=req.cmd, stdin=req.stdin or "", timeout=timeout, memory_mb=cfg.run_memory_mb,
+        output_limit=cfg.max_output_bytes, fsize=ctx.store.remaining(req.id))
     ctx.pool.submit(payload, job_budget("run", req, cfg), _job_reply(ctx, req.id, reply, lambda body: {**body, "id": req.id}))
 
 
@@ -82,14 +81,12 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
         session = ctx.store.create_scratch()
         scratch = session
         cleanup = lambda: ctx.store.remove_scratch(scratch)  # noqa: E731
-    payload = {
-        "kind": "evaluate", "session": session, "measure_usage": session == req.id,
-        "code": req.code, "entry_point": req.entry_point,
-        "cases": [case.model_dump() for case in req.io_cases],
-        "timeout": timeout, "cpu": cpu, "memory_mb": req.memory_limit_mb or cfg.eval_memory_mb,
-        "stdout_limit": cfg.case_stdout_bytes, "scratch_mb": cfg.disk_quota_mb,
-        "fsize": ctx.store.remaining(req.id) if session == req.id else cfg.disk_quota_mb << 20,
-    }
+    payload = jobs.EvaluateJob(
+        session=session, measure_usage=session == req.id, code=req.code, entry_point=req.entry_point,
+        cases=tuple(jobs.CaseSpec(input=case.input, output=case.output) for case in req.io_cases),
+        timeout=timeout, cpu=cpu, memory_mb=req.memory_limit_mb or cfg.eval_memory_mb,
+        stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb,
+        fsize=ctx.store.remaining(req.id) if session == req.id else cfg.disk_quota_mb << 20)
     ctx.pool.submit(payload, job_budget("evaluate", req, cfg), _job_reply(ctx, session if session == req.id else None, reply,
                                                 lambda body: body, cleanup))
 

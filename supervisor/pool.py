@@ -3,7 +3,8 @@
 The pool keeps `pool_size` sandboxes confined and waiting, hands each job to one of them,
 queues jobs when all are busy (refusing new ones past `max_queue`), enforces a backstop
 deadline by killing a sandbox's init (which takes its whole pid namespace with it), and
-replaces every sandbox that exits. It is driven by the supervisor's poll loop: it owns no
+replaces every sandbox that exits. A sandbox serves job after job: after each one it
+cleans itself (`sandbox.hygiene`) and says it is ready again. It is driven by the supervisor's poll loop: it owns no
 thread, and all its sockets are registered in the loop's poller.
 """
 
@@ -25,6 +26,7 @@ from typing import Any, Callable
 from protocol.budget import BACKSTOP_GRACE
 from protocol.errors import ErrorCode, ServiceError
 from supervisor.sandbox import frames
+from supervisor.sandbox.jobs import SandboxJob, job_to_wire
 
 log = logging.getLogger("supervisor.pool")
 
@@ -34,12 +36,13 @@ class State(enum.Enum):
     STARTING = "starting"
     IDLE = "idle"
     BUSY = "busy"
+    CLEANING = "cleaning"  # replied; restoring itself to a fresh state before the next job
     DONE = "done"
 
 
 @dataclass
 class Job:
-    payload: dict[str, Any]
+    payload: SandboxJob
     callback: Callable[[dict[str, Any]], None]
     budget: float  # seconds the job may take inside the sandbox
     queued_at: float = field(default_factory=time.monotonic)
@@ -127,7 +130,7 @@ class Pool:
 
     # --- jobs --------------------------------------------------------------------------
 
-    def submit(self, payload: dict[str, Any], budget: float, callback: Callable[[dict[str, Any]], None]) -> None:
+    def submit(self, payload: SandboxJob, budget: float, callback: Callable[[dict[str, Any]], None]) -> None:
         """Run `payload` in a sandbox; `callback` gets the sandbox's reply frame.
 
         Raises:
@@ -151,7 +154,7 @@ class Pool:
             sandbox.deadline = time.monotonic() + job.budget + BACKSTOP_GRACE
             try:
                 sandbox.sock.setblocking(True)
-                frames.send(sandbox.sock, job.payload)
+                frames.send(sandbox.sock, job_to_wire(job.payload))
                 sandbox.sock.setblocking(False)
             except OSError:
                 self._fail(sandbox, "the sandbox died before taking the job")
@@ -169,7 +172,7 @@ class Pool:
         """Keep `pool_size` sandboxes idle or starting, plus one per queued job."""
         if self.control is None:
             return
-        warm = sum(1 for s in self.by_pid.values() if s.state in (State.IDLE, State.STARTING))
+        warm = sum(1 for s in self.by_pid.values() if s.state in (State.IDLE, State.STARTING, State.CLEANING))
         wanted = self.pool_size + min(len(self.queue), self.max_busy) - warm
         pending = self.counters["spawn_requested"] - self.counters["spawned"]
         for _ in range(max(wanted - pending, 0)):
@@ -256,24 +259,23 @@ class Pool:
             self._on_message(sandbox, message)
 
     def _on_message(self, sandbox: Sandbox, message: dict[str, Any]) -> None:
-        if sandbox.state is State.STARTING:
-            if message.get("ready"):
-                sandbox.state = State.IDLE
+        if sandbox.state in (State.STARTING, State.CLEANING):
+            if "usage" in message and sandbox.job is not None:
+                sandbox.job.callback(message)  # the session's disk usage, sent after the result
+            elif message.get("ready"):
+                sandbox.state, sandbox.job = State.IDLE, None
+                sandbox.deadline = float("inf")
                 self._dispatch()
-            else:
+            elif sandbox.state is State.STARTING:
                 log.error("a sandbox failed to confine itself: %s", message.get("error"))
                 self.counters["sandbox_start_failures"] += 1
                 sandbox.state = State.DONE
             return
-        if sandbox.job is None:
-            return
-        if sandbox.state is State.BUSY:
-            sandbox.state = State.DONE
+        if sandbox.state is State.BUSY and sandbox.job is not None:
+            sandbox.state = State.CLEANING
             self.counters["jobs_done"] += 1
             sandbox.job.callback(message)
             self._dispatch()
-        elif sandbox.state is State.DONE and "usage" in message:
-            sandbox.job.callback(message)  # the session's disk usage, sent after the result
 
     def _fail(self, sandbox: Sandbox, why: str) -> None:
         job, sandbox.job = sandbox.job, None

@@ -136,7 +136,7 @@ class Server:
         queued is in use, whatever its age: it is marked used now and never removed."""
         pool = self.ctx.pool
         jobs = [s.job for s in pool.by_pid.values() if s.job is not None] + list(pool.queue)
-        busy = {job.payload["session"] for job in jobs if job.payload.get("session")}
+        busy = {job.payload.session for job in jobs if job.payload.session}
         self.ctx.store.settle(busy)
         if self.ctx.config.session_ttl <= 0:
             return

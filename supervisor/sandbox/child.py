@@ -1,31 +1,39 @@
-"""The sandbox's init: one per pre-forked sandbox, one job, then exit.
+"""The sandbox's init: pid 1 of its own namespaces, serving one job after another.
 
-Forked by the zygote as pid 1 of a fresh pid namespace. It confines itself (namespaces,
-/proc, /tmp), reports ready, waits for one job from the supervisor, binds the job's
-session, runs the job's units one after another (each in its own unprivileged worker,
-the first one forked and confined before the job arrived), reports the result and exits,
-which tears the whole namespace down. It never runs user code itself and stays the only
-privileged process in the sandbox.
+Forked by the zygote as pid 1 of a fresh pid namespace, it makes its mount, network, IPC
+and UTS namespaces once, forks the template (`template`), reports ready, and then serves
+jobs: it binds the job's session, has the template fork one unit per case (or the one
+command), watches each unit under its deadline, computes each case's verdict itself from
+the request and the value the case returned, reports, and restores the sandbox to a
+fresh state (`hygiene`) before it says it is ready again. It never runs user code and
+stays the only privileged process in the sandbox. After `MAX_JOBS` jobs, or whenever the
+sandbox cannot be brought back to a fresh state, it exits, which tears the whole
+namespace down, and the pool forks a new sandbox.
 """
 
 from __future__ import annotations
 
-import json
+import fcntl
 import math
 import os
 import resource
 import signal
 import socket
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from supervisor.sandbox import confine, frames, units
+from supervisor.sandbox import confine, frames, hygiene, jobs, template, units, values, worker
 from supervisor.sandbox.usage import disk_usage
 
 RESULT_LIMIT = 32 << 20
-PREPARE_NICE = 10  # the priority sandboxes are prepared at, before their job
+PREPARE_NICE = 10  # the priority sandboxes are prepared at, by the zygote
 EXIT_WITHOUT_RESULT = 121
+MAX_JOBS = 1000   # a sandbox is replaced after this many jobs, however clean it looks
+TEMPLATE_START_TIMEOUT = 30.0
+EXIT_REPORT_TIMEOUT = 2.0
+F_SETPIPE_SZ = 1031
 
 
 @dataclass(frozen=True)
@@ -47,109 +55,216 @@ class SandboxConfig:
     def whole_namespace(self) -> bool:
         return not self.insecure
 
-    def identity(self) -> units.Identity:
-        ceiling = confine.Limits(
-            cpu_seconds=self.ceiling_cpu_seconds,
-            memory_bytes=self.ceiling_memory_mb << 20,
-            max_processes=self.max_processes,
-            max_file_bytes=resource.RLIM_INFINITY,
-            max_open_files=self.max_open_files,
-        )
-        uid = None if self.insecure and os.geteuid() != 0 else self.uid
-        return units.Identity(uid=uid, cap_last=self.cap_last, ceiling=ceiling,
-                              whole_namespace=self.whole_namespace, environment=self.environment)
+    @property
+    def unit_uid(self) -> int | None:
+        """None: units keep the supervisor's uid (insecure mode without the privilege to
+        switch uids)."""
+        return None if self.insecure and not _can_switch_uid() else self.uid
 
+    @property
+    def template_uid(self) -> int:
+        """The template's real and saved uid: the one after the sandbox uid."""
+        return self.uid + 1
+
+    def unit_identity(self) -> confine.UnitIdentity:
+        return confine.UnitIdentity(uid=self.unit_uid, max_processes=self.max_processes,
+                                    environment=self.environment)
+
+
+def _can_switch_uid() -> bool:
+    """CAP_SETGID, CAP_SETUID and CAP_SETPCAP are all effective (root is not enough:
+    a root without capabilities cannot change its uid or drop its bounding set)."""
+    needed = (1 << 6) | (1 << 7) | (1 << 8)
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16) & needed == needed
+    return False
+
+
+# --- the sandbox's life ------------------------------------------------------------------
 
 def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
-    """Run the sandbox's life: confine, prepare a worker, report ready, take one job,
-    report, exit."""
+    """Confine, start the template, then serve jobs until MAX_JOBS or the supervisor
+    closes the socket."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    os.close(root_fd)
     try:
         if not config.insecure:
             confine.enter_namespaces(config.tmp_size_mb)
-        first = units.prepare(config.identity())
+            hygiene.seal_ipc()
+        base = start_template(config)
+        for pid in (0, base.pid):  # ready now: the jobs it serves run at normal priority
+            try:
+                os.setpriority(os.PRIO_PROCESS, pid, 0)
+            except PermissionError:
+                pass  # raising a priority needs CAP_SYS_NICE (insecure mode may lack it)
         frames.send(sock, {"ready": True})
     except Exception as exc:  # noqa: BLE001 - reported to the supervisor, which logs it
         frames.send(sock, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         os._exit(1)
-    job = frames.recv(sock)
-    if job is None:
-        os._exit(0)
-    if os.geteuid() == 0:  # raising a priority needs privilege; the worker has none left
-        for pid in (0, first.pid):
-            os.setpriority(os.PRIO_PROCESS, pid, 0)
-    cwd = None
-    try:
-        cwd = enter_session(job, root_fd, config)
-        reply: dict[str, Any] = {"ok": True, "body": run_job(job, config, cwd, first)}
-    except Exception as exc:  # noqa: BLE001 - a failure of ours, not of user code
-        reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-    frames.send(sock, reply)
-    if cwd is not None and job.get("measure_usage"):
-        # After the reply, so the client does not wait for the walk: the supervisor takes
-        # the session's new disk usage as a second frame.
-        fd = os.open(cwd, os.O_RDONLY | os.O_DIRECTORY)
-        frames.send(sock, {"usage": disk_usage(fd)})
+    for _ in range(MAX_JOBS):
+        data = frames.recv(sock)
+        if data is None:
+            os._exit(0)
+        job = jobs.job_from_wire(data)
+        cwd = None
+        try:
+            cwd = enter_session(job, config)
+            reply: dict[str, Any] = {"ok": True, "body": run_job(job, config, cwd, base)}
+        except Exception as exc:  # noqa: BLE001 - a failure of ours, not of user code
+            reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+        frames.send(sock, reply)
+        if cwd is not None and job.measure_usage:
+            # After the reply, so the client does not wait for the walk: the supervisor takes
+            # the session's new disk usage as a second frame.
+            fd = os.open(cwd, os.O_RDONLY | os.O_DIRECTORY)
+            frames.send(sock, {"usage": disk_usage(fd)})
+        try:
+            base = restore(config, base)
+        except (hygiene.Unclean, OSError):
+            os._exit(0)  # never reused unclean; the pool forks a new sandbox
+        frames.send(sock, {"ready": True})
     os._exit(0)
 
 
-def enter_session(job: dict[str, Any], root_fd: int, config: SandboxConfig) -> str:
-    """Make the job's session the workers' working directory; return its path."""
-    session = job.get("session")
-    os.close(root_fd)
+def start_template(config: SandboxConfig) -> template.Handle:
+    """Fork and confine the template; wait until it says it is ready."""
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        try:
+            ours.close()
+            keep = theirs.fileno()
+            os.closerange(3, keep)
+            os.closerange(keep + 1, confine.MAX_FD)
+            _confine_template(config)
+            template.serve(theirs, config.unit_identity())
+        finally:
+            os._exit(worker.EXIT_BROKEN)
+    theirs.close()
+    handle = template.Handle(pid, ours)
+    if not handle.wait_ready(TEMPLATE_START_TIMEOUT):
+        raise OSError("the template did not start")
+    return handle
+
+
+def _confine_template(config: SandboxConfig) -> None:
+    """The template's limits are the ceiling of what a unit may have, except the ones
+    that add up over its long life (CPU seconds) or that each unit sets for itself."""
+    ceiling = confine.Limits(
+        cpu_seconds=resource.RLIM_INFINITY, memory_bytes=resource.RLIM_INFINITY,
+        max_processes=config.max_processes, max_file_bytes=resource.RLIM_INFINITY,
+        max_open_files=config.max_open_files)
+    uid = config.unit_uid
+    if uid is None:
+        confine.set_limits(ceiling)
+        return
+    confine.drop_identity(uid, ceiling, config.cap_last, template_uid=config.template_uid)
+    confine.seccomp.install()
+
+
+def enter_session(job: jobs.SandboxJob, config: SandboxConfig) -> str:
+    """Make the job's session the units' working directory; return its path."""
     if config.insecure:
         # Without namespaces the supervisor always names a directory, a scratch one if need be.
-        return os.path.join(config.session_root, session)
-    confine.bind_session(session, job.get("scratch_mb", 64))
+        return os.path.join(config.session_root, job.session or "")
+    scratch_mb = job.scratch_mb if isinstance(job, jobs.EvaluateJob) else 64
+    confine.bind_session(job.session, scratch_mb)
     return confine.WORKDIR
 
 
-def run_job(job: dict[str, Any], config: SandboxConfig, cwd: str, first: units.Worker) -> dict[str, Any]:
-    if job["kind"] == "run":
-        return run_command(job, config, cwd, first)
-    return run_evaluation(job, config, cwd, first)
+def restore(config: SandboxConfig, base: template.Handle) -> template.Handle:
+    """Bring the sandbox back to a fresh state after a job; a new template if it died.
+
+    Raises:
+        hygiene.Unclean: a process of the job could not be killed.
+    """
+    if not config.insecure:
+        clean_between_units(config, base)
+        confine.leave_session()
+    if not base.alive or base.pid in hygiene.reap_orphans():
+        base.close()
+        base = start_template(config)
+    return base
 
 
-def _limits(cpu: float, memory_mb: int, fsize: int) -> dict[str, int]:
-    return {"cpu_seconds": max(1, math.ceil(cpu)), "memory_bytes": memory_mb << 20,
-            "max_file_bytes": max(fsize, 0)}
+def clean_between_units(config: SandboxConfig, *templates: template.Handle) -> None:
+    protect = frozenset(t.pid for t in templates if t.alive)
+    reaped = hygiene.reset(config.tmp_size_mb, protect)
+    for handle in templates:
+        if handle.pid in reaped:
+            handle.close()
+
+
+def stopper(config: SandboxConfig, pid: int, *templates: template.Handle):  # noqa: ANN201
+    """What kills a unit and everything it started, sparing the templates."""
+    if config.whole_namespace:
+        protect = frozenset(t.pid for t in templates)
+        return lambda: hygiene.kill_others(protect)
+
+    def kill_group() -> None:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+    return kill_group
+
+
+def run_job(job: jobs.SandboxJob, config: SandboxConfig, cwd: str, base: template.Handle) -> dict[str, Any]:
+    if isinstance(job, jobs.RunJob):
+        return run_command(job, config, cwd, base)
+    return run_evaluation(job, config, cwd, base)
+
+
+def _limits(cpu: float, memory_mb: int, fsize: int) -> jobs.UnitLimits:
+    return jobs.UnitLimits(cpu_seconds=max(1, math.ceil(cpu)), memory_bytes=memory_mb << 20,
+                           max_file_bytes=max(fsize, 0))
 
 
 # --- /run ------------------------------------------------------------------------------
 
-def run_command(job: dict[str, Any], config: SandboxConfig, cwd: str, worker: units.Worker) -> dict[str, Any]:
-    timeout = float(job["timeout"])
-    os.close(worker.result)
-    units.start(worker, {"kind": "run", "cwd": cwd, "cmd": job["cmd"],
-                         "limits": _limits(timeout + 1, job["memory_mb"], job["fsize"])})
-    limit = job["output_limit"]
-    captures = [units.Capture(worker.stdout, limit), units.Capture(worker.stderr, limit)]
-    stdin = (job.get("stdin") or "").encode()
-    watch = _disk_watch(job, cwd)
-    outcome = units.supervise(worker.pid, config.whole_namespace, captures, time.monotonic() + timeout,
-                              (worker.stdin, stdin), watch=watch)
+def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: template.Handle) -> dict[str, Any]:
+    in_r, in_w = os.pipe()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    started = time.monotonic()
+    unit = jobs.RunUnit(cmd=job.cmd, limits=_limits(job.timeout + 1, job.memory_mb, job.fsize), cwd=cwd)
+    try:
+        pid = base.fork(unit, [in_r, out_w, err_w])
+    finally:
+        for fd in (in_r, out_w, err_w):
+            os.close(fd)
+    limit = job.output_limit
+    captures = [units.Capture(out_r, limit), units.Capture(err_r, limit)]
+    outcome = units.supervise(pid, captures, started + job.timeout, stopper(config, pid, base),
+                              stdin=(in_w, job.stdin.encode("utf-8", "surrogatepass")),
+                              watch=_disk_watch(job, cwd), started=started)
+    ended = base.wait_exit(pid, EXIT_REPORT_TIMEOUT)
     stderr = captures[1].data.decode("utf-8", "replace")
     if outcome.stopped:
         stderr += ("" if not stderr or stderr.endswith("\n") else "\n") + outcome.stopped + "\n"
     return {
         "stdout": captures[0].data.decode("utf-8", "replace"),
         "stderr": stderr,
-        "exit_code": _exit_code(outcome.status),
+        "exit_code": _exit_code(ended.status, outcome.timed_out),
         "timed_out": outcome.timed_out,
         "truncated": captures[0].truncated or captures[1].truncated,
         "duration_ms": round(outcome.duration_ms, 3),
+        "cpu_ms": round(ended.cpu_seconds * 1000, 3),
+        "peak_memory_kb": ended.maxrss_kb,
     }
 
 
-def _disk_watch(job: dict[str, Any], cwd: str) -> confine.DiskWatch | None:
+def _disk_watch(job: jobs.SandboxJob, cwd: str) -> confine.DiskWatch | None:
     """Watch the session's disk usage while user code runs (scratch directories are tmpfs,
     bounded by their size)."""
-    return confine.DiskWatch(cwd, job["fsize"]) if job.get("measure_usage") else None
+    return confine.DiskWatch(cwd, job.fsize) if job.measure_usage else None
 
 
-def _exit_code(status: int | None) -> int:
-    if status is None:
+def _exit_code(status: int | None, timed_out: bool) -> int:
+    if status is None or (timed_out and os.WIFSIGNALED(status)):
         return -signal.SIGKILL
     if os.WIFSIGNALED(status):
         return -os.WTERMSIG(status)
@@ -158,90 +273,227 @@ def _exit_code(status: int | None) -> int:
 
 # --- /evaluate_code --------------------------------------------------------------------
 
-def run_evaluation(job: dict[str, Any], config: SandboxConfig, cwd: str, first: units.Worker) -> dict[str, Any]:
-    """Run the cases one after another, each in a worker of its own. The first worker was
-    prepared before the job came; each later one is forked once the previous case and
-    everything it started are gone."""
-    cases = job["cases"] or [None]  # with no case, still compile once to report a SyntaxError
+@dataclass
+class _Expected:
+    """The expected output of one case as the init holds it."""
+
+    literal: bool
+    value: Any = None
+    text: str = ""
+
+
+def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle) -> dict[str, Any]:
+    """Run the cases one after another, each a fork of the template, with the sandbox
+    restored to a fresh state between two cases."""
+    cases: list[jobs.CaseSpec | None] = list(job.cases) or [None]  # with no case, still compile once
+    forker = _job_template(job, config, base)
     results: list[dict[str, Any]] = []
     compile_error: str | None = None
-    worker = first
+    budget = job.result_budget
     watch = _disk_watch(job, cwd)
-    for index, case in enumerate(cases):
-        if worker is None:
-            units.reap_finished()
-            worker = units.prepare(config.identity(), warm_up=False)
-        last = index == len(cases) - 1
-        result = run_case(job, config, cwd, worker, case, last, watch)
-        worker = None
-        if "compile_error" in result:
-            compile_error = result["compile_error"]
-            break
-        if case is not None:
-            results.append({"case": index, "input": case["input"], **result})
+    try:
+        for index, case in enumerate(cases):
+            if index:
+                clean_between_units(config, base, *([forker] if forker is not base else []))
+                if not forker.alive:
+                    forker = base
+            result, used = run_case(job, config, cwd, forker, base, case, budget, watch)
+            budget -= used
+            if result.get("compile_error") is not None:
+                compile_error = result["compile_error"]
+                break
+            if case is not None:
+                results.append(asdict(jobs.CaseResult(case=index, input=case.input, **result)))
+    finally:
+        if forker is not base:
+            forker.close()
     if compile_error is not None:
-        results = [_compile_failure(i, c, compile_error) for i, c in enumerate(job["cases"])]
+        results = [_compile_failure(i, c, compile_error) for i, c in enumerate(job.cases)]
     passed = compile_error is None and all(r["passed"] for r in results)
     return {"passed": passed, "case_results": results, "error": compile_error}
 
 
-def _compile_failure(index: int, case: dict[str, str], error: str) -> dict[str, Any]:
-    return {"case": index, "input": case["input"], "passed": False, "got": None, "expected": None,
-            "error": error, "status": "error", "stdout": "", "duration_ms": 0.0}
+def _job_template(job: jobs.EvaluateJob, config: SandboxConfig, base: template.Handle) -> template.Handle:
+    """A template that has imported what the code imports, when there is anything to
+    import and more than one case to share it; else the sandbox's own template."""
+    modules = [m for m in template.imports_of(job.code) if m not in sys.modules]
+    if not modules or len(job.cases) < 2:
+        return base
+    try:
+        forked = base.fork_template(modules)
+    except OSError:
+        return base
+    if forked.wait_ready(job.timeout):
+        return forked
+    forked.close()
+    stopper(config, forked.pid, base)()
+    return base
 
 
-def run_case(job: dict[str, Any], config: SandboxConfig, cwd: str, worker: units.Worker,
-             case: dict[str, str] | None, last: bool, watch: confine.DiskWatch | None = None) -> dict[str, Any]:
-    """Run one case in `worker` and turn however it ended into a case result.
+def _compile_failure(index: int, case: jobs.CaseSpec, error: str) -> dict[str, Any]:
+    return asdict(jobs.CaseResult(case=index, input=case.input, passed=False, got=None, expected=None,
+                                  error=error, status="error", stdout="", duration_ms=0.0))
 
-    The killed processes of a case are not waited for: the next case starts while they
-    are torn down, and after the last one the sandbox reports and exits at once, its exit
-    (as init of the pid namespace) taking every remaining process with it.
+
+def expected_of(case: jobs.CaseSpec) -> _Expected:
+    try:
+        return _Expected(literal=True, value=values.parse_literal(case.output), text=case.output)
+    except values.NotLiteral:
+        return _Expected(literal=False, text=case.output)
+
+
+def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: template.Handle,
+             base: template.Handle, case: jobs.CaseSpec | None, budget: int,
+             watch: confine.DiskWatch | None) -> tuple[dict[str, Any], int]:
+    """Run one case and decide its verdict; return the case result's fields and the
+    bytes of report it used.
+
+    The killed processes of a case are waited for before the next case starts: nothing
+    of one case can run, or be seen, during the next.
     """
-    for fd in (worker.stdin, worker.stdout, worker.stderr):
-        os.close(fd)  # a case's stdio goes to /dev/null; what it prints is captured in-process
-    units.start(worker, {"kind": "case", "cwd": cwd, "code": job["code"], "entry_point": job["entry_point"],
-                         "case": case, "stdout_limit": job["stdout_limit"],
-                         "limits": _limits(job["cpu"], job["memory_mb"], job["fsize"])})
-    capture = units.Capture(worker.result, RESULT_LIMIT)
-    outcome = units.supervise(worker.pid, config.whole_namespace, [capture],
-                              time.monotonic() + float(job["timeout"]), finish_on_result=True,
-                              reap=config.insecure, watch=watch)
-    if outcome.stopped:
-        result = {"passed": False, "got": None, "expected": None, "stdout": "", "status": "error",
-                  "error": outcome.stopped}
-    else:
-        result = _interpret(outcome, capture, job)
+    expected = expected_of(case) if case is not None else _Expected(literal=True)
+    unit = jobs.CaseUnit(code=job.code, entry_point=job.entry_point,
+                         case=jobs.CaseSpec(case.input, "" if expected.literal else case.output) if case else None,
+                         stdout_limit=job.stdout_limit, limits=_limits(job.cpu, job.memory_mb, job.fsize),
+                         cwd=cwd, expected_withheld=expected.literal)
+    result_r, result_w = os.pipe()
+    ask_r, ask_w = os.pipe()
+    started = time.monotonic()
+    try:
+        pid = forker.fork(unit, [result_w, ask_r])
+    finally:
+        os.close(result_w)
+        os.close(ask_r)
+    capture = units.Capture(result_r, min(RESULT_LIMIT, max(budget, 0)))
+    conversation = _Conversation(capture, ask_w, expected.text)
+    templates = (base,) if forker is base else (base, forker)
+    outcome = units.supervise(pid, [capture], started + job.timeout, stopper(config, pid, *templates),
+                              until=conversation.done, watch=watch, started=started)
+    if conversation.report is None and not conversation.garbled:
+        conversation.done()  # the process exited before its report was read: read it now
+    conversation.close()
+    ended = forker.wait_exit(pid, EXIT_REPORT_TIMEOUT)
+    result = _verdict(outcome, ended, conversation, expected, job, capture)
     result["duration_ms"] = round(outcome.duration_ms, 3)
-    return result
+    result["cpu_ms"] = round(ended.cpu_seconds * 1000, 3) if ended.status is not None else None
+    result["peak_memory_kb"] = ended.maxrss_kb if ended.status is not None else None
+    return result, 0 if capture.truncated else len(capture.data)  # a refused result is dropped
 
 
-def _interpret(outcome: units.Outcome, capture: units.Capture, job: dict[str, Any]) -> dict[str, Any]:
-    base = {"passed": False, "got": None, "expected": None, "stdout": ""}
-    if outcome.timed_out or _cpu_exhausted(outcome, job):
-        return {**base, "status": "timeout", "error": "Timeout"}
-    if capture.data and not capture.truncated:
+class _Conversation:
+    """The case's report frames as they arrive, and the expected text sent when asked."""
+
+    def __init__(self, capture: units.Capture, ask_fd: int, expected_text: str) -> None:
+        self.capture = capture
+        self.ask_fd: int | None = ask_fd
+        self.expected_text = expected_text
+        self.report: dict[str, Any] | None = None
+        self.eq: bool | None = None
+        self.garbled = False
+
+    def done(self) -> bool:
         try:
-            return json.loads(capture.data)
-        except ValueError:
+            first = frames.first_frame(self.capture.data)
+            if first is None:
+                return False
+            report, end = first
+            if not isinstance(report, dict):
+                raise ValueError("not a report")
+            if not report.get("need_expected"):
+                self.report = report
+                return True
+            self._answer()
+            second = frames.first_frame(self.capture.data[end:])
+            if second is None:
+                return False
+            self.report = second[0] if isinstance(second[0], dict) else None
+            if self.report is None:
+                raise ValueError("not a report")
+            return True
+        except (ValueError, UnicodeDecodeError):
+            self.garbled = True
+            return True
+
+    def _answer(self) -> None:
+        if self.ask_fd is None:
+            return
+        data = self.expected_text.encode("utf-8", "surrogatepass")
+        if len(data) > 60_000:
+            fcntl.fcntl(self.ask_fd, F_SETPIPE_SZ, min(max(len(data) + 4096, 65536), 1 << 20))
+        try:
+            os.write(self.ask_fd, data)
+        except OSError:
             pass
-    status = outcome.status
+        self.close()
+
+    def close(self) -> None:
+        if self.ask_fd is not None:
+            os.close(self.ask_fd)
+            self.ask_fd = None
+
+
+_BASE = {"passed": False, "got": None, "expected": None, "stdout": "", "error": None}
+
+
+def _verdict(outcome: units.Outcome, ended: jobs.Exit, conversation: _Conversation, expected: _Expected,
+             job: jobs.EvaluateJob, capture: units.Capture) -> dict[str, Any]:
+    """A case's result, decided here: from how its process ended, the value it says it
+    returned, and the expected value parsed from the request (never from the case)."""
+    shown = values.to_wire(expected.value) if expected.literal else None
+    base = {**_BASE, "expected": shown}
+    if outcome.stopped:
+        return {**base, "status": "error", "error": outcome.stopped}
+    if outcome.timed_out or _cpu_exhausted(ended, job):
+        return {**base, "status": "timeout", "error": "Timeout"}
+    report = conversation.report
+    if report is not None and not conversation.garbled:
+        try:
+            return _judge(report, expected, base)
+        except (ValueError, TypeError, KeyError):
+            pass
+        return {**base, "status": "error", "error": "InvalidReport: the case process sent an unreadable report"}
+    if conversation.garbled:
+        return {**base, "status": "error", "error": "InvalidReport: the case process sent an unreadable report"}
+    status = ended.status
+    if capture.truncated:
+        return {**base, "status": "error",
+                "error": "ResultTooLarge: the case's result exceeds the limit of the case or of the request"}
     if status is not None and os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
         return {**base, "status": "crashed", "error": f"Crashed: killed by signal {name}"}
-    if capture.truncated:
-        return {**base, "status": "error", "error": "ResultTooLarge: the case's result exceeds the limit"}
     code = os.WEXITSTATUS(status) if status is not None else -1
     return {**base, "status": "error",
             "error": f"ProcessExit: the case process exited with status {code} before returning"}
 
 
-def _cpu_exhausted(outcome: units.Outcome, job: dict[str, Any]) -> bool:
-    status = outcome.status
+def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any]) -> dict[str, Any]:
+    outcome = report["outcome"]
+    stdout = str(report.get("stdout") or "")
+    if outcome == "compile_error":
+        return {**base, "compile_error": str(report["error"]), "status": "error"}
+    if outcome == "compiled":
+        return {**base, "status": "passed", "passed": True}
+    if not expected.literal:
+        base = {**base, "expected": report.get("expected")}
+    if outcome in ("error", "memory"):
+        return {**base, "status": outcome, "error": str(report.get("error")), "stdout": stdout}
+    if outcome != "returned":
+        raise ValueError("unknown outcome")
+    got = values.decode(report["got"])
+    opaque = values.has_opaque(report["got"])
+    if expected.literal and not opaque:
+        passed = values.same(got, expected.value)
+    else:
+        passed = report.get("eq") is True
+    return {**base, "passed": passed, "status": "passed" if passed else "failed",
+            "got": values.display_repr(got) if opaque else values.to_wire(got), "stdout": stdout}
+
+
+def _cpu_exhausted(ended: jobs.Exit, job: jobs.EvaluateJob) -> bool:
+    status = ended.status
     if status is None or not os.WIFSIGNALED(status):
         return False
     signum = os.WTERMSIG(status)
     if signum == signal.SIGXCPU:
         return True
-    used = outcome.rusage.ru_utime + outcome.rusage.ru_stime if outcome.rusage else 0.0
-    return signum == signal.SIGKILL and used >= float(job["cpu"])
+    return signum == signal.SIGKILL and ended.cpu_seconds >= float(job.cpu)

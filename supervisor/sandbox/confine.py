@@ -30,7 +30,9 @@ from supervisor.sandbox import libc, seccomp
 from supervisor.sandbox.usage import disk_usage
 
 WORKDIR = "/session"
-SESSIONS = "/.sessions"  # the session root inside the image: bound once, detached per sandbox
+HIDDEN = "/.supervisor"  # root-only (0700): what only the sandbox's init may reach
+SESSIONS = HIDDEN + "/sessions"  # the session root inside the image; each job binds one session from it
+MAX_FD = 1 << 16
 NEW_ROOT = "/tmp/.repl-root"
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc", "/opt")
 HIDDEN_FILES = ("/etc/shadow", "/etc/gshadow", "/etc/shadow-", "/etc/gshadow-")
@@ -95,6 +97,7 @@ def build_root(session_root: str) -> None:
             libc.mount("/dev/null", NEW_ROOT + hidden, None, libc.MS_BIND)
     _make_dev(NEW_ROOT + "/dev")
     os.makedirs(NEW_ROOT + SESSIONS, mode=0o700)
+    os.chmod(NEW_ROOT + HIDDEN, 0o700)
     libc.mount(f"/proc/self/fd/{sessions_fd}", NEW_ROOT + SESSIONS, None, libc.MS_BIND)
     os.close(sessions_fd)
     libc.mount(None, NEW_ROOT + SESSIONS, None, libc.MS_REMOUNT | libc.MS_BIND | libc.MS_NOSUID | libc.MS_NODEV)
@@ -148,14 +151,17 @@ def enter_namespaces(tmp_size_mb: int) -> None:
     socket.sethostname("sandbox")
     flags = libc.MS_NOSUID | libc.MS_NODEV
     libc.mount("proc", "/proc", "proc", flags | libc.MS_NOEXEC, "hidepid=2")
-    _set_oom_score_adj(-1000)
+    set_oom_score_adj(-1000)
     libc.mount("tmpfs", "/tmp", "tmpfs", flags, f"size={tmp_size_mb}m,mode=1777")
     libc.mount("tmpfs", "/dev/shm", "tmpfs", flags | libc.MS_NOEXEC, "size=16m,mode=1777")
 
 
 def bind_session(session: str | None, scratch_mb: int) -> None:
-    """Bind the job's session directory (or an empty scratch tmpfs) at WORKDIR, then
-    detach the session root so nothing else of it stays reachable."""
+    """Bind the job's session directory (or an empty scratch tmpfs) at WORKDIR.
+
+    The session root stays mounted for the next job, under HIDDEN, which only root (the
+    init) can traverse; user code never holds a path or descriptor into it.
+    """
     flags = libc.MS_NOSUID | libc.MS_NODEV
     if session is None:
         libc.mount("tmpfs", WORKDIR, "tmpfs", flags, f"size={scratch_mb}m,mode=1777")
@@ -167,23 +173,52 @@ def bind_session(session: str | None, scratch_mb: int) -> None:
         finally:
             os.close(fd)
             os.close(root_fd)
-    libc.umount(SESSIONS, libc.MNT_DETACH)
     os.chdir(WORKDIR)
 
 
+def leave_session() -> None:
+    """Unbind the job's session (every process that used it is dead by now)."""
+    os.chdir("/")
+    try:
+        libc.umount(WORKDIR, libc.MNT_DETACH)
+    except OSError:
+        pass  # nothing bound: the job failed before its session was entered
+
+
+def refresh_scratch(tmp_size_mb: int) -> None:
+    """A new, empty /tmp and /dev/shm for the next execution; the old ones are detached
+    (their last user is dead, so the kernel frees them)."""
+    flags = libc.MS_NOSUID | libc.MS_NODEV
+    for target, extra, data in (("/tmp", 0, f"size={tmp_size_mb}m,mode=1777"),
+                                ("/dev/shm", libc.MS_NOEXEC, "size=16m,mode=1777")):
+        libc.umount(target, libc.MNT_DETACH)
+        libc.mount("tmpfs", target, "tmpfs", flags | extra, data)
+
+
 def set_limits(limits: Limits) -> None:
+    """Apply `limits`; without privilege (insecure mode as a user) no limit is raised
+    above the hard limit the process already has."""
+    privileged = os.geteuid() == 0
+
     def cap(kind: int, value: int, hard: int | None = None) -> None:
-        resource.setrlimit(kind, (value, value if hard is None else hard))
+        hard = value if hard is None else hard
+        if not privileged:
+            current = resource.getrlimit(kind)[1]
+            if current != resource.RLIM_INFINITY:
+                hard = current if hard == resource.RLIM_INFINITY else min(hard, current)
+                value = hard if value == resource.RLIM_INFINITY else min(value, hard)
+        resource.setrlimit(kind, (value, hard))
 
     cap(resource.RLIMIT_CORE, 0)
-    cap(resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1)
+    infinite = resource.RLIM_INFINITY
+    cap(resource.RLIMIT_CPU, limits.cpu_seconds, infinite if limits.cpu_seconds == infinite else limits.cpu_seconds + 1)
     cap(resource.RLIMIT_AS, limits.memory_bytes)
     cap(resource.RLIMIT_NPROC, limits.max_processes)
     cap(resource.RLIMIT_FSIZE, limits.max_file_bytes)
     cap(resource.RLIMIT_NOFILE, limits.max_open_files)
 
 
-def _set_oom_score_adj(value: int) -> None:
+def set_oom_score_adj(value: int) -> None:
     try:
         with open("/proc/self/oom_score_adj", "w") as f:
             f.write(str(value))
@@ -191,9 +226,17 @@ def _set_oom_score_adj(value: int) -> None:
         pass  # a preference for the OOM killer, not a protection: never fatal
 
 
+@dataclass(frozen=True)
+class UnitIdentity:
+    """What a unit's process becomes after the template forks it."""
+
+    uid: int | None  # None: keep the template's (insecure mode without root)
+    max_processes: int
+    environment: dict[str, str]
+
+
 def drop_privileges(uid: int, limits: Limits, cap_last: int) -> None:
-    """Make the current process unprivileged for good. Called after the fork that will
-    run user code, before it touches user input.
+    """Make the current process unprivileged for good, as the sandbox user.
 
     The order is the one of bubblewrap and nsjail: rlimits and everything else that
     needs privilege first, then no-new-privs (so no exec can ever give privilege back:
@@ -208,19 +251,32 @@ def drop_privileges(uid: int, limits: Limits, cap_last: int) -> None:
     seccomp.install()
 
 
-def drop_identity(uid: int, limits: Limits, cap_last: int) -> None:
+def drop_identity(uid: int, limits: Limits, cap_last: int, template_uid: int | None = None) -> None:
     """Every step of `drop_privileges` but the seccomp filter (which the caller installs
-    last); separate so that the confinement benchmark can time the two apart."""
+    last); separate so that the confinement benchmark can time the two apart.
+
+    With `template_uid`, the process becomes the template instead: real and saved uid
+    `template_uid`, effective uid `uid`. It then acts (opens files, forks) as the sandbox
+    user, and each unit it forks can drop the saved uid and be the sandbox user alone;
+    but no process of the sandbox user can signal it (kill(2) matches the sender's uid
+    against the target's real and saved uids) or trace it (ptrace needs all three to
+    match, and it is not dumpable).
+    """
     set_limits(limits)
-    _set_oom_score_adj(500)  # user code first in line for the OOM killer; it cannot lower this
+    if template_uid is None:
+        set_oom_score_adj(500)  # user code first in line for the OOM killer; it cannot lower this
     libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
     for cap in range(cap_last + 1):
         libc.prctl(libc.PR_CAPBSET_DROP, cap)
     os.setgroups([])
     os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
-    if os.getresuid() != (uid, uid, uid) or os.getresgid() != (uid, uid, uid):
+    real = uid if template_uid is None else template_uid
+    os.setresuid(real, uid, real)
+    if os.getresuid() != (real, uid, real) or os.getresgid() != (uid, uid, uid):
         raise OSError(1, "the uid change did not take")
+    if template_uid is not None:
+        libc.prctl(libc.PR_SET_DUMPABLE, 0)
+
 
 
 class DiskWatch:

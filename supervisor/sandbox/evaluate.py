@@ -12,14 +12,15 @@ import builtins
 import inspect
 import io
 import linecache
-import math
+import os
 import sys
 import traceback
 from typing import Any, Callable
 
+from supervisor.sandbox import values
+
 SOLUTION_FILENAME = "<solution>"
 SOLUTION_MODULE = "solution"  # __name__ of the solution's globals: not "__main__", as in the original
-REPR_LIMIT = 10_000
 
 
 class CappedWriter(io.TextIOBase):
@@ -148,55 +149,17 @@ def bind_arguments(func: Callable[..., Any], args: list[Any], kwargs: dict[str, 
     return args, kwargs
 
 
-# --- values ----------------------------------------------------------------------------
+# --- errors --------------------------------------------------------------------------
 
-class _NotJson(Exception):
-    pass
-
-
-def _jsonable(value: Any, depth: int) -> Any:
-    if depth > 64:
-        raise _NotJson
-    kind = type(value)
-    if value is None or kind is bool or kind is str or kind is int:
-        return value
-    if kind is float:
-        if math.isfinite(value):
-            return value
-        raise _NotJson
-    if kind is list or kind is tuple:
-        return [_jsonable(item, depth + 1) for item in value]
-    if kind is dict:
-        if not all(type(key) is str for key in value):
-            raise _NotJson
-        return {key: _jsonable(item, depth + 1) for key, item in value.items()}
-    raise _NotJson
-
-
-def safe_repr(value: Any) -> str:
-    """repr that never raises and never returns more than REPR_LIMIT characters."""
-    try:
-        text = repr(value)
-    except BaseException as exc:  # noqa: BLE001 - user __repr__ may raise anything
-        text = f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
-    if len(text) > REPR_LIMIT:
-        text = text[:REPR_LIMIT] + "...<truncated>"
-    return text
-
-
-def to_wire(value: Any) -> Any:
-    """The JSON value of `value` where it has one (tuples as lists), else its repr."""
-    try:
-        return _jsonable(value, 0)
-    except (_NotJson, RecursionError):
-        return safe_repr(value)
+#: Frames from files under this directory are the harness's, never shown to the user.
+_HARNESS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
 def format_error(exc: BaseException) -> str:
     """`TypeName: message` then the traceback, without this module's own frames."""
     summary = traceback.TracebackException.from_exception(exc, limit=50)
     summary.stack = traceback.StackSummary.from_list(
-        [frame for frame in summary.stack if frame.filename != __file__]
+        [frame for frame in summary.stack if not frame.filename.startswith(_HARNESS_DIR)]
     )
     lines = list(summary.format())
     try:
@@ -219,36 +182,46 @@ def new_namespace() -> dict[str, Any]:
     return {"__name__": SOLUTION_MODULE, "__builtins__": builtins, "__file__": SOLUTION_FILENAME}
 
 
-def run_case(code_object: Any, entry_point: str, case_input: str, case_output: str,
-             stdout_limit: int) -> dict[str, Any]:
-    """Execute the solution and one case; return status, got, expected, error, stdout.
+def run_case(code_object: Any, entry_point: str, case_input: str, case_output: str | None,
+             stdout_limit: int, expected_text: Callable[[], str] | None = None) -> dict[str, Any]:
+    """Execute the solution and one case; return the case process's report (`jobs.CaseReport`).
 
-    Every exception of user code (SystemExit and KeyboardInterrupt included) becomes an
-    `error` result; MemoryError becomes `memory`.
+    The report is a claim: the init decides the verdict (see `values`). `got` is the
+    returned value in the tagged encoding. `case_output` None means the init kept the
+    expected output to itself (a literal, which it compares itself), so user code can never
+    read the answer; only when the returned value is one the init cannot rebuild is the
+    expected text fetched (`expected_text`) after the call, and `eq` is this process's own
+    `got == expected`. Otherwise the expected value is evaluated here before the call and
+    reported as `expected`. Every exception of user code (SystemExit and
+    KeyboardInterrupt included) becomes an `error` outcome; MemoryError becomes `memory`.
     """
     captured = CappedWriter(stdout_limit)
     sys.stdout = captured
     sys.stderr = CappedWriter(0)
-    result: dict[str, Any] = {"got": None, "expected": None, "error": None}
+    report: dict[str, Any] = {"outcome": "error", "got": None, "eq": False, "expected": None, "error": None}
     try:
         namespace = new_namespace()
         exec(code_object, namespace)  # noqa: S102 - this is the sandbox
-        expected = parse_expected(case_output, namespace)
-        result["expected"] = to_wire(expected)
+        expected: Any = None
+        if case_output is not None:
+            expected = parse_expected(case_output, namespace)
+            report["expected"] = values.to_display(expected)
         func = resolve_unbound_method(
             eval(compile(entry_point.strip(), "<entry_point>", "eval"), namespace), namespace)  # noqa: S307
         args, kwargs = build_arguments(case_input, namespace)
         args, kwargs = bind_arguments(func, args, kwargs)
         got = func(*args, **kwargs)
-        result["got"] = to_wire(got)
-        passed = bool(got == expected)
-        result["status"] = "passed" if passed else "failed"
+        report["got"] = encoded = values.encode(got)
+        if case_output is None and expected_text is not None and values.has_opaque(encoded):
+            expected = parse_expected(expected_text(), namespace)
+        if case_output is not None or values.has_opaque(encoded):
+            report["eq"] = bool(got == expected)
+        report["outcome"] = "returned"
     except MemoryError as exc:
-        result.update(status="memory", error=format_error(exc))
+        report.update(outcome="memory", error=format_error(exc))
     except BaseException as exc:  # noqa: BLE001 - any user exception is a case error
-        result.update(status="error", error=format_error(exc))
+        report.update(outcome="error", error=format_error(exc))
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    result["passed"] = result["status"] == "passed"
-    result["stdout"] = captured.getvalue()
-    return result
+    report["stdout"] = captured.getvalue()
+    return report

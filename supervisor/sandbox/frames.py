@@ -8,6 +8,7 @@ bytes to a `FrameReader` from its poll loop.
 from __future__ import annotations
 
 import json
+import os
 import socket
 import struct
 from typing import Any
@@ -17,8 +18,37 @@ MAX_FRAME = 64 << 20
 
 
 def encode(message: Any) -> bytes:
-    payload = json.dumps(message, separators=(",", ":"), ensure_ascii=False).encode()
+    # ASCII escapes: a string holding a lone surrogate (a solution may return '\ud800')
+    # has no UTF-8 form, but its JSON escape travels fine.
+    payload = json.dumps(message, separators=(",", ":")).encode()
     return HEADER.pack(len(payload)) + payload
+
+
+def write_fd(fd: int, message: Any) -> None:
+    """Write one frame to a pipe (blocking; the reader is the sandbox's init)."""
+    view = memoryview(encode(message))
+    while view:
+        try:
+            view = view[os.write(fd, view):]
+        except InterruptedError:
+            continue
+
+
+def first_frame(data: bytes | bytearray) -> tuple[Any, int] | None:
+    """The first complete frame in `data` and the bytes it spans, or None if incomplete.
+
+    Raises:
+        ValueError: the bytes are not a frame (a garbled or forged report).
+    """
+    if len(data) < HEADER.size:
+        return None
+    (length,) = HEADER.unpack_from(data)
+    if length > MAX_FRAME:
+        raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
+    end = HEADER.size + length
+    if len(data) < end:
+        return None
+    return json.loads(bytes(data[HEADER.size:end])), end
 
 
 def send(sock: socket.socket, message: Any) -> None:

@@ -31,6 +31,7 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
+PR_SET_DUMPABLE = 4
 PR_SET_NO_NEW_PRIVS = 38
 PR_CAPBSET_DROP = 24
 PR_SET_SECCOMP = 22
@@ -74,3 +75,15 @@ def pivot_root(new_root: str, put_old: str) -> None:
 def prctl(option: int, arg2: int = 0, arg3: int | ctypes.c_void_p = 0, arg4: int = 0, arg5: int = 0) -> int:
     return _check(_libc.prctl(option, ctypes.c_ulong(arg2), arg3, ctypes.c_ulong(arg4),
                               ctypes.c_ulong(arg5)), "prctl")
+
+
+def ipc_remove(kind: str, ident: int) -> None:
+    """Remove one System V IPC object (kind "shm", "msg" or "sem") of this IPC namespace."""
+    IPC_RMID = 0
+    if kind == "shm":
+        result = _libc.shmctl(ident, IPC_RMID, None)
+    elif kind == "msg":
+        result = _libc.msgctl(ident, IPC_RMID, None)
+    else:
+        result = _libc.semctl(ident, 0, IPC_RMID)
+    _check(result, f"{kind}ctl IPC_RMID")

@@ -1,112 +1,125 @@
-"""The unprivileged worker: the only process that runs user code (and its children).
+"""A unit's process: the only kind of process that runs user code (and its children).
 
-A worker is forked by the sandbox's init before any job exists, drops its privileges at
-once (`confine.drop_privileges`, at the ceiling limits), and then blocks reading one unit
-from its `go` pipe. The unit lowers the limits to the job's own, moves into the session
-directory, and is either one evaluation case (run here, the result written to the result
-pipe) or one `/run` command (exec'd). Whatever happens, the worker never returns into the
-init's code.
+The template forks one per unit (an evaluation case or a `/run` command). The fork
+inherits the template's confinement (no capabilities, no-new-privs, seccomp, namespaces);
+here it gives up the template's saved uid for good, lowers the limits to its job's,
+moves into the session directory, closes every descriptor of the harness, and becomes
+the unit. It never returns into the template's code.
+
+A case writes one report frame (`frames` encoding, a `jobs.CaseReport`) to descriptor 3.
+When the init kept the expected output to itself (it is a literal) and the returned
+value is one the init cannot rebuild, the case asks for the expected text on descriptor
+4 and sends a second frame with its own `got == expected`.
 """
 
 from __future__ import annotations
 
-import json
+import fcntl
 import os
 import resource
 import signal
+import sys
 from typing import Any, NoReturn
 
-from supervisor.sandbox import evaluate
+from supervisor.sandbox import confine, evaluate, frames, jobs, libc
 
 EXIT_BROKEN = 120
+RESULT_FD = 3
+EXPECTED_FD = 4
 
 
-def main(go: int, result: int, environment: dict[str, str], warm_up: bool) -> NoReturn:
-    """Wait for the unit, then become it."""
+def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> NoReturn:
+    """Turn this freshly forked process into `unit`. Any failure before user code runs
+    exits with EXIT_BROKEN: user code never runs half-confined."""
     try:
-        if warm_up:
-            _warm_up()
-        unit = _read_unit(go)
-        if unit is None:
-            os._exit(0)  # the init gave up on us (the job never came)
-        _lower_limits(unit["limits"])
-        os.chdir(unit["cwd"])
+        _arrange_descriptors(unit, fds)
+        os.setsid()  # its own session and group: without namespaces, killpg reaches what it starts
+        _take_identity(identity)
+        _lower_limits(unit.limits)
+        os.chdir(unit.cwd)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead
-        if unit["kind"] == "run":
-            os.close(result)
-            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-            os.execve("/bin/sh", ["/bin/sh", "-c", unit["cmd"]], environment)
-        _run_case(unit, result, environment)
-    except BaseException:  # noqa: BLE001 - the init reports a worker that died without a result
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL if isinstance(unit, jobs.RunUnit) else signal.SIG_IGN)
+        os.environ.clear()
+        os.environ.update(identity.environment)
+    except BaseException:  # noqa: BLE001 - never run user code half-confined
+        os._exit(EXIT_BROKEN)
+    if isinstance(unit, jobs.RunUnit):
+        try:
+            os.execve("/bin/sh", ["/bin/sh", "-c", unit.cmd], identity.environment)
+        except BaseException:  # noqa: BLE001 - e.g. a NUL byte in the command
+            os._exit(127)
+    try:
+        _run_case(unit)
+    except BaseException:  # noqa: BLE001 - the init reports a case that died without a result
         os._exit(EXIT_BROKEN)
     os._exit(0)
 
 
-def _warm_up() -> None:
-    """Run a throw-away case before the job arrives.
-
-    A forked interpreter shares its parent's memory until it writes to it, and Python
-    writes to every object it touches (reference counts): the first evaluation in a fresh
-    worker spends milliseconds copying pages. Paid here, while the sandbox waits in the
-    pool, that cost is off the request's critical path. Nothing of it stays visible: the
-    case runs in its own globals and restores stdout.
-    """
-    code = evaluate.compile_solution("def warm_up(a, b=2):\n    return [a + b]")
-    result = evaluate.run_case(code, "warm_up", "1, b=2", "[3]", 16)
-    json.loads(json.dumps(result))
-    evaluate.linecache.cache.pop(evaluate.SOLUTION_FILENAME, None)
-
-
-def _read_unit(fd: int) -> dict[str, Any] | None:
-    chunks = []
-    while True:
-        chunk = os.read(fd, 65536)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(fd)
-    return json.loads(b"".join(chunks)) if chunks else None
+def _arrange_descriptors(unit: jobs.Unit, fds: list[int]) -> None:
+    """Stdio and the unit's own pipes at fixed numbers; every other descriptor closed,
+    the template's control socket first of all (user code must not reach it)."""
+    if isinstance(unit, jobs.RunUnit):
+        sources = list(fds)
+    else:
+        null = os.open(os.devnull, os.O_RDWR)
+        sources = [null, null, null, *fds]
+    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in sources]  # out of the targets' way
+    for target, source in enumerate(high):
+        os.dup2(source, target)
+    os.closerange(len(high), confine.MAX_FD)
 
 
-def _lower_limits(limits: dict[str, int]) -> None:
-    """Bring the ceiling limits the worker was made with down to this job's."""
-    for kind, soft, hard in ((resource.RLIMIT_CPU, limits["cpu_seconds"], limits["cpu_seconds"] + 1),
-                             (resource.RLIMIT_AS, limits["memory_bytes"], limits["memory_bytes"]),
-                             (resource.RLIMIT_FSIZE, limits["max_file_bytes"], limits["max_file_bytes"])):
+def _take_identity(identity: confine.UnitIdentity) -> None:
+    """Give up the template's saved uid: from here on this process is only the sandbox user."""
+    if identity.uid is not None:
+        uid = identity.uid
+        os.setresuid(uid, uid, uid)
+        if os.getresuid() != (uid, uid, uid):
+            raise OSError(1, "the uid change did not take")
+    libc.prctl(libc.PR_SET_DUMPABLE, 1)  # an ordinary process to itself: its own /proc entries
+    confine.set_oom_score_adj(500)  # user code first in line for the OOM killer
+    resource.setrlimit(resource.RLIMIT_NPROC, (identity.max_processes, identity.max_processes))
+
+
+def _lower_limits(limits: jobs.UnitLimits) -> None:
+    for kind, soft, hard in ((resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1),
+                             (resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
+                             (resource.RLIMIT_FSIZE, limits.max_file_bytes, limits.max_file_bytes)):
         ceiling = resource.getrlimit(kind)[1]
         if ceiling != resource.RLIM_INFINITY:
             hard = min(hard, ceiling)
         resource.setrlimit(kind, (min(soft, hard), hard))
 
 
-def _run_case(unit: dict[str, Any], result: int, environment: dict[str, str]) -> None:
-    null = os.open(os.devnull, os.O_RDWR)
-    for fd in (0, 1, 2):
-        os.dup2(null, fd)
-    os.close(null)
-    os.environ.clear()
-    os.environ.update(environment)
+def _run_case(unit: jobs.CaseUnit) -> None:
+    sys.set_int_max_str_digits(0)  # a huge answer is the user's CPU to spend, under its limit
     try:
-        code_object = evaluate.compile_solution(unit["code"])
+        code_object = evaluate.compile_solution(unit.code)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
-        write_json(result, {"compile_error": evaluate.format_error(exc)})
+        _send({"outcome": "compile_error", "error": evaluate.format_error(exc)})
         return
-    case = unit["case"]
-    if case is None:
-        write_json(result, {"status": "passed"})
+    if unit.case is None:
+        _send({"outcome": "compiled"})
         return
-    write_json(result, evaluate.run_case(code_object, unit["entry_point"], case["input"], case["output"],
-                                         unit["stdout_limit"]))
-    os.close(result)  # the end of the result: the init need not wait for this process to exit
+    output = None if unit.expected_withheld else unit.case.output
+    report = evaluate.run_case(code_object, unit.entry_point, unit.case.input, output,
+                               unit.stdout_limit, expected_text=_ask_expected)
+    _send(report)
 
 
-def write_json(fd: int, value: object) -> None:
-    """Write a worker's result to its result pipe (blocking; the init is reading)."""
-    view = memoryview(json.dumps(value, separators=(",", ":"), ensure_ascii=False).encode())
-    while view:
-        try:
-            view = view[os.write(fd, view):]
-        except InterruptedError:
-            continue
-        except BrokenPipeError:
-            return
+def _ask_expected() -> str:
+    """The expected output's text, sent by the init only when it is asked for."""
+    frames.write_fd(RESULT_FD, {"need_expected": True})
+    chunks = []
+    while True:
+        chunk = os.read(EXPECTED_FD, 1 << 16)
+        if not chunk:
+            break
+        chunks.append(chunk)
+    return b"".join(chunks).decode("utf-8", "surrogatepass")
+
+
+def _send(report: dict[str, Any]) -> None:
+    frames.write_fd(RESULT_FD, report)
+    os.close(RESULT_FD)
+

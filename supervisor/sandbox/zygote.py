@@ -3,8 +3,8 @@
 The supervisor runs ZeroMQ, whose I/O threads make forking it unsafe, so it starts this
 process with a clean environment (nothing of the service's own variables can leak into a
 sandbox, not even through /proc/self/environ) and asks it for sandboxes over a
-SOCK_SEQPACKET socket whose fd number is the first argument. The zygote builds the read-only sandbox root once, then per
-request forks a child into a fresh pid namespace and hands the supervisor one end of a
+SOCK_SEQPACKET socket whose fd number is the first argument. The zygote builds the read-only sandbox root once, then for
+each pool slot forks a sandbox (`child`, which serves job after job) into a fresh pid namespace and hands the supervisor one end of a
 socket pair to talk to it. It reaps its children and reports their exit status and
 resource usage.
 
@@ -17,6 +17,7 @@ Messages (JSON, one per packet):
 from __future__ import annotations
 
 import gc
+import importlib
 import json
 import os
 import select
@@ -51,6 +52,19 @@ def _send(control: socket.socket, message: dict[str, Any], fds: list[int] | None
         control.send(data)
 
 
+def preload(modules: list[str]) -> None:
+    """Import the operator's REPL_PRELOAD_MODULES once, here, so that every sandbox,
+    template and case shares them (copy-on-write) and an `import` of them costs nothing.
+
+    A module that fails to import is skipped: user code importing it gets the error.
+    """
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except BaseException as exc:  # noqa: BLE001 - an operator's typo must not stop the service
+            print(f"zygote: cannot preload {name!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
+
+
 class Zygote:
     def __init__(self, control: socket.socket, settings: dict[str, Any]) -> None:
         self.control = control
@@ -65,6 +79,7 @@ class Zygote:
             ceiling_memory_mb=settings["ceiling_memory_mb"], cap_last=confine.read_cap_last(),
             environment=confine.sandbox_environment())
         self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
+        preload(settings.get("preload_modules", []))
         if not self.insecure:
             confine.build_root(settings["session_root"])
         self.wake_r, self.wake_w = os.pipe()

@@ -6,7 +6,10 @@ import math
 
 import pytest
 
+import json
+
 from supervisor.sandbox import evaluate as ev
+from supervisor.sandbox import values
 
 
 def call(source: str, entry: str, text: str):
@@ -71,18 +74,80 @@ def test_unbindable_arguments_raise_the_callables_own_error():
     (None, None), (True, True), (3, 3), (2 ** 100, 2 ** 100), (1.5, 1.5), ("s", "s"),
     ((1, [2, (3,)]), [1, [2, [3]]]), ({"a": (1,)}, {"a": [1]}),
     ({1, 2}, "{1, 2}"), (b"x", "b'x'"), (float("inf"), "inf"), (float("nan"), "nan"),
-    ({1: "a"}, "{1: 'a'}"), ([1, {2}], "[1, {2}]"),
+    ({1: "a"}, "{1: 'a'}"), ([1, {2}], "[1, {2}]"), ("\ud800", "\ud800"),
 ])
 def test_to_wire(value, wire):
-    assert ev.to_wire(value) == wire
+    assert values.to_wire(value) == wire
 
 
 def test_safe_repr_survives_a_raising_repr_and_caps_length():
     class Bad:
         def __repr__(self):
             raise RuntimeError("no")
-    assert "Bad" in ev.safe_repr(Bad())
-    assert len(ev.safe_repr("x" * 50_000)) < ev.REPR_LIMIT + 50
+    assert "Bad" in values.safe_repr(Bad())
+    assert len(values.safe_repr("x" * 50_000)) < values.REPR_LIMIT + 50
+
+
+@pytest.mark.parametrize("value", [
+    None, True, 0, -5, 2 ** 100, 1.5, float("inf"), -0.0, "s", "\ud800", b"\x00x",
+    (1, [2, (3,)]), {1, 2}, frozenset({(1, 2)}), {"a": (1,), 2: [None]}, 1 + 2j, [], (), {},
+])
+def test_values_cross_the_boundary_with_their_exact_types(value):
+    wire = json.loads(json.dumps(values.encode(value)))
+    back = values.decode(wire)
+    assert back == value and type(back) is type(value)
+    assert not values.has_opaque(values.encode(value))
+
+
+def test_an_integer_past_the_str_limit_crosses_exactly():
+    value = math.factorial(2000)
+    assert values.decode(json.loads(json.dumps(values.encode(value)))) == value
+
+
+def test_a_list_and_a_tuple_stay_different():
+    assert values.decode(values.encode((1, 2))) != [1, 2]
+
+
+def test_values_of_other_types_are_opaque():
+    class Always:
+        def __eq__(self, other):
+            return True
+    for value in (Always(), [1, Always()], MyInt(3)):
+        encoded = values.encode(value)
+        assert values.has_opaque(encoded)
+        assert isinstance(values.decode(encoded), values.Opaque)
+
+
+class MyInt(int):
+    pass
+
+
+@pytest.mark.parametrize("garbage", [{"$": "nope"}, {"x": 1}, {"$": "tuple"}, {"$": "int", "hex": "zz"}, {"$": "set", "v": [[1]]}])
+def test_a_forged_or_garbled_value_is_refused(garbage):
+    with pytest.raises(ValueError):
+        values.decode(garbage)
+
+
+def test_expected_literals_are_parsed_without_running_anything():
+    assert values.parse_literal(str_unbounded(math.factorial(2000))) == math.factorial(2000)
+    for text in ("frozenset()", "float('inf')", "__import__('os').system('x')", "[" * 2000):
+        with pytest.raises(values.NotLiteral):
+            values.parse_literal(text)
+
+
+def test_huge_integers_show_as_decimal_text():
+    assert values.to_wire(math.factorial(2000)) == str_unbounded(math.factorial(2000))
+    assert values.to_wire(1 << 200_000).startswith("<int of about")
+
+
+def str_unbounded(n: int) -> str:
+    import sys
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return str(n)
+    finally:
+        sys.set_int_max_str_digits(previous)
 
 
 @pytest.mark.parametrize("text, expected", [("3", 3), ("[1, 2]", [1, 2]), ("", None), ("  'a' ", "a")])
@@ -90,19 +155,34 @@ def test_parse_expected_literals(text, expected):
     assert ev.parse_expected(text, ev.new_namespace()) == expected
 
 
-def test_run_case_statuses():
+def test_run_case_reports():
     code = ev.compile_solution("def f(x):\n    print('p', x)\n    if x == 0:\n        raise ValueError('zero')\n    return x * 2")
-    passed = ev.run_case(code, "f", "2", "4", 100)
-    assert passed["status"] == "passed" and passed["stdout"] == "p 2\n" and passed["got"] == 4
-    failed = ev.run_case(code, "f", "2", "5", 100)
-    assert failed["status"] == "failed" and failed["expected"] == 5 and not failed["passed"]
+    returned = ev.run_case(code, "f", "2", "4", 100)
+    assert returned["outcome"] == "returned" and returned["stdout"] == "p 2\n" and returned["got"] == 4
+    assert returned["eq"] is True and returned["expected"] == 4
+    withheld = ev.run_case(code, "f", "2", None, 100, expected_text=lambda: pytest.fail("not asked for"))
+    assert withheld["got"] == 4 and withheld["expected"] is None
     error = ev.run_case(code, "f", "0", "0", 100)
-    assert error["status"] == "error" and error["error"].startswith("ValueError: zero\n")
+    assert error["outcome"] == "error" and error["error"].startswith("ValueError: zero\n")
     assert 'File "<solution>", line 4' in error["error"]
     exited = ev.run_case(ev.compile_solution("import sys\ndef f():\n    sys.exit(3)"), "f", "", "None", 100)
-    assert exited["status"] == "error" and exited["error"].startswith("SystemExit: 3")
+    assert exited["outcome"] == "error" and exited["error"].startswith("SystemExit: 3")
     undefined = ev.run_case(code, "g", "1", "1", 100)
-    assert undefined["status"] == "error" and undefined["error"].startswith("NameError")
+    assert undefined["outcome"] == "error" and undefined["error"].startswith("NameError")
+
+
+def test_an_opaque_value_asks_for_the_withheld_expected_text():
+    code = ev.compile_solution("class A:\n    def __eq__(self, other):\n        return other == 7\ndef f():\n    return A()")
+    report = ev.run_case(code, "f", "", None, 100, expected_text=lambda: "7")
+    assert report["eq"] is True and values.has_opaque(report["got"])
+
+
+def test_harness_frames_are_hidden_from_tracebacks():
+    try:
+        ev.compile_solution("def f(:\n    pass")
+    except SyntaxError as exc:
+        text = ev.format_error(exc)
+    assert "supervisor" not in text and "SyntaxError" in text
 
 
 def test_stdout_is_capped():
@@ -112,4 +192,4 @@ def test_stdout_is_capped():
 
 def test_solution_name_is_not_main():
     code = ev.compile_solution("ran = False\nif __name__ == '__main__':\n    ran = True\ndef f():\n    return (ran, __name__)")
-    assert ev.run_case(code, "f", "", "(False, 'solution')", 100)["status"] == "passed"
+    assert ev.run_case(code, "f", "", "(False, 'solution')", 100)["eq"] is True

@@ -7,6 +7,7 @@ import struct
 import subprocess
 
 from supervisor.pool import Pool, Sandbox, State
+from supervisor.sandbox.jobs import RunJob
 
 
 def test_a_malformed_frame_kills_the_sandbox_and_fails_only_its_job():
@@ -20,7 +21,8 @@ def test_a_malformed_frame_kills_the_sandbox_and_fails_only_its_job():
     pool.by_fd[ours.fileno()] = sandbox
     pool.by_pid[victim.pid] = sandbox
     answers = []
-    pool.submit({"kind": "run"}, 5.0, answers.append)  # dispatched to our sandbox
+    pool.submit(RunJob(session="s", cmd="true", stdin="", timeout=1, memory_mb=64, output_limit=10, fsize=10),
+                5.0, answers.append)  # dispatched to our sandbox
     theirs.recv(65536)
     garbage = b"{not json"
     theirs.sendall(struct.pack(">I", len(garbage)) + garbage)

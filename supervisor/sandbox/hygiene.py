@@ -1,0 +1,131 @@
+"""What must not carry over from one execution to the next inside a reused sandbox.
+
+A sandbox (its pid, mount, network, IPC and UTS namespaces, its init and its template)
+serves many executions one after another, because making and tearing down namespaces
+costs more than the executions themselves. Between two executions (two cases of one
+request, or two requests) the init restores the state a fresh sandbox would have:
+
+* processes: every process but the init and the templates is killed, and waited for
+  until none is left running (`kill_others`);
+* files: /tmp and /dev/shm are new, empty tmpfs mounts (`confine.refresh_scratch`);
+* System V IPC: every shared memory segment, message queue and semaphore set of the
+  sandbox's IPC namespace is removed; POSIX message queues cannot be made at all
+  (`queues_max` is 0 in the namespace, which binds every unprivileged process);
+* process ids: the pid namespace's counter is set back, so the next execution's pids
+  are the same as after a fresh start and cannot tell how many processes ran before;
+* sockets: they die with their processes. The network namespace has only a loopback
+  interface that is down, which unprivileged code cannot bring up, so no connection
+  state (TIME_WAIT) can outlive them.
+
+The session's files are the one thing that persists, by design.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+from supervisor.sandbox import confine, libc
+
+KILL_PATIENCE = 5.0  # seconds to wait for killed processes; past it the sandbox is retired
+SYSV_KINDS = ("shm", "msg", "sem")
+
+
+class Unclean(Exception):
+    """The sandbox could not be brought back to a fresh state: it must not be reused."""
+
+
+def seal_ipc() -> None:
+    """Allow no POSIX message queue in this IPC namespace (they outlive their makers)."""
+    with open("/proc/sys/fs/mqueue/queues_max", "w") as f:
+        f.write("0")
+
+
+def kill_others(protect: frozenset[int]) -> set[int]:
+    """SIGKILL every process of the pid namespace but this init and `protect`, until none
+    is left but zombies; return the pids this init reaped meanwhile (orphans, or a
+    protected child that died).
+
+    Raises:
+        Unclean: a process was still running after KILL_PATIENCE seconds.
+    """
+    me = os.getpid()
+    reaped: set[int] = set()
+    deadline = time.monotonic() + KILL_PATIENCE
+    while True:
+        running = [pid for pid in _pids() if pid != me and pid not in protect and _running(pid)]
+        for pid in running:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        reaped |= reap_orphans()
+        if not running:
+            return reaped
+        if time.monotonic() > deadline:
+            raise Unclean(f"{len(running)} processes survived SIGKILL for {KILL_PATIENCE} s")
+        time.sleep(0.0002)
+
+
+def reap_orphans() -> set[int]:
+    """Collect this init's dead children without waiting."""
+    reaped = set()
+    while True:
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return reaped
+        if pid == 0:
+            return reaped
+        reaped.add(pid)
+
+
+def _pids() -> list[int]:
+    return [int(name) for name in os.listdir("/proc") if name.isdigit()]
+
+
+def _running(pid: int) -> bool:
+    """False for a zombie or a process already gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            stat = f.read()
+    except OSError:
+        return False
+    state = stat[stat.rfind(b")") + 2:][:1]
+    return state not in (b"Z", b"X", b"")
+
+
+def remove_sysv_ipc() -> None:
+    for kind in SYSV_KINDS:
+        try:
+            with open(f"/proc/sysvipc/{kind}") as f:
+                lines = f.read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) > 1:
+                try:
+                    libc.ipc_remove(kind, int(fields[1]))
+                except OSError:
+                    pass  # already gone
+
+
+def reset_pid_counter(last: int) -> None:
+    """The next process forked in this pid namespace gets pid `last + 1`."""
+    with open("/proc/sys/kernel/ns_last_pid", "w") as f:
+        f.write(str(last))
+
+
+def reset(tmp_size_mb: int, protect: frozenset[int]) -> set[int]:
+    """Everything of the module docstring, in order; returns the pids reaped on the way.
+
+    Raises:
+        Unclean: see `kill_others`.
+    """
+    reaped = kill_others(protect)
+    remove_sysv_ipc()
+    confine.refresh_scratch(tmp_size_mb)
+    reset_pid_counter(max(protect, default=1))
+    return reaped

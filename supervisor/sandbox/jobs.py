@@ -1,0 +1,176 @@
+"""The shapes passed along the sandbox path: supervisor -> sandbox init -> template -> unit.
+
+Every message between those processes is one of these dataclasses, sent as JSON (through
+`frames` or the template's control socket). One module holds them all so a field is
+named once and each side builds and reads it the same way.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any, Literal
+
+
+@dataclass(frozen=True)
+class CaseSpec:
+    """One io_case as the request gave it: Python source text for both sides."""
+
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class UnitLimits:
+    """The rlimits a unit lowers itself to before it runs user code."""
+
+    cpu_seconds: int
+    memory_bytes: int
+    max_file_bytes: int
+
+
+@dataclass(frozen=True)
+class RunJob:
+    """A `/run` command, as the supervisor hands it to a sandbox."""
+
+    session: str
+    cmd: str
+    stdin: str
+    timeout: float
+    memory_mb: int
+    output_limit: int
+    fsize: int
+    measure_usage: bool = True
+    kind: Literal["run"] = "run"
+
+
+@dataclass(frozen=True)
+class EvaluateJob:
+    """An `/evaluate_code` request, as the supervisor hands it to a sandbox.
+
+    `session` is None for an unknown session id: the cases then get an empty scratch
+    directory (a tmpfs of `scratch_mb`), discarded with the job.
+    """
+
+    session: str | None
+    code: str
+    entry_point: str
+    cases: tuple[CaseSpec, ...]
+    timeout: float
+    cpu: float
+    memory_mb: int
+    stdout_limit: int
+    scratch_mb: int
+    fsize: int
+    measure_usage: bool = False
+    result_budget: int = 48 << 20
+    kind: Literal["evaluate"] = "evaluate"
+
+
+SandboxJob = RunJob | EvaluateJob
+
+
+def job_to_wire(job: SandboxJob) -> dict[str, Any]:
+    return dataclasses.asdict(job)
+
+
+def job_from_wire(data: dict[str, Any]) -> SandboxJob:
+    """Rebuild a job sent by the supervisor (unknown fields are ignored)."""
+    if data.get("kind") == "run":
+        return RunJob(**_known(RunJob, data))
+    values = _known(EvaluateJob, data)
+    values["cases"] = tuple(CaseSpec(**_known(CaseSpec, c)) for c in values.get("cases", ()))
+    return EvaluateJob(**values)
+
+
+def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
+    names = {f.name for f in dataclasses.fields(cls)}
+    return {k: v for k, v in data.items() if k in names}
+
+
+# --- what the init asks of the template ---------------------------------------------------
+
+@dataclass(frozen=True)
+class CaseUnit:
+    """One evaluation case for the template to fork."""
+
+    code: str
+    entry_point: str
+    case: CaseSpec | None  # None: only compile the code (a request with no case)
+    stdout_limit: int
+    limits: UnitLimits
+    cwd: str
+    expected_withheld: bool = False  # the init parsed the expected output; the case never sees it
+    kind: Literal["case"] = "case"
+
+
+@dataclass(frozen=True)
+class RunUnit:
+    """One `/run` command for the template to fork and exec."""
+
+    cmd: str
+    limits: UnitLimits
+    cwd: str
+    kind: Literal["run"] = "run"
+
+
+Unit = CaseUnit | RunUnit
+
+
+def unit_to_wire(unit: Unit) -> dict[str, Any]:
+    return dataclasses.asdict(unit)
+
+
+def unit_from_wire(data: dict[str, Any]) -> Unit:
+    limits = UnitLimits(**data["limits"])
+    if data["kind"] == "run":
+        return RunUnit(cmd=data["cmd"], limits=limits, cwd=data["cwd"])
+    case = CaseSpec(**data["case"]) if data.get("case") is not None else None
+    return CaseUnit(code=data["code"], entry_point=data["entry_point"], case=case,
+                    stdout_limit=data["stdout_limit"], limits=limits, cwd=data["cwd"],
+                    expected_withheld=bool(data.get("expected_withheld")))
+
+
+# --- what comes back -------------------------------------------------------------------
+
+@dataclass
+class CaseReport:
+    """What a case process says about its one case: claims, checked by the init.
+
+    `got` is the returned value in the tagged encoding of `values.encode` (exact builtin
+    types only; anything else is opaque). `eq` is the case process's own `got ==
+    expected`, used only when the init cannot compare the two itself.
+    """
+
+    outcome: Literal["returned", "error", "memory", "compile_error", "compiled"]
+    got: Any = None
+    eq: bool = False
+    expected: Any = None  # the case process's view of the expected value (wire form)
+    error: str | None = None
+    stdout: str = ""
+
+
+@dataclass
+class CaseResult:
+    """One entry of `case_results`, as the client sees it."""
+
+    case: int
+    input: str
+    passed: bool
+    got: Any
+    expected: Any
+    error: str | None
+    status: str
+    stdout: str
+    duration_ms: float
+    cpu_ms: float | None = None
+    peak_memory_kb: int | None = None
+
+
+@dataclass
+class Exit:
+    """How a unit's process ended, as the template (its parent) reaped it."""
+
+    status: int | None  # os.wait status; None: never reaped
+    cpu_seconds: float = 0.0
+    maxrss_kb: int = 0

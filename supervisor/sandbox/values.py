@@ -1,0 +1,266 @@
+"""Python values across the case process -> init boundary, and their form for clients.
+
+A case process runs user code, so nothing it sends can be trusted but as a claim about
+what the solution returned. It sends that value in a tagged JSON encoding that keeps the
+exact builtin types apart (a tuple is not a list, a set is not a dict), and the sandbox's
+init, which user code cannot reach, rebuilds it and compares it with the expected value it
+parsed from the request itself. Values of any other type (a class of the solution's, a
+subclass of int, a numpy array) are opaque: only their repr crosses, and the case
+process's own `got == expected` decides, exactly as a return value with that `__eq__`
+would in the process itself.
+
+Integers past Python's int-to-str limit cross as hexadecimal (linear both ways, so a huge
+answer costs no quadratic conversion in the init), and appear to clients as decimal
+strings up to `DISPLAY_INT_BITS`, beyond that as a short description.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import math
+import sys
+from typing import Any
+
+MAX_DEPTH = 100
+HEX_INT_BITS = 12_000          # below ~3,600 decimal digits: a plain JSON number
+DISPLAY_INT_BITS = 70_000      # up to ~21,000 decimal digits shown to clients in full
+REPR_LIMIT = 10_000
+LITERAL_MAX_CHARS = 1 << 20    # longer expected outputs are evaluated in the case process
+
+
+class Opaque:
+    """A value the init cannot rebuild: only its repr is known."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class _Unencodable(Exception):
+    pass
+
+
+def safe_repr(value: Any) -> str:
+    """repr that never raises and never returns more than REPR_LIMIT characters."""
+    try:
+        text = repr(value)
+    except BaseException as exc:  # noqa: BLE001 - a user __repr__ may raise anything
+        text = f"<unrepresentable {type(value).__name__}: {type(exc).__name__}>"
+    if len(text) > REPR_LIMIT:
+        text = text[:REPR_LIMIT] + "...<truncated>"
+    return text
+
+
+# --- case process side ---------------------------------------------------------------------
+
+def encode(value: Any) -> Any:
+    """The tagged JSON form of `value`; anything not of an exact builtin type is opaque."""
+    try:
+        return _encode(value, 0)
+    except (_Unencodable, RecursionError):
+        return {"$": "opaque", "repr": safe_repr(value)}
+
+
+def has_opaque(encoded: Any) -> bool:
+    """Whether an encoded value holds a part the init cannot rebuild."""
+    stack = [encoded]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            if item.get("$") == "opaque":
+                return True
+            if isinstance(item.get("v"), list):
+                stack.append(item["v"])
+    return False
+
+
+def _encode(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise _Unencodable
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is int:
+        if value.bit_length() > HEX_INT_BITS:
+            return {"$": "int", "hex": format(value, "x")}
+        return value
+    if kind is float:
+        return value if math.isfinite(value) else {"$": "float", "v": repr(value)}
+    if kind is list:
+        return [_encode(item, depth + 1) for item in value]
+    if kind is tuple or kind is set or kind is frozenset:
+        return {"$": kind.__name__, "v": [_encode(item, depth + 1) for item in value]}
+    if kind is dict:
+        return {"$": "dict", "v": [[_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in value.items()]}
+    if kind is bytes:
+        return {"$": "bytes", "v": base64.b64encode(value).decode()}
+    if kind is complex:
+        return {"$": "complex", "v": [_encode(value.real, depth + 1), _encode(value.imag, depth + 1)]}
+    raise _Unencodable
+
+
+# --- init side -----------------------------------------------------------------------------
+
+def decode(data: Any) -> Any:
+    """Rebuild a value sent by `encode`; Opaque for an opaque value.
+
+    Raises:
+        ValueError: `data` is not a well-formed encoding (a forged or garbled report).
+    """
+    try:
+        return _decode(data, 0)
+    except (KeyError, TypeError, IndexError, AttributeError, RecursionError, OverflowError) as exc:
+        raise ValueError(f"malformed value: {type(exc).__name__}") from None
+
+
+_SCALARS = (str, bool, int, float, type(None))
+
+
+def _decode(data: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH + 1:
+        raise ValueError("malformed value: too deep")
+    if isinstance(data, _SCALARS):
+        return data
+    if isinstance(data, list):
+        return [_decode(item, depth + 1) for item in data]
+    if not isinstance(data, dict):
+        raise ValueError("malformed value")
+    tag = data["$"]
+    if tag == "opaque":
+        return Opaque(str(data["repr"]))
+    if tag == "int":
+        return int(data["hex"], 16)
+    if tag == "float":
+        return float(data["v"])
+    if tag == "bytes":
+        return base64.b64decode(data["v"], validate=True)
+    items = [_decode(item, depth + 1) for item in data["v"]]
+    if tag == "tuple":
+        return tuple(items)
+    if tag == "set":
+        return set(items)
+    if tag == "frozenset":
+        return frozenset(items)
+    if tag == "dict":
+        return {k: v for k, v in items}
+    if tag == "complex":
+        return complex(*items)
+    raise ValueError(f"malformed value: unknown tag {tag!r}")
+
+
+class NotLiteral(Exception):
+    """The expected output is an expression: only the case process can evaluate it."""
+
+
+def parse_literal(text: str) -> Any:
+    """The request's expected output, parsed here without running anything.
+
+    Raises:
+        NotLiteral: not a Python literal (or too long to parse here safely).
+    """
+    if len(text) > LITERAL_MAX_CHARS:
+        raise NotLiteral
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # the text is bounded above, so the conversion is too
+    try:
+        return ast.literal_eval(text.strip() or "None")
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
+        raise NotLiteral from exc
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
+def same(got: Any, expected: Any) -> bool:
+    """`got == expected` between rebuilt builtin values: runs no user code."""
+    try:
+        return bool(got == expected)
+    except RecursionError:
+        return False
+
+
+# --- for clients ---------------------------------------------------------------------------
+
+def to_wire(value: Any) -> Any:
+    """The JSON value a client sees: itself where JSON has it (tuples as lists), else repr."""
+    try:
+        return _jsonable(value, 0)
+    except (_Unencodable, RecursionError):
+        return display_repr(value)
+
+
+def _jsonable(value: Any, depth: int) -> Any:
+    if depth > MAX_DEPTH:
+        raise _Unencodable
+    kind = type(value)
+    if value is None or kind is bool or kind is str:
+        return value
+    if kind is int:
+        if value.bit_length() > HEX_INT_BITS:
+            return _big_int_text(value)
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    if kind is list or kind is tuple:
+        return [_jsonable(item, depth + 1) for item in value]
+    if kind is dict and all(type(key) is str for key in value):
+        return {key: _jsonable(item, depth + 1) for key, item in value.items()}
+    raise _Unencodable
+
+
+DISPLAY_ITEMS = 1 << 20
+
+
+def to_display(value: Any) -> Any:
+    """`to_wire`, but a value with over DISPLAY_ITEMS characters or items is shown as its
+    (capped) repr: what only informs the client must not eat the request's result budget."""
+    try:
+        large = len(value) > DISPLAY_ITEMS
+    except BaseException:  # noqa: BLE001 - a user __len__ may raise anything
+        large = False
+    return safe_repr(value) if large else to_wire(value)
+
+
+def display_repr(value: Any) -> str:
+    if isinstance(value, Opaque):
+        return value.text
+    if type(value) is int:
+        return _big_int_text(value)
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        if _max_int_bits(value) > DISPLAY_INT_BITS:
+            return f"<{type(value).__name__} holding integers too large to show>"
+        return safe_repr(value)
+    finally:
+        sys.set_int_max_str_digits(previous)
+
+
+def _max_int_bits(value: Any, depth: int = 0) -> int:
+    if type(value) is int:
+        return value.bit_length()
+    if depth > MAX_DEPTH or not isinstance(value, (list, tuple, set, frozenset, dict, complex)):
+        return 0
+    items = value.items() if isinstance(value, dict) else value if not isinstance(value, complex) else ()
+    best = 0
+    for item in items:
+        parts = item if isinstance(value, dict) else (item,)
+        for part in parts:
+            best = max(best, _max_int_bits(part, depth + 1))
+    return best
+
+
+def _big_int_text(value: int) -> str:
+    """Decimal digits of an integer past the int-to-str limit, or a description of it."""
+    if value.bit_length() > DISPLAY_INT_BITS:
+        digits = int(value.bit_length() * math.log10(2)) + 1
+        return f"<int of about {digits} decimal digits>"
+    previous = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)
+    try:
+        return str(value)
+    finally:
+        sys.set_int_max_str_digits(previous)

@@ -1,0 +1,74 @@
+"""One-shot executions in reused sandboxes: a sandbox's namespaces, init and template serve
+many executions, so each test here looks for what one execution could leave to the next
+(files in /tmp and /dev/shm, processes, System V IPC, POSIX queues, sockets, pid
+counters), between the cases of one request and between requests."""
+
+from __future__ import annotations
+
+import errno
+import re
+
+from tests.security.support import evaluate_hostile, hostile, new_session, run_hostile
+from tests.support.service import Service
+
+
+def test_each_case_gets_a_fresh_empty_tmp_and_dev_shm(service: Service):
+    cases = [(str(i), "None") for i in range(4)]
+    body = evaluate_hostile(service, "case_tmp_state.py", "probe", cases)
+    for case in body["case_results"]:
+        assert case["status"] == "failed", case  # returned normally (expected None is wrong on purpose)
+        found, full = case["got"]
+        assert found == [], f"case {case['case']} saw what an earlier case left: {found}"
+        assert full == errno.ENOSPC, case  # each case could write until its own /tmp was full
+
+
+def test_a_cases_background_process_is_dead_before_the_next_case_starts(service: Service):
+    session = new_session(service, "bg")
+    cases = [(str(i), "None") for i in range(4)]
+    body = evaluate_hostile(service, "case_background_writer.py", "spawn_or_watch", cases, session=session)
+    results = body["case_results"]
+    assert results[0]["got"] == "spawned", results[0]
+    for case in results[1:]:
+        growth, others = case["got"]
+        assert growth == 0, f"case {case['case']}: the file written by case 0's process still grew"
+        assert others == [], f"case {case['case']} sees other processes: {others}"
+
+
+def test_requests_in_a_reused_sandbox_see_nothing_of_the_previous_ones(tight: Service):
+    """Sequential requests land on reused sandboxes; none sees the IPC objects, queues,
+    sockets, files or pid numbers of an earlier one."""
+    sessions = [new_session(tight, "reuse") for _ in range(2)]
+    seen_namespaces: dict[str, int] = {}
+    first_pids = set()
+    for attempt in range(12):
+        result = run_hostile(tight, sessions[attempt % 2], "leave_ipc_and_sockets.py")
+        out = result["stdout"]
+        assert result["exit_code"] == 0, result
+        seen = re.search(r"^seen (.*)$", out, re.M).group(1)
+        assert seen == "[]", f"attempt {attempt} saw state left by an earlier execution: {seen}"
+        pid, netns = re.search(r"^pid (\d+) netns (\S+)", out, re.M).groups()
+        first_pids.add(int(pid))
+        seen_namespaces[netns] = seen_namespaces.get(netns, 0) + 1
+        mq = re.search(r"^mq_open (-?\d+) (\d+)", out, re.M).groups()
+        assert mq[0] == "-1", "a POSIX message queue could be made: it would outlive the execution"
+        assert int(re.search(r"^left (\d+)", out, re.M).group(1)) >= 5, out  # the state was really made
+    assert max(seen_namespaces.values()) > 1, "no sandbox was reused: the test proved nothing"
+    assert len(first_pids) == 1, f"pid numbers tell how many processes ran before: {first_pids}"
+
+
+def test_a_forged_report_does_not_pass_and_the_answer_is_out_of_reach(service: Service):
+    marker = "answer-7f3a9c"
+    body = service.evaluate(hostile("forge_report.py"), "answer",
+                            [("'answer-'", repr(marker)), ("'answer-'", repr(marker))])
+    for case in body["case_results"]:
+        assert case["passed"] is False and case["status"] == "failed", case
+        assert case["expected"] == marker, "the expected value must come from the request"
+        assert case["got"] == 0, case
+    assert body["passed"] is False
+
+
+def test_garbage_on_the_report_channel_fails_that_case_only(service: Service):
+    body = evaluate_hostile(service, "garbage_report.py", "noisy", [("0", "0"), ("1", "1"), ("2", "2")])
+    statuses = [c["status"] for c in body["case_results"]]
+    assert statuses[0] == "passed" and statuses[2] == "passed", body
+    assert statuses[1] == "error" and "InvalidReport" in body["case_results"][1]["error"], body
