@@ -11,16 +11,47 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 
+
+def _unicode_text(value: str) -> str:
+    """Refuse a string that is no Unicode text: a lone surrogate.
+
+    JSON can spell one (`"\\ud800"`) and Python's parser accepts it, but it has no UTF-8
+    encoding, so the message carrying it could never be sent to the supervisor, nor
+    a file name or command made of it.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"must be Unicode text: a lone surrogate (U+{ord(value[exc.start]):04X}) "
+                         f"at position {exc.start} has no UTF-8 encoding") from None
+    return value
+
+
+def _no_nul(value: str) -> str:
+    """Refuse a NUL character: an argument of exec(2) is a C string, a NUL would end it."""
+    position = value.find("\x00")
+    if position >= 0:
+        raise ValueError(f"must not contain a NUL character (found at position {position}): "
+                         "a command line cannot carry one")
+    return value
+
+
+# Every string field of a request is `Text` (or built on it); `check_request_strings`
+# below refuses, when this module is imported, a request model with a plain `str`.
+Text = Annotated[str, AfterValidator(_unicode_text)]
+Command = Annotated[Text, AfterValidator(_no_nul)]
 SessionId = Annotated[
-    str,
+    Text,
     Field(pattern=SESSION_ID_PATTERN, description="1-128 characters of [A-Za-z0-9_-]; a UUID fits."),
 ]
-RelPath = Annotated[str, Field(description="A path relative to the session directory, e.g. `a/b.txt`.")]
+RelPath = Annotated[Text, Field(description="A path relative to the session directory, e.g. `a/b.txt`.")]
 Encoding = Literal["utf-8", "base64"]
+# A limit in seconds: positive and finite (`1e999` parses to infinity, which is no limit).
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
 class _Model(BaseModel):
@@ -42,17 +73,17 @@ def _check_maximum(value: float | int | None, info: ValidationInfo, setting: str
 # --- evaluation ------------------------------------------------------------------------
 
 class IOCase(_Model):
-    input: str = Field(description="The argument list of a Python call: `a=1, b=2`, `[1, 2]`, or empty.")
-    output: str = Field(description="The expected value: a Python literal or an expression.")
+    input: Text = Field(description="The argument list of a Python call: `a=1, b=2`, `[1, 2]`, or empty.")
+    output: Text = Field(description="The expected value: a Python literal or an expression.")
 
 
 class EvaluateRequest(_Model):
     id: SessionId
-    code: str
-    entry_point: str = Field(description="An expression naming the callable: `add`, `Solution().twoSum`.")
+    code: Text
+    entry_point: Text = Field(description="An expression naming the callable: `add`, `Solution().twoSum`.")
     io_cases: list[IOCase]
-    timeout: float | None = Field(None, gt=0, description="Wall-clock limit per case (s).")
-    cpu_limit: float | None = Field(None, gt=0, description="CPU limit per case (s).")
+    timeout: Seconds | None = Field(None, description="Wall-clock limit per case (s).")
+    cpu_limit: Seconds | None = Field(None, description="CPU limit per case (s).")
     memory_limit_mb: int | None = Field(None, gt=0, description="Memory limit per case (MiB).")
 
     @field_validator("timeout")
@@ -106,9 +137,9 @@ class EvaluateReply(_Model):
 
 class RunRequest(_Model):
     id: SessionId
-    cmd: str = Field(description="Run with `/bin/sh -c` in the session directory.")
-    stdin: str | None = Field(None, description="Text fed to the command's standard input.")
-    timeout: float | None = Field(None, gt=0, description="Wall-clock limit (s).")
+    cmd: Command = Field(description="Run with `/bin/sh -c` in the session directory.")
+    stdin: Text | None = Field(None, description="Text fed to the command's standard input.")
+    timeout: Seconds | None = Field(None, description="Wall-clock limit (s).")
 
     @field_validator("timeout")
     @classmethod
@@ -145,7 +176,7 @@ class ReadFileReply(_Model):
 class WriteFileRequest(_Model):
     id: SessionId
     rel_path: RelPath
-    content: str
+    content: Text
     encoding: Encoding = "utf-8"
 
 
@@ -243,3 +274,45 @@ OPERATIONS: dict[str, tuple[type[_Model], type[_Model]]] = {
     "list_files": (ListFilesRequest, ListFilesReply),
     "status": (StatusRequest, StatusReply),
 }
+
+
+def _guards(schema: dict[str, Any]) -> bool:
+    function = schema.get("function", {}).get("function") if schema.get("type") == "function-after" else None
+    return function is _unicode_text
+
+
+def unchecked_strings(schema: Any, checked: bool = False) -> list[dict[str, Any]]:
+    """The `str` schemas in a pydantic core schema that `_unicode_text` does not guard.
+
+    Walks the whole schema (fields, lists, unions, nested models), so a string anywhere
+    in a request is found, however deeply it is declared.
+    """
+    if isinstance(schema, list):
+        return [found for item in schema for found in unchecked_strings(item, checked)]
+    if not isinstance(schema, dict):
+        return []
+    if schema.get("type") == "str":
+        return [] if checked else [schema]
+    if schema.get("type") == "function-after":
+        return unchecked_strings(schema.get("schema"), checked or _guards(schema))
+    if schema.get("type") == "chain":  # each step validates what the step before returned
+        found = []
+        for step in schema.get("steps", []):
+            found += unchecked_strings(step, checked)
+            checked = checked or _guards(step)
+        return found
+    return [found for value in schema.values() for found in unchecked_strings(value, checked)]
+
+
+def check_request_strings() -> None:
+    """Refuse to load a request model whose string fields skip the Unicode rule.
+
+    Raises:
+        TypeError: naming the model, so a field declared as plain `str` is caught at once.
+    """
+    for name, (request_model, _) in OPERATIONS.items():
+        if unchecked_strings(request_model.__pydantic_core_schema__):
+            raise TypeError(f"{request_model.__name__} ({name}) has a string field that is not `Text`")
+
+
+check_request_strings()

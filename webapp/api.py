@@ -6,7 +6,6 @@ tests can all be driven from the same list.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +15,7 @@ from flask import Blueprint, Response, current_app, request
 from protocol import models
 from protocol.errors import ErrorCode, ServiceError
 from protocol.budget import rpc_timeout
+from webapp.jsonio import json_response, parse_body
 
 bp = Blueprint("api", __name__)
 
@@ -50,22 +50,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 )
 
 
-def json_response(body: Any, status: int = 200) -> Response:
-    return Response(json.dumps(body, separators=(",", ":"), ensure_ascii=False), status=status,
-                    mimetype="application/json")
-
-
 def _input(endpoint: Endpoint) -> tuple[dict[str, Any], str]:
     if endpoint.method == "GET":
         return request.args.to_dict(), "query"
     raw = request.get_data(cache=False)
     if not raw.strip():
         return {}, "body"
-    try:
-        body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise ServiceError(ErrorCode.INVALID, [{"type": "json_invalid", "loc": ["body"],
-                                                "msg": f"request body is not valid JSON: {exc}"}]) from None
+    body = parse_body(raw)
     if not isinstance(body, dict):
         raise ServiceError(ErrorCode.INVALID, [{"type": "model_type", "loc": ["body"],
                                                 "msg": "request body must be a JSON object"}])
@@ -78,10 +69,22 @@ def validate(endpoint: Endpoint) -> pydantic.BaseModel:
     try:
         return endpoint.request_model.model_validate(data, context={"config": current_app.config["REPL"]})
     except pydantic.ValidationError as exc:
-        errors = json.loads(exc.json(include_url=False))
-        for error in errors:
-            error["loc"] = [where, *error.get("loc", [])]
-        raise ServiceError(ErrorCode.INVALID, errors) from None
+        raise ServiceError(ErrorCode.INVALID, [_plain_error(error, where) for error in exc.errors(include_url=False)]) from None
+
+
+def _plain_error(error: Any, where: str) -> dict[str, Any]:
+    """One pydantic error as plain data, its `loc` prefixed with `body` or `query`.
+
+    Not through `ValidationError.json()`: that fails outright on an input it cannot encode
+    (a lone surrogate). The `ctx` values may be exceptions (`ValueError` of a validator),
+    shown as their message; the echoed input is made strict JSON by `jsonio.dumps`.
+    """
+    plain = dict(error)
+    plain["loc"] = [where, *error.get("loc", ())]
+    if "ctx" in plain:
+        plain["ctx"] = {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+                        for k, v in plain["ctx"].items()}
+    return plain
 
 
 def _handler(endpoint: Endpoint):

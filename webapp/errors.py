@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
+from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
 
 from protocol.errors import ErrorCode, ServiceError
+from webapp.jsonio import json_response
 
 log = logging.getLogger("webapp")
 
@@ -31,8 +32,8 @@ RETRY_AFTER_SECONDS = "1"
 
 
 def error_response(status: int, detail: object) -> Response:
-    response = jsonify(detail=detail)
-    response.status_code = status
+    """`{"detail": ...}` with `status`, strict JSON whatever the detail echoes."""
+    response = json_response({"detail": detail}, status)
     if status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS
     if status == 401:

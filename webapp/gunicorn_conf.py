@@ -1,7 +1,10 @@
 """Gunicorn settings for the web tier, read from the same settings as everything else.
 
-Worker class `gthread`: each worker serves `REPL_WEB_THREADS` requests at once, so a 30 s
-`/run` holds one thread, not a whole worker. With gthread, `timeout` is a heartbeat of the
+Worker class `webapp.worker.HeadFirstWorker`, gunicorn's `gthread` with request heads
+read in the worker's main loop (a stalled client holds no thread) and a few threads of
+its own for `GET /` and `/healthz` (they answer while every request thread waits on a
+long `/run`); see that module. Each worker serves `REPL_WEB_THREADS` requests at once,
+so a 30 s `/run` holds one thread, not a whole worker. With gthread, `timeout` is a heartbeat of the
 worker's main loop rather than a per-request limit, so a long `/run` is never killed by
 it; it is still set above the longest RPC timeout so the nesting holds either way.
 SIGTERM drains: workers stop accepting and finish in-flight requests within
@@ -18,7 +21,8 @@ from protocol import settings
 _config = settings.load()
 
 bind = f"{_config.bind_host}:{_config.port}"
-worker_class = "gthread"
+worker_class = "webapp.worker.HeadFirstWorker"
+worker_connections = 1000  # open connections per worker, stalled ones included (gunicorn's default)
 workers = _config.web_workers
 threads = _config.web_threads
 timeout = int(_config.max_run_timeout + 60)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app
 
 from protocol.errors import ServiceError
-from webapp.api import json_response
+from webapp.jsonio import json_response
 
 bp = Blueprint("health", __name__)
 STATUS_TIMEOUT = 1.0

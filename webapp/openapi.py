@@ -25,7 +25,8 @@ from pydantic.json_schema import models_json_schema
 
 from protocol import models
 from webapp import auth
-from webapp.api import ENDPOINTS, Endpoint, json_response
+from webapp.api import ENDPOINTS, Endpoint
+from webapp.jsonio import json_response
 
 bp = Blueprint("openapi", __name__)
 
