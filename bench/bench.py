@@ -35,9 +35,10 @@ from bench.load import Budget  # noqa: E402
 from bench.procs import StartError, service_commands, wait_ready  # noqa: E402
 from bench.report import Results, judge, render, to_json  # noqa: E402
 from bench.scenarios import SCENARIOS, SessionPool, Target, measure, sandbox_python  # noqa: E402
+from bench.procs import ECHO_APP  # noqa: E402
 from bench.servers import (  # noqa: E402
     ServiceHandle,
-    running_echo,
+    running_app,
     running_service,
     service_env,
 )
@@ -236,8 +237,8 @@ class Harness:
             print("baseline echo: bare Flask app, same gunicorn settings", file=sys.stderr,
                   flush=True)
             try:
-                with running_echo(REPO, self.workdir, self.args.start_timeout,
-                                  service_env(self.workdir)) as echo_url:
+                with running_app("echo", ECHO_APP, REPO, self.workdir, self.args.start_timeout,
+                                 service_env(self.workdir)) as echo_url:
                     self.runs += baselines.measure_echo(echo_url, conc, budget, progress,
                                                         self.args.http_timeout)
             except StartError as error:
