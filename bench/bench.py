@@ -115,9 +115,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="operations per scenario and concurrency, instead of a duration")
     parser.add_argument("--warmup", type=int, default=1,
                         help="unmeasured operations per client before each run (default: 1)")
-    parser.add_argument("--cpu-requests", type=int, default=20,
+    parser.add_argument("--cpu-requests", type=int, default=40,
                         help="sequential eval1 and eval10 requests each for the per-case CPU "
-                        "(with --start; 0 skips it; default: 20)")
+                        "(with --start; 0 skips it; default: 40)")
     parser.add_argument("--fork-iterations", type=int, default=DEFAULT_ITERATIONS,
                         help="iterations of the bare-fork baseline (default: "
                         f"{DEFAULT_ITERATIONS})")

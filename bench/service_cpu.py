@@ -19,7 +19,9 @@ Two sources, the first that this machine offers:
   processes are reaped inside the tree.
 
 A cgroup v1 ``cpu`` hierarchy without ``cpuacct`` (this project's usual test machine)
-has no usage counter, so ``rusage`` is used there; the report names the source.
+has no usage counter, so ``rusage`` is used there; the report names the source. psutil
+reads each process's CPU in clock ticks (10 ms), so a sample of ``rusage`` is off by a few
+ms per live process; enough requests per batch make that small (see the README).
 """
 
 from __future__ import annotations
