@@ -1,8 +1,9 @@
 """The baselines the targets are stated against, measured in the same run as the service.
 
 Absolute figures depend on the machine; ratios to these baselines mostly do not. So the
-naive grader (a fresh interpreter per case), the bare interpreter start, and the bare web
-tier (the echo app) are all driven by the same load loop as the service.
+simple grader (the ``pool`` app), the naive grader (a fresh interpreter per case), the
+bare interpreter start, and the bare web tier (the echo app) are all driven by the same
+load loop as the service; the ``pool`` app even by the same scenario code.
 """
 
 from __future__ import annotations
@@ -20,14 +21,20 @@ from functools import partial
 from bench.api import ApiClient, WrongAnswer, expect_equal
 from bench.load import Budget, Worker, run_load
 from bench.problems import Problem, add_problem
-from bench.scenarios import SMALL_FILE, small_file
+from bench.scenarios import SCENARIOS, SMALL_FILE, SessionPool, Target, measure, small_file
 from bench.stats import RunResult
 
 #: Seconds a naive evaluation of one case may take, as the service's default.
 NAIVE_CASE_TIMEOUT_S = 5.0
 
 #: Names accepted by ``--baselines``.
-BASELINE_GROUPS = ("naive", "bare", "echo")
+BASELINE_GROUPS = ("pool", "naive", "bare", "echo")
+
+#: The scenarios the ``pool`` baseline is measured on (its runs are named ``pool_<name>``).
+POOL_SCENARIOS = ("eval1", "eval10", "eval10_imports", "run_echo", "humaneval")
+
+#: Prefix of the ``pool`` baseline's run names.
+POOL_PREFIX = "pool_"
 
 
 def host_python(explicit: str | None, sandbox_path: str | None) -> str:
@@ -197,3 +204,29 @@ def measure_echo(
         lambda index: EchoClient(ApiClient(echo_url, None, http_timeout), index),
         concurrencies, budget, on_result,
     )
+
+
+def measure_pool(
+    pool_url: str,
+    scenarios: list[str],
+    concurrencies: list[int],
+    budget: Budget,
+    on_result: Callable[[RunResult], None],
+    http_timeout: float,
+    session_prefix: str,
+) -> tuple[list[RunResult], int]:
+    """Measures the simple-grader app on ``scenarios`` with the service's own scenario code.
+
+    Returns:
+        The runs (named ``pool_<scenario>``) and the number of session deletions that
+        failed.
+    """
+    sessions = SessionPool(Target(pool_url, None, http_timeout), session_prefix)
+    results: list[RunResult] = []
+    try:
+        for name in scenarios:
+            results += measure(SCENARIOS[name], sessions, concurrencies, budget, on_result,
+                               prefix=POOL_PREFIX, kind="baseline")
+    finally:
+        failures = sessions.delete_all()
+    return results, failures

@@ -23,6 +23,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,17 +31,30 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import baselines  # noqa: E402 - after the path fix above
+from bench.barefork import DEFAULT_ITERATIONS, measure_in_fresh_interpreter  # noqa: E402
 from bench.api import DEFAULT_HTTP_TIMEOUT_S, require_loopback  # noqa: E402
 from bench.load import Budget  # noqa: E402
 from bench.procs import StartError, service_commands, wait_ready  # noqa: E402
 from bench.report import Results, judge, render, to_json  # noqa: E402
 from bench.scenarios import SCENARIOS, SessionPool, Target, measure, sandbox_python  # noqa: E402
+from bench.procs import ECHO_APP, POOL_APP  # noqa: E402
+from bench.report import (  # noqa: E402
+    BARE_FORK_CPU,
+    BARE_FORK_WALL,
+    CASE_CPU,
+    EARLIER_TARGETS,
+    EVAL1_CPU,
+    EVAL10_CPU,
+    Figure,
+)
 from bench.servers import (  # noqa: E402
     ServiceHandle,
-    running_echo,
+    pool_env,
+    running_app,
     running_service,
     service_env,
 )
+from bench.service_cpu import ServiceCpuMeter, measure_case_cpu  # noqa: E402
 from bench.stats import RunResult  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -90,7 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"comma-separated subset of {','.join(SCENARIOS)} (default: all)")
     parser.add_argument("--baselines", type=_names(baselines.BASELINE_GROUPS),
                         default=list(baselines.BASELINE_GROUPS),
-                        help="comma-separated subset of naive,bare,echo, or none (default: all)")
+                        help="comma-separated subset of "
+                        f"{','.join(baselines.BASELINE_GROUPS)}, or none (default: all)")
     parser.add_argument("--concurrency", type=_int_list, default=[1, 4, 16],
                         help="client thread counts (default: 1,4,16)")
     amount = parser.add_mutually_exclusive_group()
@@ -100,6 +115,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="operations per scenario and concurrency, instead of a duration")
     parser.add_argument("--warmup", type=int, default=1,
                         help="unmeasured operations per client before each run (default: 1)")
+    parser.add_argument("--cpu-requests", type=int, default=40,
+                        help="sequential eval1 and eval10 requests each for the per-case CPU "
+                        "(with --start; 0 skips it; default: 40)")
+    parser.add_argument("--fork-iterations", type=int, default=DEFAULT_ITERATIONS,
+                        help="iterations of the bare-fork baseline (default: "
+                        f"{DEFAULT_ITERATIONS})")
     parser.add_argument("--max-seconds", type=float, default=120.0,
                         help="hard cap on the time of one run (default: 120)")
     parser.add_argument("--http-timeout", type=float, default=DEFAULT_HTTP_TIMEOUT_S,
@@ -158,6 +179,8 @@ class Harness:
         prefix = f"bench-{uuid.uuid4().hex[:8]}"
         self.pools = {0: SessionPool(target, prefix)}
         self.runs: list[RunResult] = []
+        self.figures: dict[str, Figure] = {}
+        self.cpu_source: str | None = None
         self.notes: list[str] = []
         self.python: str | None = None
         self.sandbox_python: str | None = None
@@ -187,11 +210,54 @@ class Harness:
             scenario = SCENARIOS[name]
             print(f"{name}: {scenario.summary}", file=sys.stderr, flush=True)
             try:
-                self.runs += measure(scenario, self.pool(scenario.files),
-                                     self.args.concurrency, self.budget, progress)
+                self._record(measure(scenario, self.pool(scenario.files),
+                                     self.args.concurrency, self.budget, progress))
             except Exception as error:  # noqa: BLE001 - report it and go on with the rest
                 self._note(f"scenario {name} could not run: {type(error).__name__}: {error}")
         self._service_dead()
+
+    def _record(self, runs: list[RunResult]) -> None:
+        """Keeps runs; a one-pass run with errors is also noted, so it cannot go unseen.
+
+        Every HumanEval canonical solution must pass: one that does not is a bug in the
+        target (or in the conversion), never a figure to report quietly.
+        """
+        self.runs += runs
+        for run in runs:
+            if run.name.endswith("humaneval") and run.errors:
+                samples = "; ".join(run.error_samples[:3])
+                self._note(f"{run.name}: {run.errors} of {run.ok + run.errors} canonical "
+                           f"solutions did not pass: {samples}")
+
+    def run_case_cpu(self) -> None:
+        """Measures the service's per-case CPU (needs ``--start``: the supervisor's pid).
+
+        Runs after the scenarios, so the service is warm, and before the baselines, so
+        nothing else the harness started is using the CPU.
+        """
+        wanted = {"eval1", "eval10"} <= set(self.args.scenarios)
+        pid = self.service.supervisor_pid if self.service else None
+        if self.args.cpu_requests < 1 or not wanted or pid is None or self._service_dead():
+            return
+        print(f"per-case CPU: {self.args.cpu_requests} sequential eval1 and eval10 requests",
+              file=sys.stderr, flush=True)
+        pool = self.pool(0)
+
+        def run_requests(name: str, count: int) -> RunResult:
+            budget = replace(self.budget, duration_s=None, requests=count, warmup=0)
+            return measure(SCENARIOS[name], pool, [1], budget, progress, prefix="cpu_")[0]
+
+        try:
+            meter = ServiceCpuMeter(pid)
+            cpu = measure_case_cpu(meter, run_requests, self.args.cpu_requests)
+        except Exception as error:  # noqa: BLE001 - report it and go on
+            self._note(f"per-case CPU could not be measured: {type(error).__name__}: {error}")
+            return
+        self._record(list(cpu.runs))
+        self.cpu_source = cpu.source
+        self.figures[EVAL1_CPU] = Figure(cpu.eval1_ms, cpu.errors)
+        self.figures[EVAL10_CPU] = Figure(cpu.eval10_ms, cpu.errors)
+        self.figures[CASE_CPU] = Figure(cpu.per_case_ms, cpu.errors)
 
     def _service_dead(self) -> bool:
         """Notes (once) and returns whether a process of the started service has exited."""
@@ -224,6 +290,8 @@ class Harness:
         """Measures the selected baselines at the same concurrencies as the service."""
         chosen = self.args.baselines
         conc, budget = self.args.concurrency, self.budget
+        if "pool" in chosen:
+            self._run_pool()
         if "naive" in chosen:
             assert self.python is not None, "choose_python() comes first"
             print("baseline naive: a fresh interpreter per case", file=sys.stderr, flush=True)
@@ -232,16 +300,52 @@ class Harness:
             assert self.python is not None, "choose_python() comes first"
             print("baseline bare: python3 -c pass", file=sys.stderr, flush=True)
             self.runs += baselines.measure_bare(self.python, conc, budget, progress)
+            self._run_bare_fork()
         if "echo" in chosen:
             print("baseline echo: bare Flask app, same gunicorn settings", file=sys.stderr,
                   flush=True)
             try:
-                with running_echo(REPO, self.workdir, self.args.start_timeout,
-                                  service_env(self.workdir)) as echo_url:
+                with running_app("echo", ECHO_APP, REPO, self.workdir, self.args.start_timeout,
+                                 service_env(self.workdir)) as echo_url:
                     self.runs += baselines.measure_echo(echo_url, conc, budget, progress,
                                                         self.args.http_timeout)
             except StartError as error:
                 self._note(f"echo app did not start: {error}")
+
+    def _run_pool(self) -> None:
+        """Measures the simple-grader app on the selected scenarios it is compared on.
+
+        With no comparable scenario selected (``--scenarios none``), on all of them, so
+        the baseline can be measured on its own.
+        """
+        names = [n for n in baselines.POOL_SCENARIOS if n in self.args.scenarios]
+        names = names or list(baselines.POOL_SCENARIOS)
+        print(f"baseline pool: process pool per request, subprocess per command "
+              f"({', '.join(names)})", file=sys.stderr, flush=True)
+        try:
+            with running_app("pool", POOL_APP, REPO, self.workdir, self.args.start_timeout,
+                             pool_env(self.workdir)) as pool_url:
+                runs, failures = baselines.measure_pool(
+                    pool_url, names, self.args.concurrency, self.budget, progress,
+                    self.args.http_timeout, f"{self.pools[0].prefix}-pool")
+                self._record(runs)
+                if failures:
+                    self._note(f"{failures} pool baseline session deletions failed")
+        except StartError as error:
+            self._note(f"pool app did not start: {error}")
+
+    def _run_bare_fork(self) -> None:
+        """Measures the bare fork per case, in a fresh interpreter (see ``barefork``)."""
+        assert self.python is not None, "choose_python() comes first"
+        print(f"baseline bare fork: {self.args.fork_iterations} iterations", file=sys.stderr,
+              flush=True)
+        try:
+            cost = measure_in_fresh_interpreter(self.python, self.args.fork_iterations, REPO)
+        except (RuntimeError, OSError, subprocess.TimeoutExpired) as error:
+            self._note(f"bare fork could not be measured: {error}")
+            return
+        self.figures[BARE_FORK_CPU] = Figure(cost.cpu_ms)
+        self.figures[BARE_FORK_WALL] = Figure(cost.wall_ms)
 
     def clean_up(self) -> None:
         """Deletes the sessions the run created (failures are noted, not fatal)."""
@@ -268,6 +372,9 @@ class Harness:
             "requests": self.budget.requests,
             "warmup": self.budget.warmup,
             "baseline_python": self.python,
+            "cpu_requests": self.args.cpu_requests,
+            "cpu_source": self.cpu_source,
+            "fork_iterations": self.args.fork_iterations,
             "sandbox_python": self.sandbox_python,
             "cpus": os.cpu_count(),
             "load_average_1min": {"start": self.load_at_start, "end": _load_average()},
@@ -328,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             try:
                 harness.choose_python()
                 harness.run_scenarios()
+                harness.run_case_cpu()
                 harness.run_baselines()
             finally:
                 if not harness.service_died:
@@ -350,13 +458,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _report(harness: Harness, args: argparse.Namespace) -> int:
     """Prints the report, writes the JSON file, and returns the exit status."""
-    results = Results(harness.runs)
+    results = Results(harness.runs, harness.figures)
     verdicts = judge(results)
-    print(render(results, verdicts))
+    earlier = judge(results, EARLIER_TARGETS)
+    print(render(results, verdicts, earlier))
     if harness.notes:
         print("\nNotes\n" + "\n".join(f"  {note}" for note in harness.notes))
     if args.json is not None:
-        args.json.write_text(json.dumps(to_json(results, verdicts, harness.meta()), indent=2)
+        args.json.write_text(json.dumps(to_json(results, verdicts, harness.meta(), earlier), indent=2)
                              + "\n", encoding="utf-8")
         print(f"\nraw figures written to {args.json}", file=sys.stderr)
     if args.strict:

@@ -15,6 +15,10 @@ from bench.api import WrongAnswer, expect_equal, field
 
 ADD_CODE = "def add(a, b):\n    return a + b"
 
+#: Module-level imports the ``eval10_imports`` solution starts with: a real solution's
+#: usual preamble, which a sandbox that re-imports per case pays for in every case.
+IMPORTS_LINE = "import typing, statistics, fractions, dataclasses, decimal, asyncio"
+
 #: In the batch, every problem at these positions (modulo 10) has one case whose expected
 #: value is wrong (status ``failed``) or whose input divides by zero (status ``error``).
 FAILING_SLOT = 3
@@ -78,6 +82,12 @@ def add_problem(case_count: int) -> Problem:
         for index in range(case_count)
     )
     return Problem(ADD_CODE, "add", cases, ("passed",) * case_count)
+
+
+def imports_problem(case_count: int) -> Problem:
+    """Returns :func:`add_problem` whose code first imports a few standard modules."""
+    problem = add_problem(case_count)
+    return replace(problem, code=f"{IMPORTS_LINE}\n\n{problem.code}")
 
 
 def _linear(position: int, cases: int, bad: str | None) -> Problem:

@@ -1,4 +1,4 @@
-"""Starting and stopping the processes a run measures: the service and the echo app.
+"""Starting and stopping the processes a run measures: the service and the baseline apps.
 
 Every process is started in its own session (process group) with its output in a log file,
 so it can be stopped as a whole with SIGTERM, and a failure to start can be explained
@@ -28,8 +28,11 @@ DEFAULT_COMMANDS = {
 #: The gunicorn settings file the service uses, relative to the repository root.
 GUNICORN_CONF = "webapp/gunicorn_conf.py"
 
-#: The WSGI target of the bare echo app that stands in for the service in the baseline.
+#: The WSGI target of the bare echo app that stands in for the web tier in a baseline.
 ECHO_APP = "bench.echo_app:app"
+
+#: The WSGI target of the simple grader that stands in for the whole service in a baseline.
+POOL_APP = "bench.pool_app:app"
 
 #: Seconds a process gets to exit after SIGTERM before it is killed.
 STOP_GRACE_S = 15.0
@@ -81,22 +84,22 @@ def service_commands(repo: Path) -> dict[str, str]:
     return {name: found.get(name, default) for name, default in DEFAULT_COMMANDS.items()}
 
 
-def echo_command(repo: Path, web_command: str) -> str:
-    """Returns a command that runs the echo app with the service's gunicorn settings.
+def app_command(repo: Path, web_command: str, app: str = ECHO_APP) -> str:
+    """Returns a command that runs a baseline ``app`` with the service's gunicorn settings.
 
     The service's ``web`` command is reused with its app argument (the token naming
-    ``webapp``) swapped for the echo app, so worker class, worker count and every other
+    ``webapp``) swapped for ``app``, so worker class, worker count and every other
     option match. A settings file that does not exist (yet) is left out, and a command that
     does not look like that is replaced by plain gunicorn with the settings file if any.
     """
     tokens = shlex.split(web_command)
     app_positions = [i for i, token in enumerate(tokens) if token.startswith("webapp:")]
     if tokens and Path(tokens[0]).name == "gunicorn" and len(app_positions) == 1:
-        tokens[app_positions[0]] = ECHO_APP
+        tokens[app_positions[0]] = app
         return shlex.join(_without_missing_config(repo, tokens))
     if (repo / GUNICORN_CONF).is_file():
-        return shlex.join(["gunicorn", "-c", GUNICORN_CONF, ECHO_APP])
-    return shlex.join(["gunicorn", ECHO_APP])
+        return shlex.join(["gunicorn", "-c", GUNICORN_CONF, app])
+    return shlex.join(["gunicorn", app])
 
 
 def _without_missing_config(repo: Path, tokens: list[str]) -> list[str]:
@@ -154,7 +157,7 @@ class ManagedProcess:
     """A shell command run in its own process group, logging to a file.
 
     Attributes:
-        name: Short name used in messages (``web``, ``supervisor``, ``echo``).
+        name: Short name used in messages (``web``, ``supervisor``, ``echo``, ``pool``).
         command: The shell command line.
         log_path: File receiving its stdout and stderr.
         popen: The running process, once started.

@@ -6,28 +6,25 @@ the text report and the JSON file are built from the same computed figures.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.stats import LatencySummary, RunResult
 
+#: Prefix of the ``pool`` baseline's runs (``pool_eval1``...), the targets' yardstick.
+POOL = "pool_"
 
-class Results:
-    """The runs of one invocation, looked up by name and concurrency."""
+#: The scenario whose figure is the wall time of one pass, and its client threads.
+HUMANEVAL = "humaneval"
+HUMANEVAL_CONCURRENCY = 8
 
-    def __init__(self, runs: Iterable[RunResult]) -> None:
-        self.runs = list(runs)
-        self._index = {(run.name, run.concurrency): run for run in self.runs}
-
-    def get(self, name: str, concurrency: int) -> RunResult | None:
-        """Returns the run of ``name`` at ``concurrency``, if it was measured."""
-        return self._index.get((name, concurrency))
-
-    def concurrencies(self) -> list[int]:
-        """Returns the concurrency levels measured, ascending."""
-        return sorted({run.concurrency for run in self.runs})
-
+#: Names of the figures that are not load runs (the per-case CPU measurement).
+CASE_CPU = "case_cpu_ms"
+BARE_FORK_CPU = "bare_fork_cpu_ms"
+BARE_FORK_WALL = "bare_fork_wall_ms"
+EVAL1_CPU = "cpu_per_eval1_ms"
+EVAL10_CPU = "cpu_per_eval10_ms"
 
 @dataclass(frozen=True)
 class Figure:
@@ -44,6 +41,39 @@ class Figure:
 
 
 MISSING = Figure(None)
+
+
+class Results:
+    """The runs of one invocation, looked up by name and concurrency, and other figures.
+
+    Attributes:
+        runs: The load runs, in the order they were measured.
+        figures: Measured values that are not load runs (``CASE_CPU``...), with the errors
+            of the runs they were computed from.
+    """
+
+    def __init__(self, runs: Iterable[RunResult],
+                 figures: Mapping[str, Figure] | None = None) -> None:
+        self.runs = list(runs)
+        self.figures = dict(figures or {})
+        self._index = {(run.name, run.concurrency): run for run in self.runs}
+
+    def get(self, name: str, concurrency: int) -> RunResult | None:
+        """Returns the run of ``name`` at ``concurrency``, if it was measured."""
+        return self._index.get((name, concurrency))
+
+    def figure(self, name: str) -> Figure:
+        """Returns the figure ``name``, or ``MISSING``."""
+        return self.figures.get(name, MISSING)
+
+    def concurrencies(self) -> list[int]:
+        """Returns the concurrency levels of the repeated runs, ascending.
+
+        The one-pass ``humaneval`` run is left out: its fixed client count is not a level
+        the other scenarios were measured at.
+        """
+        return sorted({run.concurrency for run in self.runs
+                       if not run.name.endswith(HUMANEVAL)})
 
 
 def _p50(results: Results, name: str, concurrency: int, part: str | None = None) -> Figure:
@@ -83,9 +113,38 @@ def web_overhead(results: Results, concurrency: int) -> Figure:
                     _p50(results, "echo", concurrency), lambda a, b: a - b)
 
 
-def speedup(results: Results, service: str, naive: str, concurrency: int) -> Figure:
-    """Throughput of a service scenario over that of the naive grader doing the same."""
-    return _combine(_rate(results, service, concurrency), _rate(results, naive, concurrency),
+def speedup(results: Results, service: str, baseline: str, concurrency: int) -> Figure:
+    """Throughput of a service scenario over that of a baseline doing the same."""
+    return _combine(_rate(results, service, concurrency),
+                    _rate(results, baseline, concurrency), lambda a, b: a / b)
+
+
+def pool_speedup(results: Results, scenario: str, concurrency: int) -> Figure:
+    """Throughput of a scenario over that of the ``pool`` baseline on the same scenario."""
+    return speedup(results, scenario, POOL + scenario, concurrency)
+
+
+def pool_p50_ratio(results: Results, scenario: str, concurrency: int) -> Figure:
+    """p50 latency of a scenario over that of the ``pool`` baseline."""
+    return _combine(_p50(results, scenario, concurrency),
+                    _p50(results, POOL + scenario, concurrency), lambda a, b: a / b)
+
+
+def _wall(results: Results, name: str) -> Figure:
+    """The wall time (s) of a one-pass run; missing if it did nothing right."""
+    run = results.get(name, HUMANEVAL_CONCURRENCY)
+    return MISSING if run is None else Figure(run.elapsed_s if run.ok else None, run.errors)
+
+
+def humaneval_ratio(results: Results) -> Figure:
+    """The service's HumanEval wall time over the ``pool`` baseline's."""
+    return _combine(_wall(results, HUMANEVAL), _wall(results, POOL + HUMANEVAL),
+                    lambda a, b: a / b)
+
+
+def case_cpu_ratio(results: Results) -> Figure:
+    """The service's per-case CPU over the bare fork's."""
+    return _combine(results.figure(CASE_CPU), results.figure(BARE_FORK_CPU),
                     lambda a, b: a / b)
 
 
@@ -110,7 +169,27 @@ class Target:
     compute: Callable[[Results], Figure]
 
 
+#: The performance issue's targets, all relative to baselines measured in the same run.
+#: These are what ``--strict`` judges.
 TARGETS: tuple[Target, ...] = (
+    Target("eval1 throughput / pool at c=16", ">= 3x", 3.0, False, "x",
+           lambda r: pool_speedup(r, "eval1", 16)),
+    Target("eval1 p50 / pool p50 at c=1", "<= 0.6x", 0.6, True, "x",
+           lambda r: pool_p50_ratio(r, "eval1", 1)),
+    Target("eval10 throughput / pool at c=16", ">= 1.5x", 1.5, False, "x",
+           lambda r: pool_speedup(r, "eval10", 16)),
+    Target("eval10_imports throughput / pool at c=16", ">= 3x", 3.0, False, "x",
+           lambda r: pool_speedup(r, "eval10_imports", 16)),
+    Target("run_echo throughput / pool at c=16", ">= 1x", 1.0, False, "x",
+           lambda r: pool_speedup(r, "run_echo", 16)),
+    Target(f"humaneval wall / pool wall ({HUMANEVAL_CONCURRENCY} clients)", "<= 0.5x", 0.5,
+           True, "x", humaneval_ratio),
+    Target("per-case CPU / bare fork CPU", "<= 1.5x", 1.5, True, "x", case_cpu_ratio),
+)
+
+#: The earlier absolute targets, still reported for comparison with older results but not
+#: judged by ``--strict``: absolute figures depend on the machine.
+EARLIER_TARGETS: tuple[Target, ...] = (
     Target("eval1 p50 at c=1", "<= 4 ms", 4.0, True, "ms",
            lambda r: _p50(r, "eval1", 1)),
     Target("eval1 throughput at c=16", ">= 400 req/s", 400.0, False, "req/s",
@@ -158,21 +237,58 @@ def judge(results: Results, targets: Sequence[Target] = TARGETS) -> list[Verdict
     return verdicts
 
 
+#: The per-concurrency ratio columns: JSON key, table header, how, digits shown.
+RATIO_COLUMNS: tuple[tuple[str, str, Callable[[Results, int], Figure], int], ...] = (
+    ("eval1_vs_pool_throughput", "eval1/pool x", lambda r, c: pool_speedup(r, "eval1", c), 2),
+    ("eval1_p50_over_pool_p50", "eval1/pool p50 x",
+     lambda r, c: pool_p50_ratio(r, "eval1", c), 2),
+    ("eval10_vs_pool_throughput", "eval10/pool x",
+     lambda r, c: pool_speedup(r, "eval10", c), 2),
+    ("eval10_imports_vs_pool_throughput", "imports/pool x",
+     lambda r, c: pool_speedup(r, "eval10_imports", c), 2),
+    ("run_echo_vs_pool_throughput", "run_echo/pool x",
+     lambda r, c: pool_speedup(r, "run_echo", c), 2),
+    ("eval1_vs_naive_throughput", "eval1/naive x",
+     lambda r, c: speedup(r, "eval1", "naive_eval1", c), 1),
+    ("eval10_vs_naive_throughput", "eval10/naive x",
+     lambda r, c: speedup(r, "eval10", "naive_eval10", c), 1),
+    ("run_py_p50_over_bare_p50", "run_py/bare p50 x", run_py_ratio, 2),
+    ("write_file_p50_minus_echo_p50_ms", "write_file-echo p50 ms", web_overhead, 2),
+)
+
+#: Figures measured once per invocation: JSON key, label, how, unit.
+ONE_OFF: tuple[tuple[str, str, Callable[[Results], Figure], str], ...] = (
+    ("humaneval_wall_s", f"humaneval wall, {HUMANEVAL_CONCURRENCY} clients",
+     lambda r: _wall(r, HUMANEVAL), "s"),
+    ("pool_humaneval_wall_s", "pool baseline: humaneval wall",
+     lambda r: _wall(r, POOL + HUMANEVAL), "s"),
+    ("humaneval_wall_ratio", "humaneval wall / pool wall", humaneval_ratio, "x"),
+    ("cpu_per_eval1_ms", "service CPU per eval1 request", lambda r: r.figure(EVAL1_CPU), "ms"),
+    ("cpu_per_eval10_ms", "service CPU per eval10 request",
+     lambda r: r.figure(EVAL10_CPU), "ms"),
+    ("case_cpu_ms", "service CPU per case ((eval10 - eval1) / 9)",
+     lambda r: r.figure(CASE_CPU), "ms"),
+    ("bare_fork_cpu_ms", "bare fork: CPU per case", lambda r: r.figure(BARE_FORK_CPU), "ms"),
+    ("bare_fork_wall_ms", "bare fork: wall per case", lambda r: r.figure(BARE_FORK_WALL),
+     "ms"),
+    ("case_cpu_ratio", "per-case CPU / bare fork CPU", case_cpu_ratio, "x"),
+)
+
+
 def ratio_rows(results: Results) -> list[dict[str, Any]]:
     """Returns, per concurrency, the service's figures relative to the baselines."""
     rows = []
     for concurrency in results.concurrencies():
         row: dict[str, Any] = {"concurrency": concurrency}
-        for key, figure in (
-            ("eval1_vs_naive_throughput", speedup(results, "eval1", "naive_eval1", concurrency)),
-            ("eval10_vs_naive_throughput",
-             speedup(results, "eval10", "naive_eval10", concurrency)),
-            ("run_py_p50_over_bare_p50", run_py_ratio(results, concurrency)),
-            ("write_file_p50_minus_echo_p50_ms", web_overhead(results, concurrency)),
-        ):
-            row[key] = figure.value
+        for key, _header, compute, _digits in RATIO_COLUMNS:
+            row[key] = compute(results, concurrency).value
         rows.append(row)
     return rows
+
+
+def one_off_figures(results: Results) -> dict[str, Figure]:
+    """Returns the figures measured once per invocation (HumanEval wall, per-case CPU)."""
+    return {key: compute(results) for key, _label, compute, _unit in ONE_OFF}
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -211,8 +327,22 @@ def run_row(run: RunResult) -> list[str]:
     ]
 
 
-def render(results: Results, verdicts: Sequence[Verdict]) -> str:
-    """Returns the full text report: runs, errors, ratios to the baselines, targets."""
+def _verdict_table(verdicts: Sequence[Verdict]) -> str:
+    """Formats target verdicts."""
+    return table(("target", "goal", "measured", "errors", "status"),
+                 [[v.label, v.goal, f"{_num(v.value)} {v.unit}", str(v.errors), v.status]
+                  for v in verdicts])
+
+
+def render(results: Results, verdicts: Sequence[Verdict],
+           earlier: Sequence[Verdict] = ()) -> str:
+    """Returns the full text report: runs, errors, ratios to the baselines, targets.
+
+    Args:
+        results: What was measured.
+        verdicts: The targets ``--strict`` judges.
+        earlier: Informational verdicts (the earlier absolute targets), shown after them.
+    """
     parts = ["Runs (req/s counts correct answers only; latencies are of correct answers)",
              table(RUN_HEADERS, [run_row(run) for run in results.runs])]
     part_rows = [
@@ -230,25 +360,36 @@ def render(results: Results, verdicts: Sequence[Verdict]) -> str:
             parts += [f"  {run.name} c={run.concurrency}: {message}" for message in
                       run.error_samples]
     ratios = ratio_rows(results)
-    parts += ["", "Relative to the baselines",
-              table(("conc", "eval1/naive x", "eval10/naive x", "run_py/bare p50 x",
-                     "write_file-echo p50 ms"),
-                    [[str(row["concurrency"]), _num(row["eval1_vs_naive_throughput"], 1),
-                      _num(row["eval10_vs_naive_throughput"], 1),
-                      _num(row["run_py_p50_over_bare_p50"]),
-                      _num(row["write_file_p50_minus_echo_p50_ms"])] for row in ratios])]
-    parts += ["", "Targets",
-              table(("target", "goal", "measured", "errors", "status"),
-                    [[v.label, v.goal, f"{_num(v.value)} {v.unit}", str(v.errors), v.status]
-                     for v in verdicts])]
+    columns = [c for c in RATIO_COLUMNS if any(row[c[0]] is not None for row in ratios)]
+    if columns:
+        parts += ["", "Relative to the baselines (pool_* runs are the targets' yardstick)",
+                  table(("conc", *(header for _k, header, _c, _d in columns)),
+                        [[str(row["concurrency"]),
+                          *(_num(row[key], digits) for key, _h, _c, digits in columns)]
+                         for row in ratios])]
+    one_off = [(label, figure, unit) for (_k, label, _c, unit), figure
+               in zip(ONE_OFF, one_off_figures(results).values(), strict=True)
+               if figure.value is not None]
+    if one_off:
+        parts += ["", "Measured once per run",
+                  table(("figure", "value", "errors"),
+                        [[label, f"{_num(figure.value)} {unit}", str(figure.errors)]
+                         for label, figure, unit in one_off])]
+    parts += ["", "Targets (judged by --strict)", _verdict_table(verdicts)]
+    if earlier:
+        parts += ["", "Earlier absolute targets (for comparison with older results; "
+                  "not judged)", _verdict_table(earlier)]
     return "\n".join(parts)
 
 
-def to_json(results: Results, verdicts: Sequence[Verdict], meta: dict[str, Any]) -> dict[str, Any]:
+def to_json(results: Results, verdicts: Sequence[Verdict], meta: dict[str, Any],
+            earlier: Sequence[Verdict] = ()) -> dict[str, Any]:
     """Returns every raw figure of the run as a JSON-ready dict."""
     return {
         "meta": meta,
         "runs": [run.to_dict() for run in results.runs],
         "ratios": ratio_rows(results),
+        "figures": {key: asdict(figure) for key, figure in one_off_figures(results).items()},
         "targets": [asdict(verdict) for verdict in verdicts],
+        "earlier_targets": [asdict(verdict) for verdict in earlier],
     }

@@ -7,17 +7,20 @@ figures measure the operation itself, not session creation.
 
 from __future__ import annotations
 
+import functools
 import itertools
+import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from bench.api import ApiClient, HttpError, WrongAnswer, expect_equal
 from bench.api import field as reply_field
+from bench.humaneval import humaneval_problems
 from bench.load import Budget, run_load
-from bench.problems import Problem, add_problem, batch_problems, check_evaluation
+from bench.problems import Problem, add_problem, batch_problems, check_evaluation, imports_problem
 from bench.stats import RunResult
 
 #: Small files put in every session of the ``fork`` scenario.
@@ -25,6 +28,9 @@ FORK_FILES = 10
 
 #: Parallel requests used to create and delete sessions outside the measured period.
 HOUSEKEEPING_THREADS = 4
+
+#: Client threads of the one-pass scenarios (``humaneval``): one request per problem.
+ONE_PASS_CONCURRENCY = 8
 
 #: Path of the file the ``write_read`` scenario writes and reads back.
 SMALL_FILE = "bench/small.txt"
@@ -144,6 +150,27 @@ class HttpWorker:
         self.api.close()
 
 
+class ProblemFeed:
+    """Hands out each problem of a one-pass scenario exactly once, to whichever client asks.
+
+    Shared by the client threads of one run, so the set is evaluated once in all, however
+    the work happens to spread over the threads.
+    """
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self._problems = iter(problems)
+        self._lock = threading.Lock()
+
+    def take(self) -> Problem:
+        """Returns the next problem.
+
+        Raises:
+            StopIteration: If every problem has been handed out.
+        """
+        with self._lock:
+            return next(self._problems)
+
+
 @dataclass(frozen=True)
 class OpContext:
     """What an operation is built from.
@@ -152,11 +179,13 @@ class OpContext:
         session_id: The client's own session.
         client: The client's number (0-based).
         pool: The session pool, to hand over sessions the operation creates.
+        feed: The shared problems of a one-pass scenario, else ``None``.
     """
 
     session_id: str
     client: int
     pool: SessionPool
+    feed: ProblemFeed | None = None
 
 
 def _evaluate(problems: list[Problem]) -> Callable[[OpContext], Op]:
@@ -180,6 +209,21 @@ def _evaluate(problems: list[Problem]) -> Callable[[OpContext], Op]:
         return op
 
     return build
+
+
+def _evaluate_feed(context: OpContext) -> Op:
+    """Returns an op evaluating the next problem of the run's shared feed."""
+    feed = context.feed
+    if feed is None:
+        raise ValueError("a one-pass scenario needs a problem feed")
+
+    def op(api: ApiClient) -> Parts:
+        problem = feed.take()
+        check_evaluation(api.post("/evaluate_code", problem.request(context.session_id)),
+                         problem)
+        return None
+
+    return op
 
 
 def _run(cmd: str, stdout: str | None) -> Callable[[OpContext], Op]:
@@ -245,12 +289,16 @@ class Scenario:
         summary: One line saying what an operation is.
         build: Makes a client's operation from its context.
         files: Small files each session must hold before the run.
+        one_pass: For a scenario whose figure is the wall time of evaluating a fixed set
+            once (``humaneval``): returns that set. Such a scenario runs once, at
+            ``ONE_PASS_CONCURRENCY``, without warm-up, one request per problem.
     """
 
     name: str
     summary: str
     build: Callable[[OpContext], Op]
     files: int = 0
+    one_pass: Callable[[], list[Problem]] | None = None
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -258,6 +306,11 @@ SCENARIOS: dict[str, Scenario] = {
     for scenario in (
         Scenario("eval1", "evaluate_code: add, 1 case", _evaluate([add_problem(1)])),
         Scenario("eval10", "evaluate_code: add, 10 cases", _evaluate([add_problem(10)])),
+        Scenario("eval10_imports", "evaluate_code: add after 6 stdlib imports, 10 cases",
+                 _evaluate([imports_problem(10)])),
+        Scenario("humaneval", "evaluate_code: every convertible HumanEval problem once, "
+                 f"{ONE_PASS_CONCURRENCY} clients", _evaluate_feed,
+                 one_pass=functools.cache(humaneval_problems)),
         Scenario("batch", "evaluate_code: 100 problems x 10 cases, some fail/raise/loop",
                  _evaluate(batch_problems())),
         Scenario("run_py", "run: python3 -c pass", _run("python3 -c pass", None)),
@@ -276,16 +329,29 @@ def measure(
     concurrencies: list[int],
     budget: Budget,
     on_result: Callable[[RunResult], None],
+    prefix: str = "",
+    kind: str = "service",
 ) -> list[RunResult]:
     """Runs one scenario at each concurrency, creating the sessions it needs first.
+
+    The same code drives the service and the ``pool`` baseline (whose runs get the name
+    ``prefix + scenario.name`` and kind ``baseline``), so both are asked and checked alike.
 
     Args:
         scenario: What to run.
         pool: Sessions to use; must hold ``scenario.files`` files each.
-        concurrencies: Client thread counts, measured in this order.
+        concurrencies: Client thread counts, measured in this order (a one-pass scenario
+            ignores them and runs once at ``ONE_PASS_CONCURRENCY``).
         budget: Limits of each run.
         on_result: Called with each result as soon as it is known (progress output).
+        prefix: Put before the scenario's name in the results.
+        kind: ``service`` or ``baseline``.
     """
+    name = prefix + scenario.name
+    if scenario.one_pass is not None:
+        result = _measure_one_pass(scenario, scenario.one_pass(), pool, budget, name, kind)
+        on_result(result)
+        return [result]
     pool.ensure(max(concurrencies))
     results = []
     for concurrency in concurrencies:
@@ -294,10 +360,36 @@ def measure(
             context = OpContext(pool.ids[index], index, pool)
             return HttpWorker(pool.target.client(), scenario.build(context))
 
-        result = run_load(scenario.name, "service", make_worker, concurrency, budget)
+        result = run_load(name, kind, make_worker, concurrency, budget)
         on_result(result)
         results.append(result)
     return results
+
+
+def _measure_one_pass(
+    scenario: Scenario, problems: list[Problem], pool: SessionPool, budget: Budget, name: str,
+    kind: str,
+) -> RunResult:
+    """Evaluates every problem once; the run's wall time is the scenario's figure.
+
+    A problem that was not evaluated (the run hit ``--max-seconds``) counts as an error,
+    so a cut-short pass can never look fast.
+    """
+    pool.ensure(ONE_PASS_CONCURRENCY)
+    feed = ProblemFeed(problems)
+    one_pass = replace(budget, duration_s=None, requests=len(problems), warmup=0)
+
+    def make_worker(index: int) -> HttpWorker:
+        context = OpContext(pool.ids[index], index, pool, feed)
+        return HttpWorker(pool.target.client(), scenario.build(context))
+
+    result = run_load(name, kind, make_worker, ONE_PASS_CONCURRENCY, one_pass)
+    missing = len(problems) - result.ok - result.errors
+    if missing > 0:
+        result.errors += missing
+        result.error_samples.append(f"{missing} of {len(problems)} problems not evaluated "
+                                    "within --max-seconds")
+    return result
 
 
 def sandbox_python(target: Target, session_id: str) -> str | None:

@@ -1,4 +1,4 @@
-"""The two servers a ``--start`` run brings up: the service itself and the bare echo app.
+"""The servers a run brings up: the service itself (``--start``) and the baseline apps.
 
 Each is a context manager, so the processes are stopped with SIGTERM however the run ends
 (normally, on an error, or on Ctrl-C).
@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.procs import (
     ManagedProcess,
-    echo_command,
+    app_command,
     free_port,
     loopback_env,
     service_commands,
@@ -32,6 +32,13 @@ def service_env(workdir: Path) -> dict[str, str]:
         "REPL_SESSION_ROOT": str(sessions),
         "REPL_SUPERVISOR_ENDPOINT": f"ipc://{workdir / 'sup.sock'}",
     }
+
+
+def pool_env(workdir: Path) -> dict[str, str]:
+    """Returns the pool baseline's variables: the service's, plus its own session root."""
+    sessions = workdir / "pool-sessions"
+    sessions.mkdir(exist_ok=True)
+    return {**service_env(workdir), "BENCH_POOL_ROOT": str(sessions)}
 
 
 def _stop_and_report(processes: list[ManagedProcess]) -> None:
@@ -67,6 +74,18 @@ class ServiceHandle:
 
     base_url: str
     processes: tuple[ManagedProcess, ...]
+
+    @property
+    def supervisor_pid(self) -> int | None:
+        """The pid the supervisor's command runs as (the shell's, if it was not ``exec``-ed).
+
+        Its process tree holds the zygote and every sandbox, which is what the per-case CPU
+        measurement adds up.
+        """
+        for process in self.processes:
+            if process.name == "supervisor" and process.popen is not None:
+                return process.popen.pid
+        return None
 
     def death(self) -> str | None:
         """Describes a process that has exited (with its log tail), or ``None`` if all run.
@@ -111,24 +130,32 @@ def running_service(repo: Path, workdir: Path, timeout: float) -> Iterator[Servi
 
 
 @contextmanager
-def running_echo(
-    repo: Path, workdir: Path, timeout: float, extra_env: Mapping[str, str]
+def running_app(
+    name: str, app: str, repo: Path, workdir: Path, timeout: float, extra_env: Mapping[str, str]
 ) -> Iterator[str]:
-    """Starts the bare echo app under gunicorn with the service's settings.
+    """Starts a baseline WSGI ``app`` under gunicorn with the service's settings.
+
+    The service's ``web`` command is reused with its app swapped (``app_command``), so a
+    baseline and the service are served by the same worker class and count.
 
     Args:
+        name: Short name for messages and the log file (``echo``, ``pool``).
+        app: WSGI target, e.g. ``bench.echo_app:app``.
         repo: Repository root, for the settings file and the Procfile.
-        workdir: Directory for the log.
-        timeout: Seconds to wait for the app to answer.
-        extra_env: Variables the settings file may read (those of the service).
+        workdir: Directory for the log and the control socket.
+        timeout: Seconds to wait for the app's ``GET /ping`` to answer.
+        extra_env: Variables the settings file (or the app) reads.
+
+    Yields:
+        The app's base URL.
 
     Raises:
         StartError: If gunicorn exits or the app does not answer in time.
     """
-    command = echo_command(repo, service_commands(repo)["web"])
+    command = app_command(repo, service_commands(repo)["web"], app)
     port = free_port()
-    env = loopback_env(os.environ, port, workdir / "echo.ctl", extra_env)
-    process = ManagedProcess("echo", command, workdir / "echo.log")
+    env = loopback_env(os.environ, port, workdir / f"{name}.ctl", extra_env)
+    process = ManagedProcess(name, command, workdir / f"{name}.log")
     try:
         process.start(repo, env)
         base_url = f"http://127.0.0.1:{port}"

@@ -1,4 +1,4 @@
-"""Reading the Procfile and deriving the echo app's command from the service's."""
+"""Reading the Procfile and deriving the baseline apps' commands from the service's."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from pathlib import Path
 
 from bench.procs import (
     DEFAULT_COMMANDS,
-    echo_command,
+    POOL_APP,
+    app_command,
     is_simple_command,
     read_procfile,
     service_commands,
@@ -30,13 +31,18 @@ def test_echo_keeps_the_service_options_and_swaps_the_app(tmp_path: Path) -> Non
     (tmp_path / "webapp").mkdir()
     (tmp_path / "webapp" / "gunicorn_conf.py").write_text("workers = 2\n")
     web = "gunicorn -c webapp/gunicorn_conf.py -w 3 'webapp:create_app()'"
-    command = echo_command(tmp_path, web)
+    command = app_command(tmp_path, web)
     assert command == "gunicorn -c webapp/gunicorn_conf.py -w 3 bench.echo_app:app"
 
 
 def test_echo_drops_a_settings_file_that_does_not_exist(tmp_path: Path) -> None:
-    command = echo_command(tmp_path, DEFAULT_COMMANDS["web"])
+    command = app_command(tmp_path, DEFAULT_COMMANDS["web"])
     assert command == "gunicorn bench.echo_app:app"
+
+
+def test_the_pool_app_gets_the_same_options(tmp_path: Path) -> None:
+    command = app_command(tmp_path, "gunicorn -w 3 --threads 8 'webapp:create_app()'", POOL_APP)
+    assert command == "gunicorn -w 3 --threads 8 bench.pool_app:app"
 
 
 def test_operators_inside_quotes_keep_a_command_simple() -> None:

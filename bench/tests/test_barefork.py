@@ -1,0 +1,40 @@
+"""The bare-fork baseline measures correct work and returns usable figures."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from bench.barefork import fork_once, measure_fork, measure_in_fresh_interpreter
+from bench.problems import add_problem
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_the_child_reports_the_result() -> None:
+    assert fork_once("def add(a, b):\n    return a + b", "add(2, 3)") == "5"
+
+
+def test_a_failing_child_is_an_error() -> None:
+    with pytest.raises(RuntimeError):
+        fork_once("def add(a, b):\n    return a + b", "add(1)")
+
+
+def test_a_wrong_result_is_an_error() -> None:
+    problem = add_problem(2)
+    wrong = replace(problem, cases=({"input": "1, 2", "output": "4"},))
+    with pytest.raises(RuntimeError):
+        measure_fork(wrong, 2)
+
+
+def test_figures_are_positive() -> None:
+    cost = measure_fork(add_problem(10), 20)
+    assert cost.iterations == 20 and cost.cpu_ms > 0 and cost.wall_ms > 0
+
+
+def test_a_fresh_interpreter_gives_positive_figures() -> None:
+    cost = measure_in_fresh_interpreter(sys.executable, 20, REPO)
+    assert cost.iterations == 20 and cost.cpu_ms > 0 and cost.wall_ms > 0
