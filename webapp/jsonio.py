@@ -9,9 +9,10 @@ input, far from the interpreter's recursion limit).
 
 Out: every body the web tier sends parses with a strict JSON parser and encodes as
 UTF-8. What has no JSON spelling is spelled as text instead: a non-finite float as its
-`repr` (`inf`, `nan`, as the evaluation reply does for such values), a string holding a
-lone surrogate with the surrogate as a `\\udXXX` escape written out. That only happens
-in error replies echoing the input; ordinary replies take the fast path unchanged.
+`repr` (`inf`, `nan`, as the evaluation reply does for such values). A string holding a
+lone surrogate (an echoed input, or a value a solution returned) goes out as JSON's
+`\\udXXX` escape, which a JSON parser turns back into the same string. Ordinary replies
+take the fast path unchanged.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from protocol.errors import ErrorCode, ServiceError
 
 MAX_DEPTH = 32
 _strict_encode = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_ascii_encode = json.JSONEncoder(separators=(",", ":"), allow_nan=False).encode
 
 
 def _invalid(msg: str, kind: str = "json_invalid") -> ServiceError:
@@ -72,10 +74,8 @@ def _representable(value: Any) -> Any:
     """`value` with what strict JSON in UTF-8 cannot carry spelled as text."""
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)
-    if isinstance(value, str):
-        return value.encode("utf-8", "backslashreplace").decode("utf-8")
     if isinstance(value, dict):
-        return {_representable(k) if isinstance(k, str) else k: _representable(v) for k, v in value.items()}
+        return {k: _representable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_representable(v) for v in value]
     return value
@@ -85,7 +85,11 @@ def dumps(value: Any) -> bytes:
     """Encode `value` as strict JSON in UTF-8, whatever it holds (see the module docstring)."""
     try:
         return _strict_encode(value).encode("utf-8")
-    except (ValueError, UnicodeEncodeError):
+    except UnicodeEncodeError:
+        # A string with no UTF-8 form (a lone surrogate a solution returned): JSON's
+        # \\uXXXX escape carries it, and a JSON parser gives the same string back.
+        return _ascii_encode(_representable(value)).encode("ascii")
+    except ValueError:
         return _strict_encode(_representable(value)).encode("utf-8")
 
 
