@@ -27,8 +27,19 @@ def job_budget(op: str, request: Any, config: Any) -> float:
     return 0.0
 
 
+def exclusive_wait(config: Any) -> float:
+    """Seconds a fork or a session delete waits for the session's running jobs (a `/run`
+    at its largest timeout ends within this) before it is answered 503."""
+    return float(config.max_run_timeout) + BACKSTOP_GRACE
+
+
+EXCLUSIVE_OPS = ("fork_session", "delete_session")  # wait for the session's jobs first
+
+
 def rpc_timeout(op: str, request: Any, config: Any) -> float:
     budget = job_budget(op, request, config)
+    if op in EXCLUSIVE_OPS:
+        return exclusive_wait(config) + FILE_OP_TIMEOUT
     if budget == 0.0:
         return FILE_OP_TIMEOUT
     return budget + BACKSTOP_GRACE + QUEUE_ALLOWANCE

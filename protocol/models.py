@@ -212,6 +212,9 @@ class ForkSessionRequest(_Model):
 
 class ForkSessionReply(_Model):
     new_id: str
+    skipped: list[str] = Field([], description=(
+        "Entries the fork could not copy (sockets, device nodes), by path; at most the first 1000."))
+    skipped_count: int = Field(0, description="How many entries were skipped in all.")
 
 
 class CreateSessionRequest(_Model):
@@ -236,14 +239,25 @@ class ListFilesRequest(_Model):
 
 
 class FileEntry(_Model):
-    path: str
+    path: str = Field(description=(
+        "The path relative to the session. A name that is not UTF-8 is shown with each undecodable "
+        "byte as `\\xNN` and the entry has `undecodable: true`."))
     size: int
-    kind: Literal["file", "dir", "symlink"]
+    kind: Literal["file", "dir", "symlink"] = Field(description="FIFOs and sockets are listed as `file`.")
+    undecodable: bool = Field(False, description=(
+        "Present (true) when the name is not UTF-8: `path` is then an escaped rendering that the file "
+        "operations cannot name; use `/run` to rename such a file."))
+
+
+MAX_LISTED = 100_000  # entries in one list_files reply
 
 
 class ListFilesReply(_Model):
     id: str
     files: list[FileEntry]
+    truncated: bool = Field(False, description=(
+        f"True when entries were left out: more than {MAX_LISTED:,} of them, or directories nested too deep "
+        "to walk."))
 
 
 class StatusRequest(_Model):

@@ -13,13 +13,16 @@ import os
 import sys
 
 from protocol import settings
+from protocol.budget import exclusive_wait
 from supervisor import isolation
+from supervisor.lanes import Lanes
 from supervisor.operations import Context
 from supervisor.pool import Pool
 from supervisor.server import Server, lock
 from supervisor.sessions import SessionStore
 
 log = logging.getLogger("supervisor")
+STORE_THREADS = 2  # heavy store operations (fork, delete, list) run at once, off the loop
 
 
 def main() -> int:
@@ -60,7 +63,9 @@ def main() -> int:
         config.pool_size, config.max_concurrent_jobs, config.max_queue,
         register=lambda fd: server.poller.register(fd, 1),  # type: ignore[union-attr]
         unregister=lambda fd: server.poller.unregister(fd))  # type: ignore[union-attr]
-    ctx = Context(config=config, store=store, pool=pool, isolation=mode.name, limits_mode=mode.limits)
+    lanes = Lanes(STORE_THREADS, exclusive_wait=exclusive_wait(config))
+    ctx = Context(config=config, store=store, pool=pool, isolation=mode.name, limits_mode=mode.limits,
+                  lanes=lanes)
     server = Server(ctx, config.supervisor_endpoint, drain_seconds=config.max_run_timeout + 5)
     try:
         server.bind()

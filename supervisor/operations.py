@@ -1,14 +1,16 @@
 """What the supervisor does for each wire operation.
 
 One function per operation, named for it, each taking the validated request model and
-answering through `reply(body)` or by raising ServiceError. File operations answer at
-once; `run` and `evaluate` hand a job to the pool and answer when its sandbox reports.
+answering through `reply(body, error)`. Every operation on a session goes through the
+session's lane (`supervisor.lanes`), which orders it with the session's other operations
+and jobs and runs the heavy ones (list, fork, deletes, a write that must measure the
+usage) on a thread, off the poll loop. `run` and `evaluate` hand a job to the pool and
+answer when its sandbox reports.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -16,6 +18,7 @@ from protocol import models
 from protocol.budget import job_budget
 from protocol.errors import ErrorCode, ServiceError
 from protocol.settings import Config
+from supervisor.lanes import Kind, Lanes
 from supervisor.pool import Pool
 from supervisor.sandbox import jobs
 from supervisor.sessions import SessionStore
@@ -32,14 +35,30 @@ class Context:
     pool: Pool
     isolation: str
     limits_mode: str
+    lanes: Lanes
+
+
+def _on_lane(ctx: Context, session: str, kind: Kind, work: Callable[[], dict[str, Any]], reply: Reply,
+             background: bool | None = None) -> None:
+    """Run a store operation on the session's lane and answer with what `work` returns."""
+    ctx.lanes.submit(session, kind, work, lambda body: reply(body, None), lambda exc: reply(None, exc),
+                     background)
 
 
 def _job_reply(ctx: Context, session: str | None, reply: Reply, shape: Callable[[dict[str, Any]], dict[str, Any]],
-               cleanup: Callable[[], None] | None = None) -> Callable[[dict[str, Any]], None]:
-    """Turn a sandbox's report into the operation's reply."""
+               cleanup: Callable[[], None] | None = None, lane: str | None = None) -> Callable[[dict[str, Any]], None]:
+    """Turn a sandbox's report into the operation's reply; the first report (the result,
+    or the failure) also ends the job on its session's lane."""
+    ended = False
+
     def done(message: dict[str, Any]) -> None:
-        if cleanup is not None:
-            cleanup()
+        nonlocal ended
+        if not ended:
+            ended = True
+            if lane is not None:
+                ctx.lanes.job_finished(lane)
+            if cleanup is not None:
+                cleanup()
         if "usage" in message:
             if session:
                 ctx.store.record_usage(session, int(message["usage"]))
@@ -59,73 +78,119 @@ def _count_kills(counters: Any, body: dict[str, Any]) -> None:
     counters["kills_timeout"] += timeouts + (1 if body.get("timed_out") else 0)
 
 
+def _submit_job(ctx: Context, session: str, payload: Callable[[], jobs.SandboxJob], budget: float, reply: Reply,
+                measured: str | None, shape: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
+    """Queue a job on its session's lane: `payload` (the store part: the session's
+    allowance) runs when the lane allows, then the job goes to the pool."""
+    def start(body: jobs.SandboxJob) -> None:
+        ctx.pool.submit(body, budget, _job_reply(ctx, measured, reply, shape, lane=session))
+
+    ctx.lanes.submit(session, Kind.JOB, payload, start, lambda exc: reply(None, exc),
+                     background=ctx.store.needs_measure(session))
+
+
 def run(ctx: Context, req: models.RunRequest, reply: Reply) -> None:
-    if not ctx.store.exists(req.id):
-        raise ServiceError(ErrorCode.BAD_REQUEST, "Session does not exist")
     cfg = ctx.config
     timeout = req.timeout or cfg.run_timeout
-    ctx.store.touch(req.id)
-    payload = jobs.RunJob(
-        session=req.id, cmd=req.cmd, stdin=req.stdin or "", timeout=timeout, memory_mb=cfg.run_memory_mb,
-        output_limit=cfg.max_output_bytes, fsize=ctx.store.remaining(req.id))
-    ctx.pool.submit(payload, job_budget("run", req, cfg), _job_reply(ctx, req.id, reply, lambda body: {**body, "id": req.id}))
+
+    def payload() -> jobs.SandboxJob:
+        if not ctx.store.exists(req.id):
+            raise ServiceError(ErrorCode.BAD_REQUEST, "Session does not exist")
+        ctx.store.touch(req.id)
+        return jobs.RunJob(
+            session=req.id, cmd=req.cmd, stdin=req.stdin or "", timeout=timeout, memory_mb=cfg.run_memory_mb,
+            output_limit=cfg.max_output_bytes, fsize=ctx.store.remaining(req.id))
+    _submit_job(ctx, req.id, payload, job_budget("run", req, cfg), reply, req.id, lambda body: {**body, "id": req.id})
 
 
 def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
     cfg = ctx.config
     timeout = req.timeout or cfg.eval_timeout
     cpu = req.cpu_limit or cfg.eval_cpu_limit
-    session: str | None = req.id if ctx.store.exists(req.id) else None
+    budget = job_budget("evaluate", req, cfg)
+
+    def payload(session: str | None, fsize: int) -> jobs.SandboxJob:
+        return jobs.EvaluateJob(
+            session=session, measure_usage=session == req.id, code=req.code, entry_point=req.entry_point,
+            cases=tuple(jobs.CaseSpec(input=case.input, output=case.output) for case in req.io_cases),
+            timeout=timeout, cpu=cpu, memory_mb=req.memory_limit_mb or cfg.eval_memory_mb,
+            stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb, fsize=fsize)
+
+    def in_session() -> jobs.SandboxJob:
+        if ctx.store.exists(req.id):
+            return payload(req.id, ctx.store.remaining(req.id))
+        if ctx.isolation == "insecure":  # deleted while this waited: no scratch directory made for it
+            raise ServiceError(ErrorCode.NOT_FOUND, f"Session {req.id!r} was deleted; retry")
+        return payload(None, cfg.disk_quota_mb << 20)
+
+    if ctx.store.exists(req.id):
+        _submit_job(ctx, req.id, in_session, budget, reply, req.id, lambda body: body)
+        return
+    # No session: an empty scratch directory (a tmpfs in the sandbox; a directory of the
+    # store in insecure mode), not ordered with anything.
     cleanup = None
-    if session is None and ctx.isolation == "insecure":
+    session = None
+    if ctx.isolation == "insecure":
         session = ctx.store.create_scratch()
         scratch = session
         cleanup = lambda: ctx.store.remove_scratch(scratch)  # noqa: E731
-    payload = jobs.EvaluateJob(
-        session=session, measure_usage=session == req.id, code=req.code, entry_point=req.entry_point,
-        cases=tuple(jobs.CaseSpec(input=case.input, output=case.output) for case in req.io_cases),
-        timeout=timeout, cpu=cpu, memory_mb=req.memory_limit_mb or cfg.eval_memory_mb,
-        stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb,
-        fsize=ctx.store.remaining(req.id) if session == req.id else cfg.disk_quota_mb << 20)
-    ctx.pool.submit(payload, job_budget("evaluate", req, cfg), _job_reply(ctx, session if session == req.id else None, reply,
-                                                lambda body: body, cleanup))
+    ctx.pool.submit(payload(session, cfg.disk_quota_mb << 20), budget,
+                    _job_reply(ctx, None, reply, lambda body: body, cleanup))
 
 
 def read_file(ctx: Context, req: models.ReadFileRequest, reply: Reply) -> None:
-    content = ctx.store.read(req.id, req.rel_path, req.encoding)
-    reply({"content": content, "id": req.id, "rel_path": req.rel_path}, None)
+    _on_lane(ctx, req.id, Kind.QUICK, lambda: {
+        "content": ctx.store.read(req.id, req.rel_path, req.encoding), "id": req.id, "rel_path": req.rel_path,
+    }, reply)
 
 
 def write_file(ctx: Context, req: models.WriteFileRequest, reply: Reply) -> None:
-    ctx.store.write(req.id, req.rel_path, req.content, req.encoding)
-    reply({"success": True, "id": req.id, "rel_path": req.rel_path}, None)
+    def work() -> dict[str, Any]:
+        ctx.store.write(req.id, req.rel_path, req.content, req.encoding)
+        return {"success": True, "id": req.id, "rel_path": req.rel_path}
+    _on_lane(ctx, req.id, Kind.QUICK, work, reply, background=ctx.store.needs_measure(req.id))
 
 
 def delete_file(ctx: Context, req: models.DeleteFileRequest, reply: Reply) -> None:
-    ctx.store.delete_file(req.id, req.rel_path)
-    reply({"success": True, "id": req.id, "rel_path": req.rel_path}, None)
+    def work() -> dict[str, Any]:
+        ctx.store.delete_file(req.id, req.rel_path)
+        return {"success": True, "id": req.id, "rel_path": req.rel_path}
+    _on_lane(ctx, req.id, Kind.HEAVY, work, reply)
 
 
 def rename_file(ctx: Context, req: models.RenameFileRequest, reply: Reply) -> None:
-    ctx.store.rename(req.id, req.old_path, req.new_path)
-    reply({"success": True, "id": req.id, "old_path": req.old_path, "new_path": req.new_path}, None)
+    def work() -> dict[str, Any]:
+        ctx.store.rename(req.id, req.old_path, req.new_path)
+        return {"success": True, "id": req.id, "old_path": req.old_path, "new_path": req.new_path}
+    _on_lane(ctx, req.id, Kind.QUICK, work, reply)
 
 
 def fork_session(ctx: Context, req: models.ForkSessionRequest, reply: Reply) -> None:
-    reply({"new_id": ctx.store.fork(req.id)}, None)
+    def work() -> dict[str, Any]:
+        new_id, report = ctx.store.fork(req.id)
+        return {"new_id": new_id, "skipped": report.skipped, "skipped_count": report.skipped_count}
+    _on_lane(ctx, req.id, Kind.EXCLUSIVE, work, reply)
 
 
 def create_session(ctx: Context, req: models.CreateSessionRequest, reply: Reply) -> None:
-    reply({"id": ctx.store.create(req.id)}, None)
+    if req.id is None:
+        reply({"id": ctx.store.create()}, None)
+        return
+    _on_lane(ctx, req.id, Kind.QUICK, lambda: {"id": ctx.store.create(req.id)}, reply)
 
 
 def delete_session(ctx: Context, req: models.DeleteSessionRequest, reply: Reply) -> None:
-    ctx.store.delete(req.id)
-    reply({"success": True, "id": req.id}, None)
+    def work() -> dict[str, Any]:
+        ctx.store.delete(req.id)
+        return {"success": True, "id": req.id}
+    _on_lane(ctx, req.id, Kind.EXCLUSIVE, work, reply)
 
 
 def list_files(ctx: Context, req: models.ListFilesRequest, reply: Reply) -> None:
-    reply({"id": req.id, "files": ctx.store.list(req.id)}, None)
+    def work() -> dict[str, Any]:
+        listing = ctx.store.list(req.id)
+        return {"id": req.id, "files": listing.entries, "truncated": listing.truncated}
+    _on_lane(ctx, req.id, Kind.HEAVY, work, reply)
 
 
 def status(ctx: Context, req: models.StatusRequest, reply: Reply) -> None:

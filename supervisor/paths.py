@@ -29,7 +29,14 @@ def split(rel_path: str) -> list[str]:
     """
     if "\x00" in rel_path:
         raise ServiceError(ErrorCode.BAD_REQUEST, "rel_path must not contain NUL bytes")
-    if len(rel_path.encode("utf-8", "surrogatepass")) > MAX_PATH:
+    try:
+        encoded = rel_path.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate would reach the kernel as a raw byte: the file API names files
+        # by UTF-8 text only (names that are not UTF-8 are listed escaped, see list_files).
+        raise ServiceError(ErrorCode.BAD_REQUEST,
+                           "rel_path must be valid Unicode text (it holds a lone surrogate)") from None
+    if len(encoded) > MAX_PATH:
         raise ServiceError(ErrorCode.BAD_REQUEST, f"rel_path is longer than {MAX_PATH} bytes")
     if rel_path.startswith("/"):
         raise ServiceError(ErrorCode.BAD_REQUEST,
@@ -40,7 +47,7 @@ def split(rel_path: str) -> list[str]:
     if not parts:
         raise ServiceError(ErrorCode.BAD_REQUEST, "rel_path must name a file inside the session")
     for part in parts:
-        if len(part.encode("utf-8", "surrogatepass")) > MAX_COMPONENT:
+        if len(part.encode("utf-8")) > MAX_COMPONENT:
             raise ServiceError(ErrorCode.BAD_REQUEST, f"a path component is longer than {MAX_COMPONENT} bytes")
     return parts
 

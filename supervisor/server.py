@@ -1,14 +1,17 @@
 """The supervisor's single poll loop.
 
-One thread waits on the ZeroMQ ROUTER socket, the signal wake-up pipe, the zygote's
-control socket and every sandbox's socket, and runs whatever is ready; deadlines (sandbox
-backstops, the idle-session sweep) set the poll timeout. Signal handlers only write to the
+One thread waits on the ZeroMQ ROUTER socket, the signal wake-up pipe, the pipe through
+which the store's worker threads hand back finished operations (`supervisor.lanes`), the
+zygote's control socket and every sandbox's socket, and runs whatever is ready;
+deadlines (sandbox backstops, exclusive operations waiting for jobs, the idle-session
+sweep) set the poll timeout. Signal handlers only write to the
 wake-up pipe; SIGTERM stops new jobs and waits for running ones before exiting.
 """
 
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import logging
 import os
@@ -21,6 +24,7 @@ import zmq
 
 from protocol import envelope, models
 from protocol.errors import ErrorCode, ServiceError
+from supervisor.lanes import Kind
 from supervisor.operations import HANDLERS, Context
 
 log = logging.getLogger("supervisor")
@@ -73,6 +77,8 @@ class Server:
         for signum in (signal.SIGTERM, signal.SIGINT):
             signal.signal(signum, lambda *_: None)
         self.poller.register(wake_r, zmq.POLLIN)
+        lanes = self.ctx.lanes
+        self.poller.register(lanes.wake_fd, zmq.POLLIN)
         pool = self.ctx.pool
         while not self._finished():
             timeout = self._timeout()
@@ -81,6 +87,8 @@ class Server:
                     self._drain_router()
                 elif item == wake_r:
                     self._on_signals(os.read(wake_r, 64))
+                elif item == lanes.wake_fd:
+                    lanes.on_wake()
                 elif pool.owns(item):
                     try:
                         pool.handle(item)
@@ -88,9 +96,15 @@ class Server:
                         log.exception("handling a sandbox event failed")
             now = time.monotonic()
             pool.enforce_deadlines(now)
+            lanes.expire(now)
             if now >= self.next_sweep:
-                self._sweep()
+                try:
+                    self._sweep()
+                except Exception:  # noqa: BLE001 - housekeeping must never stop the service
+                    log.exception("the idle-session sweep failed")
                 self.next_sweep = time.monotonic() + self.sweep_every
+        self.poller.unregister(lanes.wake_fd)
+        lanes.shutdown()
         self._close()
         log.info("supervisor stopped")
 
@@ -113,7 +127,8 @@ class Server:
 
     def _timeout(self) -> int:
         now = time.monotonic()
-        next_event = min(self.ctx.pool.next_deadline(), self.next_sweep, now + MAX_POLL_WAIT)
+        next_event = min(self.ctx.pool.next_deadline(), self.ctx.lanes.next_deadline(), self.next_sweep,
+                         now + MAX_POLL_WAIT)
         if self.stopping_since is not None:
             next_event = min(next_event, now + 0.1)
         return max(int((next_event - now) * 1000) + 1, 1)
@@ -122,7 +137,7 @@ class Server:
         if self.stopping_since is None:
             return False
         pool = self.ctx.pool
-        idle = pool.busy == 0 and not pool.queue
+        idle = pool.busy == 0 and not pool.queue and self.ctx.lanes.idle
         return idle or time.monotonic() - self.stopping_since > self.drain_seconds
 
     def _on_signals(self, data: bytes) -> None:
@@ -133,17 +148,27 @@ class Server:
 
     def _sweep(self) -> None:
         """Remove sessions idle for longer than the TTL. A session with a job running or
-        queued is in use, whatever its age: it is marked used now and never removed."""
-        pool = self.ctx.pool
+        queued, or an operation under way, is in use, whatever its age: it is marked used
+        now and never removed. The removals run on the sessions' lanes, off the loop."""
+        pool, store, lanes = self.ctx.pool, self.ctx.store, self.ctx.lanes
         jobs = [s.job for s in pool.by_pid.values() if s.job is not None] + list(pool.queue)
-        busy = {job.payload.session for job in jobs if job.payload.session}
-        self.ctx.store.settle(busy)
-        if self.ctx.config.session_ttl <= 0:
+        in_pool = {job.payload.session for job in jobs if job.payload.session}
+        store.settle(in_pool)
+        ttl = self.ctx.config.session_ttl
+        if ttl <= 0:
             return
-        removed = self.ctx.store.sweep(self.ctx.config.session_ttl, busy)
+        for session_id in store.expired(ttl, in_pool | lanes.busy_sessions()):
+            lanes.submit(session_id, Kind.EXCLUSIVE, functools.partial(store.expire, session_id, ttl),
+                         functools.partial(self._expired, session_id), self._expire_failed)
+
+    def _expired(self, session_id: str, removed: bool) -> None:
         if removed:
-            log.info("removed %d idle session(s)", len(removed))
-            pool.counters["sessions_expired"] += len(removed)
+            log.info("removed idle session %s", session_id)
+            self.ctx.pool.counters["sessions_expired"] += 1
+
+    @staticmethod
+    def _expire_failed(exc: ServiceError) -> None:
+        log.error("removing an idle session failed: %s", exc.detail)
 
     # --- requests ----------------------------------------------------------------------
 
@@ -165,8 +190,13 @@ class Server:
             nonlocal replied
             if replied:
                 return
+            try:
+                message = envelope.encode_reply(envelope.Reply(id=request_id, body=body, error=error))
+            except Exception:  # noqa: BLE001 - a reply that cannot be encoded is a bug: say so, never hang
+                log.exception("could not encode a reply")
+                message = envelope.encode_reply(envelope.Reply(
+                    id=request_id, body=None, error=ServiceError(ErrorCode.INTERNAL, "internal error")))
             replied = True
-            message = envelope.encode_reply(envelope.Reply(id=request_id, body=body, error=error))
             try:
                 self.router.send_multipart([identity, message], zmq.NOBLOCK)
             except zmq.ZMQError as exc:

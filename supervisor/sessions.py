@@ -5,6 +5,11 @@ uid so sandboxed commands can change it. Every operation resolves paths through
 `supervisor.paths` (descriptor walks, O_NOFOLLOW), writes atomically through a temporary
 file and `os.replace`, and keeps the per-session disk usage that the quota is checked
 against.
+
+Thread safety: the supervisor runs the heavy operations (fork, delete, list, a write
+that must measure the usage) on worker threads, ordered per session by
+`supervisor.lanes`, which never runs two store operations of one session at once. What
+sessions share, the in-memory usage bookkeeping, is guarded by a lock here.
 """
 
 from __future__ import annotations
@@ -14,8 +19,8 @@ import binascii
 import collections
 import os
 import re
-import shutil
 import stat
+import threading
 import time
 import uuid
 from contextlib import contextmanager
@@ -23,12 +28,12 @@ from typing import Any, Iterator
 
 from protocol.errors import ErrorCode, ServiceError
 from protocol.models import SESSION_ID_PATTERN
-from supervisor import paths
-from supervisor.sandbox.usage import disk_usage
+from supervisor import paths, trees
+from supervisor.sandbox.usage import UNMEASURABLE, Usage, measure
 
 _SESSION_NAME = re.compile(SESSION_ID_PATTERN)
-MAX_LISTED = 100_000
 COPY_CHUNK = 1 << 20
+_LEFTOVERS = (".fork-", ".scratch-", ".trash-")
 
 
 def _missing(session_id: str) -> ServiceError:
@@ -36,7 +41,7 @@ def _missing(session_id: str) -> ServiceError:
 
 
 class SessionStore:
-    """Sessions on disk. Single-threaded: called from the supervisor's loop only."""
+    """Sessions on disk. Operations on different sessions may run on different threads."""
 
     def __init__(self, root: str, owner: int | None, quota_bytes: int, max_read_bytes: int) -> None:
         os.makedirs(root, mode=0o711, exist_ok=True)
@@ -45,17 +50,24 @@ class SessionStore:
         self.owner = owner
         self.quota = quota_bytes
         self.max_read = max_read_bytes
-        self._usage: dict[str, int] = {}
+        self._usage: dict[str, Usage] = {}
         self._measuring: collections.Counter[str] = collections.Counter()  # jobs whose usage is due
+        self._lock = threading.Lock()  # guards _usage and _measuring
         self._remove_leftovers()
 
     def _remove_leftovers(self) -> None:
         """Remove what a killed supervisor left half-made: forks not yet renamed into
-        place and scratch directories. Safe at start only (the caller holds the session
-        root's lock, so no other supervisor is using them)."""
+        place, scratch directories, and sessions being deleted. Safe at start only (the
+        caller holds the session root's lock, so no other supervisor is using them)."""
         for name in os.listdir(self.root_fd):
-            if name.startswith((".fork-", ".scratch-")):
-                shutil.rmtree(name, dir_fd=self.root_fd, ignore_errors=True)
+            if name.startswith(_LEFTOVERS):
+                self._remove_quietly(name)
+
+    def _remove_quietly(self, name: str) -> None:
+        try:
+            trees.remove_tree(self.root_fd, name)
+        except OSError:
+            pass
 
     # --- sessions ----------------------------------------------------------------------
 
@@ -95,10 +107,25 @@ class SessionStore:
         return session_id
 
     def delete(self, session_id: str) -> None:
-        if not self.exists(session_id):
-            raise _missing(session_id)
-        shutil.rmtree(session_id, dir_fd=self.root_fd)
-        self._usage.pop(session_id, None)
+        """Remove a session. It is renamed away first, so it is gone for everyone at once
+        (a later write makes a new, empty session), then its tree is removed.
+
+        The caller orders this after the session's running jobs (`supervisor.lanes`): a
+        command still writing into the tree would only make the removal take longer.
+        """
+        trash = f".trash-{uuid.uuid4().hex}"
+        try:
+            os.rename(session_id, trash, src_dir_fd=self.root_fd, dst_dir_fd=self.root_fd)
+        except FileNotFoundError:
+            raise _missing(session_id) from None
+        with self._lock:
+            self._usage.pop(session_id, None)
+        try:
+            trees.remove_tree(self.root_fd, trash)
+        except OSError as exc:
+            raise ServiceError(ErrorCode.UNAVAILABLE,
+                               f"the session was deleted but removing its files failed ({exc.strerror}); "
+                               "they are removed when the supervisor restarts") from None
 
     def create_scratch(self) -> str:
         """A throw-away directory for an evaluation without a session (insecure mode only:
@@ -109,7 +136,7 @@ class SessionStore:
         return name
 
     def remove_scratch(self, name: str) -> None:
-        shutil.rmtree(name, dir_fd=self.root_fd, ignore_errors=True)
+        self._remove_quietly(name)
 
     def ids(self) -> list[str]:
         return [name for name in os.listdir(self.root_fd) if _SESSION_NAME.match(name)]
@@ -119,24 +146,36 @@ class SessionStore:
         operation on it sets (see `session`) and which therefore survives restarts."""
         return os.stat(session_id, dir_fd=self.root_fd, follow_symlinks=False).st_mtime
 
-    def sweep(self, ttl: float, busy: set[str]) -> list[str]:
-        """Remove sessions idle for longer than `ttl` seconds.
+    def expired(self, ttl: float, busy: set[str]) -> list[str]:
+        """The sessions idle for longer than `ttl` seconds, to be removed (`expire`).
 
-        Sessions in `busy` (a job of theirs is running or queued) are in use: they are
-        marked used now instead, so their idle time starts when their jobs end.
+        Sessions in `busy` (an operation or job of theirs is running or queued) are in
+        use: they are marked used now instead, so their idle time starts when they end.
         """
         cutoff = time.time() - ttl
-        removed = []
+        due = []
         for session_id in self.ids():
             try:
                 if session_id in busy:
                     self.touch(session_id)
                 elif self.idle_since(session_id) < cutoff:
-                    self.delete(session_id)
-                    removed.append(session_id)
+                    due.append(session_id)
             except (OSError, ServiceError):
                 continue
-        return removed
+        return due
+
+    def expire(self, session_id: str, ttl: float) -> bool:
+        """Remove the session if it is still idle for longer than `ttl`; whether it was."""
+        try:
+            if self.idle_since(session_id) >= time.time() - ttl:
+                return False
+        except FileNotFoundError:
+            return False
+        try:
+            self.delete(session_id)
+        except ServiceError as exc:
+            return exc.code is ErrorCode.UNAVAILABLE  # renamed away: gone for clients
+        return True
 
     # --- quota -------------------------------------------------------------------------
 
@@ -146,46 +185,69 @@ class SessionStore:
     # (`record_usage`) arrives only after its reply, so a client's next write must not be
     # checked against the usage from before the job.
 
-    def usage(self, session_id: str, session_fd: int) -> int:
-        if session_id in self._measuring or session_id not in self._usage:
-            self._usage[session_id] = disk_usage(session_fd)
-        return self._usage[session_id]
+    # A measurement that could not finish (`usage.measure`: too many entries to count in
+    # time, or directories nested too deep) counts as a full session: writes are refused
+    # and jobs get no allowance until files are removed, so no byte hides from the quota.
+
+    def needs_measure(self, session_id: str) -> bool:
+        """Whether the next quota check must walk the session (the slow path, which the
+        supervisor runs off its loop)."""
+        with self._lock:
+            return session_id in self._measuring or session_id not in self._usage
+
+    def usage(self, session_id: str, session_fd: int) -> Usage:
+        if self.needs_measure(session_id):
+            measured = measure(session_fd)
+            with self._lock:
+                self._usage[session_id] = measured
+            return measured
+        with self._lock:
+            return self._usage[session_id]
 
     def remaining(self, session_id: str) -> int:
         """The allowance of a job starting now in the session: the bytes it may still grow
-        by (0 for a missing session), which becomes the job's RLIMIT_FSIZE.
+        by (0 for a missing session, or one whose usage cannot be measured), which becomes
+        the job's RLIMIT_FSIZE.
 
         The usage counts as changing until the job's measurement arrives (`record_usage`).
         """
         try:
             with self.session(session_id) as fd:
-                left = max(self.quota - self.usage(session_id, fd), 0)
+                usage = self.usage(session_id, fd)
+                left = max(self.quota - usage.used, 0) if usage.complete else 0
         except ServiceError:
             return 0
-        self._measuring[session_id] += 1
+        with self._lock:
+            self._measuring[session_id] += 1
         return left
 
     def record_usage(self, session_id: str, used: int) -> None:
-        """Called when a job in the session has finished and measured its disk usage.
+        """Called when a job in the session has finished and measured its disk usage
+        (UNMEASURABLE when its count could not finish).
 
         The end of a job is also a use of the session, so the idle TTL restarts from it.
         A session deleted while the job ran stays deleted.
         """
-        self._measuring[session_id] -= 1
-        if self._measuring[session_id] <= 0:
-            del self._measuring[session_id]
+        with self._lock:
+            self._measuring[session_id] -= 1
+            if self._measuring[session_id] <= 0:
+                del self._measuring[session_id]
         try:
             self.touch(session_id)
         except ServiceError:
-            self._usage.pop(session_id, None)
+            with self._lock:
+                self._usage.pop(session_id, None)
             return
-        self._usage[session_id] = used
+        measured = Usage(used, True) if used < UNMEASURABLE else Usage(0, False, "it could not be counted in time")
+        with self._lock:
+            self._usage[session_id] = measured
 
     def settle(self, busy: set[str]) -> None:
         """Forget the measurements still awaited from jobs that are gone (a sandbox that
         died reports none): sessions without a job in the pool (`busy`) are at rest."""
-        for session_id in [s for s in self._measuring if s not in busy]:
-            del self._measuring[session_id]
+        with self._lock:
+            for session_id in [s for s in self._measuring if s not in busy]:
+                del self._measuring[session_id]
 
     # --- files -------------------------------------------------------------------------
 
@@ -214,14 +276,21 @@ class SessionStore:
         with self.session(session_id, create=True) as sfd, paths.parent_dir(sfd, parts, True, self.owner) as dfd:
             name = parts[-1]
             old_size = self._existing_size(dfd, name, rel_path)
-            used = self.usage(session_id, sfd)
+            usage = self.usage(session_id, sfd)
+            if not usage.complete:
+                raise ServiceError(
+                    ErrorCode.TOO_LARGE,
+                    f"the session's disk usage cannot be measured ({usage.why}), so it counts as past its "
+                    f"disk quota of {self.quota} bytes; delete files first")
+            used = usage.used
             if used - old_size + len(data) > self.quota:
                 raise ServiceError(
                     ErrorCode.TOO_LARGE,
                     f"writing {len(data)} bytes would pass the session's disk quota of {self.quota} bytes "
                     f"({used} used); delete files first")
             self._replace(dfd, name, data)
-            self._usage[session_id] = used - old_size + len(data)
+            with self._lock:
+                self._usage[session_id] = Usage(used - old_size + len(data), True)
 
     def _existing_size(self, dir_fd: int, name: str, shown: str) -> int:
         try:
@@ -265,11 +334,14 @@ class SessionStore:
             st = paths.lstat(dfd, name, rel_path)
             if stat.S_ISLNK(st.st_mode) and paths.link_escapes(dfd, name, parts):
                 raise ServiceError(ErrorCode.BAD_REQUEST, f"{rel_path!r} is a symbolic link pointing outside the session")
-            if stat.S_ISDIR(st.st_mode):
-                shutil.rmtree(name, dir_fd=dfd)
-            else:
-                os.unlink(name, dir_fd=dfd)
-            self._usage.pop(session_id, None)
+            try:
+                trees.remove_tree(dfd, name)
+            except OSError as exc:
+                raise ServiceError(ErrorCode.BAD_REQUEST,
+                                   f"cannot delete {rel_path!r}: {exc.strerror}") from None
+            finally:
+                with self._lock:
+                    self._usage.pop(session_id, None)
 
     def rename(self, session_id: str, old_path: str, new_path: str) -> None:
         old_parts, new_parts = paths.split(old_path), paths.split(new_path)
@@ -287,16 +359,19 @@ class SessionStore:
                 raise ServiceError(ErrorCode.BAD_REQUEST,
                                    f"cannot rename {old_path!r} to {new_path!r}: {exc.strerror}") from None
 
-    def list(self, session_id: str) -> list[dict[str, Any]]:
+    def list(self, session_id: str) -> trees.Listing:
+        """Every entry of the session (at most `trees.MAX_LISTED`), sorted by path."""
         with self.session(session_id) as sfd:
-            entries: list[dict[str, Any]] = []
-            _walk(sfd, "", entries)
-        entries.sort(key=lambda e: e["path"])
-        return entries
+            return trees.list_tree(sfd)
 
-    def fork(self, session_id: str) -> str:
-        """Copy the session to a new id. The copy is made under a hidden name and renamed
-        into place, so nobody sees a half-made session; links are copied as links."""
+    def fork(self, session_id: str) -> tuple[str, trees.CopyReport]:
+        """Copy the session to a new id; return it and what could not be copied.
+
+        The copy is made under a hidden name and renamed into place, so nobody sees a
+        half-made session. It is one consistent snapshot because the caller runs it with
+        no job of the session running and no other operation of the session in between
+        (`supervisor.lanes`).
+        """
         new_id = str(uuid.uuid4())
         temp = f".fork-{new_id}"
         with self.session(session_id) as sfd:
@@ -305,73 +380,25 @@ class SessionStore:
                 self._own(temp, self.root_fd)
                 dst = os.open(temp, paths.DIR_FLAGS, dir_fd=self.root_fd)
                 try:
-                    self._copy_tree(sfd, dst)
+                    report = trees.copy_tree(sfd, dst, self.owner)
                 finally:
                     os.close(dst)
                 os.rename(temp, new_id, src_dir_fd=self.root_fd, dst_dir_fd=self.root_fd)
+            except OSError as exc:
+                self._remove_quietly(temp)
+                raise ServiceError(ErrorCode.UNAVAILABLE, f"the fork could not be made: {exc.strerror}") from None
             except BaseException:
-                shutil.rmtree(temp, dir_fd=self.root_fd, ignore_errors=True)
+                self._remove_quietly(temp)
                 raise
-        return new_id
-
-    def _copy_tree(self, src: int, dst: int) -> None:
-        with os.scandir(src) as entries:
-            for entry in entries:
-                name = entry.name
-                if entry.is_symlink():
-                    os.symlink(os.readlink(name, dir_fd=src), name, dir_fd=dst)
-                    self._own(name, dst)
-                elif entry.is_dir(follow_symlinks=False):
-                    os.mkdir(name, 0o755, dir_fd=dst)
-                    self._own(name, dst)
-                    sub_src = os.open(name, paths.DIR_FLAGS, dir_fd=src)
-                    sub_dst = os.open(name, paths.DIR_FLAGS, dir_fd=dst)
-                    try:
-                        self._copy_tree(sub_src, sub_dst)
-                    finally:
-                        os.close(sub_src)
-                        os.close(sub_dst)
-                elif entry.is_file(follow_symlinks=False):
-                    self._copy_file(src, dst, name, entry.stat(follow_symlinks=False).st_mode)
-
-    def _copy_file(self, src: int, dst: int, name: str, mode: int) -> None:
-        rfd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC, dir_fd=src)
-        try:
-            wfd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
-                          stat.S_IMODE(mode) & 0o777, dir_fd=dst)
-            try:
-                if self.owner is not None:
-                    os.fchown(wfd, self.owner, self.owner)
-                while os.copy_file_range(rfd, wfd, COPY_CHUNK):
-                    pass
-            finally:
-                os.close(wfd)
-        finally:
-            os.close(rfd)
+        with self._lock:
+            known = self._usage.get(session_id)
+            if known is not None and session_id not in self._measuring:
+                self._usage[new_id] = known
+        return new_id, report
 
     def _own(self, name: str, dir_fd: int) -> None:
         if self.owner is not None:
             os.chown(name, self.owner, self.owner, dir_fd=dir_fd, follow_symlinks=False)
-
-
-def _walk(dir_fd: int, prefix: str, out: list[dict[str, Any]]) -> None:
-    with os.scandir(dir_fd) as entries:
-        for entry in entries:
-            if len(out) >= MAX_LISTED:
-                return
-            path = prefix + entry.name
-            st = entry.stat(follow_symlinks=False)
-            if entry.is_symlink():
-                out.append({"path": path, "size": st.st_size, "kind": "symlink"})
-            elif entry.is_dir(follow_symlinks=False):
-                out.append({"path": path, "size": 0, "kind": "dir"})
-                sub = os.open(entry.name, paths.DIR_FLAGS, dir_fd=dir_fd)
-                try:
-                    _walk(sub, path + "/", out)
-                finally:
-                    os.close(sub)
-            else:
-                out.append({"path": path, "size": st.st_size, "kind": "file"})
 
 
 def _read_all(fd: int, limit: int) -> bytes:

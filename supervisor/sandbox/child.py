@@ -294,9 +294,7 @@ def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base:
     try:
         for index, case in enumerate(cases):
             if index:
-                t0 = time.monotonic()
                 clean_between_units(config, base, *([forker] if forker is not base else []))
-                print("TIMING clean %.2f" % ((time.monotonic()-t0)*1000), file=sys.stderr)
                 if not forker.alive:
                     forker = base
             result, used = run_case(job, config, cwd, forker, base, case, budget, watch)
@@ -366,19 +364,15 @@ def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: tem
     finally:
         os.close(result_w)
         os.close(ask_r)
-    T = [time.monotonic()]
     capture = units.Capture(result_r, min(RESULT_LIMIT, max(budget, 0)))
     conversation = _Conversation(capture, ask_w, expected.text)
     templates = (base,) if forker is base else (base, forker)
     outcome = units.supervise(pid, [capture], started + job.timeout, stopper(config, pid, *templates),
                               until=conversation.done, watch=watch, started=started)
-    T.append(time.monotonic())
     if conversation.report is None and not conversation.garbled:
         conversation.done()  # the process exited before its report was read: read it now
     conversation.close()
     ended = forker.wait_exit(pid, EXIT_REPORT_TIMEOUT)
-    T.append(time.monotonic())
-    print("TIMING fork %.2f supervise %.2f waitexit %.2f" % ((T[0]-started)*1000, (T[1]-T[0])*1000, (T[2]-T[1])*1000), file=sys.stderr)
     result = _verdict(outcome, ended, conversation, expected, job, capture)
     result["duration_ms"] = round(outcome.duration_ms, 3)
     result["cpu_ms"] = round(ended.cpu_seconds * 1000, 3) if ended.status is not None else None

@@ -23,11 +23,10 @@ import os
 import resource
 import socket
 import sys
-import time
 from dataclasses import dataclass
 
 from supervisor.sandbox import libc, seccomp
-from supervisor.sandbox.usage import disk_usage
+from supervisor.sandbox.usage import DiskWatch  # noqa: F401 - re-exported: it moved to usage.py
 
 WORKDIR = "/session"
 HIDDEN = "/.supervisor"  # root-only (0700): what only the sandbox's init may reach
@@ -277,51 +276,6 @@ def drop_identity(uid: int, limits: Limits, cap_last: int, template_uid: int | N
     if template_uid is not None:
         libc.prctl(libc.PR_SET_DUMPABLE, 0)
 
-
-
-class DiskWatch:
-    """Stops a job whose writes take its session past the disk quota.
-
-    RLIMIT_FSIZE bounds each file at the session's remaining quota, not their sum: a
-    command writing file after file could fill the host's disk within its time limit.
-    The sandbox's init calls `check` between polls; it walks the session (links never
-    followed) and reports when the usage has grown past the allowance. The walk's cost
-    sets the pace: at most every `MIN_INTERVAL` seconds, and never more than a tenth of
-    the init's time, so a huge session is walked seldom. What a job can write past the
-    quota is thus bounded by its write rate times the interval, not by its time limit.
-    """
-
-    MIN_INTERVAL = 0.1
-    MAX_INTERVAL = 2.0
-
-    def __init__(self, directory: str, allowance: int) -> None:
-        self.fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-        self.limit = self._measure() + max(allowance, 0)
-        self.next_check = time.monotonic() + self.interval
-
-    def _measure(self) -> int:
-        started = time.monotonic()
-        used = disk_usage(self.fd)
-        self.interval = min(max(self.MIN_INTERVAL, 10 * (time.monotonic() - started)), self.MAX_INTERVAL)
-        return used
-
-    def wait_seconds(self) -> float:
-        """How long the caller may block before the next check is due."""
-        return max(self.next_check - time.monotonic(), 0.0)
-
-    def check(self) -> str | None:
-        """None while the session is within its quota, else why the job must stop."""
-        if time.monotonic() < self.next_check:
-            return None
-        used = self._measure()
-        self.next_check = time.monotonic() + self.interval
-        if used > self.limit:
-            return (f"DiskQuotaExceeded (ENOSPC): the session's files grew past its disk quota "
-                    f"({used} bytes in use, {self.limit} allowed); the job was stopped")
-        return None
-
-    def close(self) -> None:
-        os.close(self.fd)
 
 
 def read_cap_last() -> int:

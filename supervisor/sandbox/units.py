@@ -91,10 +91,7 @@ def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable
                 if not by_fd[fd].open:
                     poller.unregister(fd)
     duration_ms = (time.monotonic() - started) * 1000
-    t0 = time.monotonic()
     stop()
-    import sys
-    print("TIMING stop %.2f" % ((time.monotonic()-t0)*1000), file=sys.stderr)
     for capture in captures:
         _drain(capture)
     if stdin is not None and pending_in is not None:

@@ -100,7 +100,7 @@ def test_create_and_delete_session(service: Service):
     named = new_id()
     assert service.post("/create_session", {"id": named}).json() == {"id": named}
     assert service.post("/create_session", {"id": named}).json() == {"id": named}  # idempotent
-    assert service.get("/list_files", params={"id": named}).json() == {"id": named, "files": []}
+    assert service.get("/list_files", params={"id": named}).json() == {"id": named, "files": [], "truncated": False}
     assert service.post("/delete_session", {"id": named}).json() == {"success": True, "id": named}
     assert service.get("/list_files", params={"id": named}).status_code == 404
     assert not (service.session_root / named).exists()
