@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from protocol import models
-from protocol.budget import job_budget
+from protocol.budget import job_budget, queue_wait
 from protocol.errors import ErrorCode, ServiceError
 from protocol.settings import Config
 from supervisor.pool import Pool
@@ -44,12 +44,32 @@ def _job_reply(ctx: Context, session: str | None, reply: Reply, shape: Callable[
                 ctx.store.record_usage(session, int(message["usage"]))
             return
         if not message.get("ok"):
-            log.error("sandbox job failed: %s", message.get("error"))
-            reply(None, ServiceError(ErrorCode.UNAVAILABLE, "the sandbox failed while running the job; retry"))
+            reply(None, _job_failure(message))
             return
         _count_kills(ctx.pool.counters, message["body"])
         reply(shape(message["body"]), None)
     return done
+
+
+def _job_failure(message: dict[str, Any]) -> ServiceError:
+    """The error for a job that produced no result.
+
+    The pool says why (`code`): UNAVAILABLE when the job never started (its start-by time
+    passed in the queue), OUTCOME_UNKNOWN when it started and its sandbox was lost. A
+    report of failure from the sandbox itself carries no code: that is a bug of ours
+    (INTERNAL), never a reason to invite a retry of a job that may have run.
+    """
+    try:
+        code = ErrorCode(message.get("code", ErrorCode.INTERNAL.value))
+    except ValueError:
+        code = ErrorCode.INTERNAL
+    why = str(message.get("error"))
+    if code is ErrorCode.UNAVAILABLE:
+        return ServiceError(code, why)
+    log.error("sandbox job failed (%s): %s", code.value, why)
+    if code is ErrorCode.OUTCOME_UNKNOWN:
+        return ServiceError(code, f"{why}; it may have run in part or in full, so it was not retried")
+    return ServiceError(ErrorCode.INTERNAL, "internal error")
 
 
 def _count_kills(counters: Any, body: dict[str, Any]) -> None:
@@ -69,7 +89,8 @@ def run(ctx: Context, req: models.RunRequest, reply: Reply) -> None:
         "timeout": timeout, "memory_mb": cfg.run_memory_mb, "output_limit": cfg.max_output_bytes,
         "fsize": ctx.store.remaining(req.id),
     }
-    ctx.pool.submit(payload, job_budget("run", req, cfg), _job_reply(ctx, req.id, reply, lambda body: {**body, "id": req.id}))
+    ctx.pool.submit(payload, job_budget("run", req, cfg), _job_reply(ctx, req.id, reply, lambda body: {**body, "id": req.id}),
+                    queue_wait(cfg))
 
 
 def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
@@ -91,7 +112,7 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
         "fsize": ctx.store.remaining(req.id) if session == req.id else cfg.disk_quota_mb << 20,
     }
     ctx.pool.submit(payload, job_budget("evaluate", req, cfg), _job_reply(ctx, session if session == req.id else None, reply,
-                                                lambda body: body, cleanup))
+                                                lambda body: body, cleanup), queue_wait(cfg))
 
 
 def read_file(ctx: Context, req: models.ReadFileRequest, reply: Reply) -> None:

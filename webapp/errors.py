@@ -23,7 +23,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.INVALID: 422,
     ErrorCode.UNSUPPORTED_VERSION: 503,
-    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.UNAVAILABLE: 503,          # not executed: retry after Retry-After
+    ErrorCode.OUTCOME_UNKNOWN: 504,      # may have run: retry only what is idempotent
     ErrorCode.INTERNAL: 500,
 }
 assert set(STATUS) == set(ErrorCode), "every error code needs an HTTP status"
@@ -31,6 +32,8 @@ RETRY_AFTER_SECONDS = "1"
 
 
 def error_response(status: int, detail: object) -> Response:
+    """`{"detail": ...}` with `status`; a 503 (and only a 503: "not executed, come back")
+    carries Retry-After."""
     response = jsonify(detail=detail)
     response.status_code = status
     if status == 503:
