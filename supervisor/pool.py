@@ -197,13 +197,14 @@ class Pool:
             try:
                 sandbox.sock.setblocking(True)
                 frames.send(sandbox.sock, job.payload)
-                sandbox.sock.setblocking(False)
             except OSError:
                 # It died before it had the whole job, so the job did not start: it goes
                 # back to the head of the queue for the next sandbox.
                 sandbox.job = None
                 self.transition(sandbox, State.DONE)
                 self.queue.appendleft(job)
+            finally:
+                sandbox.sock.setblocking(False)
         self.replenish()
 
     def expire_queued(self, now: float) -> None:

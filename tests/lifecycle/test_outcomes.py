@@ -16,7 +16,7 @@ import os
 import signal
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import psutil
 import pytest
@@ -63,6 +63,13 @@ def sandbox_running(svc: Service, marker: str) -> int:
     raise LookupError(marker)
 
 
+def found(lookup: Callable[[], int]) -> bool:
+    try:
+        return bool(lookup())
+    except (LookupError, StopIteration, psutil.NoSuchProcess):
+        return False
+
+
 def test_a_job_not_started_by_its_start_by_time_gets_503_and_never_runs(svc: Service, sid: str) -> None:
     blocker, blocked = in_background(lambda: svc.run(sid, f"sleep {BLOCKER_SECONDS}", timeout=BLOCKER_SECONDS + 5))
     wait_for(lambda: busy(svc) == 1, timeout=10)
@@ -83,7 +90,7 @@ def test_a_job_not_started_by_its_start_by_time_gets_503_and_never_runs(svc: Ser
 def test_a_job_whose_sandbox_dies_gets_504(svc: Service, sid: str) -> None:
     job, result = in_background(svc.post, "/run", {"id": sid, "cmd": "sleep 31.5", "timeout": 40})
     wait_for(lambda: busy(svc) == 1, timeout=10)
-    wait_for(lambda: bool(sandbox_running(svc, "sleep 31.5")), timeout=10)
+    wait_for(lambda: found(lambda: sandbox_running(svc, "sleep 31.5")), timeout=10)
     os.kill(sandbox_running(svc, "sleep 31.5"), signal.SIGKILL)
     job.join(30)
     response = result["value"]
