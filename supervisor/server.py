@@ -91,6 +91,9 @@ class Server:
             if now >= self.next_sweep:
                 self._sweep()
                 self.next_sweep = time.monotonic() + self.sweep_every
+        # The drain is over: jobs still queued never started, so they are answered "not
+        # executed" (503, retry elsewhere) rather than left to look lost mid-job (504).
+        pool.expire_queued(float("inf"))
         self._close()
         log.info("supervisor stopped")
 

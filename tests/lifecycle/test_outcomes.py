@@ -115,3 +115,28 @@ def test_a_sent_request_without_an_answer_gets_504_not_503(svc: Service, sid: st
     assert limit - 0.5 <= waited <= limit + 3, (waited, limit)
     assert limit > QUEUE_WAIT + 1 + 2  # after start-by plus the budget and its backstop
     wait_for(lambda: svc.get("/readyz").status_code == 200, timeout=10)
+
+
+def test_jobs_still_queued_when_the_drain_ends_get_503_and_never_run() -> None:
+    """SIGTERM, and more queued work than the drain has time for: what never started is
+    answered "not executed", and indeed never runs."""
+    jobs = 6
+    with running_service(REPL_POOL_SIZE=1, REPL_MAX_CONCURRENT_JOBS=1, REPL_MAX_RUN_TIMEOUT=2,
+                         REPL_MAX_QUEUE_WAIT=60) as service:
+        sid = f"d-{uuid.uuid4().hex[:12]}"
+        service.write(sid, "log", "")
+        running = [in_background(service.post, "/run", {"id": sid, "cmd": f"echo {n} >> log; sleep 1.5", "timeout": 2})
+                   for n in range(jobs)]
+        wait_for(lambda: int(service.get("/readyz").json().get("queued", 0)) == jobs - 1, timeout=10)
+        os.kill(service.procs["supervisor"].pid, signal.SIGTERM)
+        statuses = {}
+        for n, (thread, result) in enumerate(running):
+            thread.join(30)
+            statuses[n] = result["value"].status_code
+        assert service.procs["supervisor"].wait(15) == 0
+        ran = {int(line) for line in (service.session_root / sid / "log").read_text().split()}
+        assert set(statuses.values()) <= {200, 503, 504}, statuses
+        refused = {n for n, status in statuses.items() if status == 503}
+        assert refused, statuses  # the drain (REPL_MAX_RUN_TIMEOUT + 5 s) cannot run them all
+        assert not refused & ran, (statuses, ran)
+        assert {n for n, status in statuses.items() if status == 200} <= ran
