@@ -36,13 +36,13 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     REPL_SESSION_ROOT=/var/lib/repl/sessions \
     REPL_SUPERVISOR_ENDPOINT=ipc:///run/repl/supervisor.sock
 
-# SWI-Prolog is offered to /run commands next to Python (SPEC §5).
+# SWI-Prolog is offered to /run commands next to Python (docs/api.md §5).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends swi-prolog-nox \
  && rm -rf /var/lib/apt/lists/*
 
 # /app, not /opt or /usr: sandboxes see /usr, /etc and /opt read-only, and must not see
-# the service's own files (SPEC §7).
+# the service's own files (docs/api.md §7).
 WORKDIR /app
 COPY requirements.txt ./
 RUN pip install -r requirements.txt

@@ -1,10 +1,21 @@
-"""How long an operation may take, so that timeouts nest.
+"""How long an operation may take, so that timeouts nest and every answer is true.
 
-    sandbox deadline (per case / per command, enforced by the sandbox's init)
-  < job budget + BACKSTOP_GRACE (the supervisor kills the sandbox)
-  < RPC timeout (the web worker gives up and answers 503)
+For `run` and `evaluate` (the operations that use a sandbox), from the moment the
+supervisor receives the request:
 
-Both sides compute these from the same request and configuration, here.
+    start-by = queue wait (REPL_MAX_QUEUE_WAIT)
+        the job is started by then, or answered UNAVAILABLE (503) and never started
+    sandbox deadline (per command, or per case plus CASE_OVERHEAD), enforced by the sandbox
+  < job budget + BACKSTOP_GRACE: the supervisor kills the sandbox, answers OUTCOME_UNKNOWN
+  < RPC timeout = queue wait + job budget + BACKSTOP_GRACE + REPLY_MARGIN: the web worker
+        gives up and answers OUTCOME_UNKNOWN (504): the request was sent, the job may run
+  < client read timeout = RPC timeout + CLIENT_MARGIN (repl_client)
+
+So a 503 is only ever the supervisor's own "not started" (or a request that never left the
+web tier), and a web-side timeout means the reply was lost, never that the job might still
+be queued. The web tier, the supervisor and the tests compute these from the same request
+and configuration, here; repl_client, which ships alone, applies the same rule to the
+documented defaults (docs/api.md, "Deadlines"), and a test holds the two together.
 """
 
 from __future__ import annotations
@@ -13,7 +24,8 @@ from typing import Any
 
 CASE_OVERHEAD = 0.5      # fork, confinement and reporting per case, generously
 BACKSTOP_GRACE = 2.0     # past the budget before the supervisor kills the sandbox
-QUEUE_ALLOWANCE = 15.0   # time a job may wait for a free sandbox under load
+REPLY_MARGIN = 3.0       # the kill, the reply's trip back and a busy poll loop
+CLIENT_MARGIN = 5.0      # the HTTP hop: the client hears the web tier's answer first
 FILE_OP_TIMEOUT = 30.0   # file operations (a fork of a large session is the slowest)
 
 
@@ -36,10 +48,26 @@ def exclusive_wait(config: Any) -> float:
 EXCLUSIVE_OPS = ("fork_session", "delete_session")  # wait for the session's jobs first
 
 
+def queue_wait(config: Any) -> float:
+    """Seconds a job may wait for a free sandbox before it is answered "not started"."""
+    return float(config.max_queue_wait)
+
+
 def rpc_timeout(op: str, request: Any, config: Any) -> float:
+    """Seconds the web worker waits for the supervisor's answer to `op`.
+
+    Longer than anything the supervisor may take to answer by itself, so that running
+    out of it means the answer was lost (OUTCOME_UNKNOWN), not that the job is still
+    waiting to start.
+    """
     budget = job_budget(op, request, config)
     if op in EXCLUSIVE_OPS:
         return exclusive_wait(config) + FILE_OP_TIMEOUT
     if budget == 0.0:
         return FILE_OP_TIMEOUT
-    return budget + BACKSTOP_GRACE + QUEUE_ALLOWANCE
+    return queue_wait(config) + budget + BACKSTOP_GRACE + REPLY_MARGIN
+
+
+def client_timeout(op: str, request: Any, config: Any) -> float:
+    """Seconds an HTTP client should wait for `op`'s answer: after the web tier's own."""
+    return rpc_timeout(op, request, config) + CLIENT_MARGIN

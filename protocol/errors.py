@@ -2,6 +2,12 @@
 
 The supervisor answers a failed operation with one `ErrorCode` and a human `detail`; the
 web tier turns the code into an HTTP status in exactly one place (`webapp.errors`).
+
+Two codes say the operation failed for a reason of the service, and they differ in the
+one thing a caller must know before retrying: `UNAVAILABLE` promises the operation was
+not executed (a retry is always safe), `OUTCOME_UNKNOWN` says it may have been, in part
+or in full (retry only what is idempotent). `INTERNAL` is a bug of ours. docs/api.md
+lists them with their HTTP statuses.
 """
 
 from __future__ import annotations
@@ -19,7 +25,8 @@ class ErrorCode(str, enum.Enum):
     TOO_LARGE = "too_large"              # body, file or quota exceeded
     INVALID = "invalid"                  # schema validation failed
     UNSUPPORTED_VERSION = "unsupported_version"  # wire protocol major version mismatch
-    UNAVAILABLE = "unavailable"          # supervisor down, overloaded or shutting down
+    UNAVAILABLE = "unavailable"          # not executed: supervisor down, overloaded or shutting down
+    OUTCOME_UNKNOWN = "outcome_unknown"  # started, then lost (sandbox died, reply never came)
     INTERNAL = "internal"                # a bug: logged on the server, never detailed
 
 

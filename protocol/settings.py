@@ -86,6 +86,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Sandboxes running jobs at once; further jobs wait in the queue.", 1),
     Setting("max_queue", "REPL_MAX_QUEUE", 256, int,
             "Jobs allowed to wait for a sandbox before new ones get 503.", 0),
+    Setting("max_queue_wait", "REPL_MAX_QUEUE_WAIT", 15.0, float,
+            "Seconds a job may wait for a free sandbox; a job not started by then gets 503 and never runs.", 0.1),
     Setting("eval_timeout", "REPL_EVAL_TIMEOUT", 5.0, float, "Default wall-clock limit per case (s).", 0.01),
     Setting("eval_cpu_limit", "REPL_EVAL_CPU_LIMIT", 4.0, float, "Default CPU limit per case (s).", 0.01),
     Setting("eval_memory_mb", "REPL_EVAL_MEMORY_MB", 2048, int, "Default memory limit per case (MiB).", 16),

@@ -8,6 +8,7 @@ Modules, one responsibility each:
 * ``client``: :class:`ReplClient`, one method per endpoint.
 * ``transport``: the pooled HTTP session, timeouts, error decoding, retry loop.
 * ``retry``: :class:`RetryPolicy` and the rule of what may be retried.
+* ``deadlines``: how long to wait for ``run`` and ``evaluate_code``.
 * ``results``: frozen dataclasses built from replies.
 * ``errors``: the exception tree and the status-to-exception table.
 """
@@ -20,6 +21,7 @@ from .errors import (  # noqa: E402
     ConnectionFailed,
     InvalidResponse,
     NotFound,
+    OutcomeUnknown,
     PayloadTooLarge,
     ReplError,
     ServerError,
@@ -38,6 +40,7 @@ __all__ = [
     "FileEntry",
     "InvalidResponse",
     "NotFound",
+    "OutcomeUnknown",
     "PayloadTooLarge",
     "ReplClient",
     "ReplError",

@@ -15,10 +15,12 @@ although it shadows the builtin, so existing keyword calls keep working).
 
 Retries (rules in ``retry.py``): a 503 is retried for every call, because the
 service answers 503 only when the operation did not run; ``Retry-After`` is
-honoured. A transport error is retried for every call when the request was
-certainly never sent (connection refused, connect timeout), and otherwise only
-for calls that are idempotent, i.e. where doing them twice leaves the same state
-and the same reply as doing them once:
+honoured. A 504 (:class:`~repl_client.errors.OutcomeUnknown`: the operation was
+started or sent and may have run) and a transport error after the request may
+have been sent are retried only for calls that are idempotent, i.e. where doing
+them twice leaves the same state and the same reply as doing them once; a
+transport error before the request was sent (connection refused, connect
+timeout) is retried for every call:
 
 ==========================  ==========  =========================================
 call                        idempotent  why
@@ -27,7 +29,10 @@ read_file, list_files       yes         reads
 write_file                  yes         the same content written twice is the same file
 create_session(id=...)      yes         naming the id makes a repeat a no-op
 create_session()            no          each attempt would make a new session
-run, evaluate_code          no          user code may have side effects; run twice is wrong
+run                         no          user code may have side effects; run twice is wrong
+evaluate_code               no          the verdict would be the same, but the code may write
+                                        files in the session, and a repeat doubles the load
+                                        when the service is already too slow to answer
 delete_file, delete_session no          a repeat after success answers 404
 rename_file                 no          a repeat after success answers 404
 fork_session                no          each attempt would make a new copy
@@ -35,10 +40,11 @@ ping, healthz, readyz       --          probes try once: they report the present
 ==========================  ==========  =========================================
 
 Timeouts: every request has a (connect, read) timeout. The read timeout of
-``run`` and ``evaluate_code`` is derived from the sandbox limit asked for (or
-the service's default when none is given) plus a margin, so the client never
-gives up on a command the service is still allowed to be running; the client's
-``timeout`` is the floor for every call.
+``run`` and ``evaluate_code`` follows the service's own deadline rule
+(``deadlines.py``): queue wait + the limits asked for (or the service's
+defaults) + the service's margins + one for the HTTP hop, so the client never
+gives up before the service does; the client's ``timeout`` is the floor for
+every call.
 """
 
 from __future__ import annotations
@@ -52,19 +58,13 @@ from typing import Any, TypeVar
 import requests
 
 from . import __version__
+from .deadlines import answer_timeout
 from .errors import InvalidResponse, ReplError
 from .results import EvaluationResult, FileEntry, RunResult
 from .retry import NO_RETRY, RetryPolicy
 from .transport import Transport
 
 __all__ = ["ReplClient"]
-
-#: The service's default wall-clock limit for ``/run`` (SPEC section 5).
-DEFAULT_RUN_TIMEOUT = 30.0
-#: The service's default wall-clock limit per ``/evaluate_code`` case (SPEC section 4).
-DEFAULT_CASE_TIMEOUT = 5.0
-#: Time added to a sandbox limit for queueing, start-up, killing and the reply.
-TIMEOUT_MARGIN = 10.0
 
 IoCase = Mapping[str, Any] | Sequence[Any]
 _Result = TypeVar("_Result", RunResult, EvaluationResult, FileEntry)
@@ -277,8 +277,8 @@ class ReplClient:
             ValidationFailed: ``timeout`` is above the service's maximum.
         """
         body = _without_none({"id": id, "cmd": cmd, "stdin": stdin, "timeout": timeout})
-        limit = DEFAULT_RUN_TIMEOUT if timeout is None else timeout
-        reply = self._post("/run", body, idempotent=False, read_timeout=self._read_timeout(limit))
+        read_timeout = self._read_timeout(answer_timeout("run", timeout))
+        reply = self._post("/run", body, idempotent=False, read_timeout=read_timeout)
         return _parse(RunResult, reply)
 
     def evaluate_code(
@@ -325,8 +325,7 @@ class ReplClient:
                 "memory_limit_mb": memory_limit_mb,
             }
         )
-        per_case = DEFAULT_CASE_TIMEOUT if timeout is None else timeout
-        read_timeout = self._read_timeout(per_case * max(1, len(cases)))
+        read_timeout = self._read_timeout(answer_timeout("evaluate", timeout, len(cases)))
         reply = self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)
         return _parse(EvaluationResult, reply)
 
@@ -363,9 +362,9 @@ class ReplClient:
 
     # -- plumbing --------------------------------------------------------------
 
-    def _read_timeout(self, sandbox_limit: float) -> float:
-        """A read timeout that outlasts a sandbox limit, never below ``self.timeout``."""
-        return max(self.timeout, sandbox_limit + TIMEOUT_MARGIN)
+    def _read_timeout(self, service_deadline: float) -> float:
+        """The service's deadline for a call, never below ``self.timeout``."""
+        return max(self.timeout, service_deadline)
 
     def _get(
         self,

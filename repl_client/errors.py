@@ -22,6 +22,7 @@ __all__ = [
     "ConnectionFailed",
     "InvalidResponse",
     "NotFound",
+    "OutcomeUnknown",
     "PayloadTooLarge",
     "ReplError",
     "STATUS_ERRORS",
@@ -109,6 +110,16 @@ class ServerError(ReplError):
     """Any 5xx other than 503: a fault of the service, not of the request."""
 
 
+class OutcomeUnknown(ServerError):
+    """504: the operation was sent, and may have run, in part or in full.
+
+    The service answers it when a job's sandbox died or was killed mid-job, or when it
+    lost the supervisor's answer. Unlike a 503 it is not safe to repeat blindly: the
+    client retries it only for idempotent calls (see ``retry.py``); for ``run`` and
+    ``evaluate_code``, look at the session before deciding.
+    """
+
+
 class InvalidResponse(ReplError):
     """A success status whose body is not the JSON the API promises.
 
@@ -141,6 +152,7 @@ STATUS_ERRORS: dict[int, type[ReplError]] = {
     413: PayloadTooLarge,
     422: ValidationFailed,
     503: ServiceUnavailable,
+    504: OutcomeUnknown,
 }
 
 

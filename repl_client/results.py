@@ -6,7 +6,7 @@ shared between threads without defensive copies, and a missing field fails
 loudly at the edge instead of deep inside the caller's code.
 
 Every ``from_json`` ignores fields it does not know, so a newer server that adds
-response fields (the API only ever grows, see SPEC section 2) keeps working
+response fields (the API only ever grows, see docs/api.md §2) keeps working
 with this client. Fields the original service did not send have defaults, so
 the client also works against it.
 """

@@ -1,11 +1,15 @@
 """When to try a request again, and how long to wait first.
 
-Two kinds of failure are worth another attempt, and only two:
+Three kinds of failure are worth another attempt, and only three:
 
-* **503 Service Unavailable.** The service answers 503 only when the supervisor
-  is down or overloaded, before the operation ran, so repeating is safe for
-  every call, ``run`` and ``evaluate_code`` included. The server's
-  ``Retry-After`` is honoured: we never come back sooner than it asks.
+* **503 Service Unavailable.** The service answers 503 only when the operation
+  was not executed (supervisor down, queue full, no sandbox free in time,
+  draining), so repeating is safe for every call, ``run`` and
+  ``evaluate_code`` included. The server's ``Retry-After`` is honoured: we
+  never come back sooner than it asks.
+* **504** (:class:`~repl_client.errors.OutcomeUnknown`): the operation was sent
+  and may have run. Only idempotent calls are repeated, as for a transport
+  error after the request was sent.
 * **Transport errors** (:class:`~repl_client.errors.ConnectionFailed`). If the
   request certainly never left (connection refused, connect timeout), any call
   may be repeated. If it may have reached the server (reset mid-reply, read
@@ -24,7 +28,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .errors import ConnectionFailed, ReplError, ServiceUnavailable
+from .errors import ConnectionFailed, OutcomeUnknown, ReplError, ServiceUnavailable
 
 __all__ = ["RetryPolicy", "is_retryable", "retry_hint"]
 
@@ -91,10 +95,12 @@ def is_retryable(error: ReplError, *, idempotent: bool) -> bool:
 
     Returns:
         True for a 503, for a transport error before the request was sent, and
-        for any transport error of an idempotent call; False otherwise.
+        for a 504 or any transport error of an idempotent call; False otherwise.
     """
     if isinstance(error, ServiceUnavailable):
         return True
+    if isinstance(error, OutcomeUnknown):
+        return idempotent
     if isinstance(error, ConnectionFailed):
         return idempotent or not error.request_sent
     return False

@@ -9,6 +9,8 @@ command -v swipl >/dev/null || apt_packages+=(swi-prolog-nox)
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 command -v ps >/dev/null || apt_packages+=(procps)
 command -v curl >/dev/null || apt_packages+=(curl)
+# The original service's curl examples make session ids with `uuidgen`.
+command -v uuidgen >/dev/null || apt_packages+=(uuid-runtime)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null

@@ -11,11 +11,12 @@ answer when its sandbox reports.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
 from protocol import models
-from protocol.budget import job_budget
+from protocol.budget import job_budget, queue_wait
 from protocol.errors import ErrorCode, ServiceError
 from protocol.settings import Config
 from supervisor.lanes import Kind, Lanes
@@ -24,6 +25,7 @@ from supervisor.sandbox import jobs
 from supervisor.sessions import SessionStore
 
 log = logging.getLogger("supervisor.operations")
+MIN_QUEUE_WAIT = 1.0  # a job that reaches the pool late still gets this long to find a sandbox
 
 Reply = Callable[[dict[str, Any] | None, ServiceError | None], None]
 
@@ -64,12 +66,32 @@ def _job_reply(ctx: Context, session: str | None, reply: Reply, shape: Callable[
                 ctx.store.record_usage(session, int(message["usage"]))
             return
         if not message.get("ok"):
-            log.error("sandbox job failed: %s", message.get("error"))
-            reply(None, ServiceError(ErrorCode.UNAVAILABLE, "the sandbox failed while running the job; retry"))
+            reply(None, _job_failure(message))
             return
         _count_kills(ctx.pool.counters, message["body"])
         reply(shape(message["body"]), None)
     return done
+
+
+def _job_failure(message: dict[str, Any]) -> ServiceError:
+    """The error for a job that produced no result.
+
+    The pool says why (`code`): UNAVAILABLE when the job never started (its start-by time
+    passed in the queue), OUTCOME_UNKNOWN when it started and its sandbox was lost. A
+    report of failure from the sandbox itself carries no code: that is a bug of ours
+    (INTERNAL), never a reason to invite a retry of a job that may have run.
+    """
+    try:
+        code = ErrorCode(message.get("code", ErrorCode.INTERNAL.value))
+    except ValueError:
+        code = ErrorCode.INTERNAL
+    why = str(message.get("error"))
+    if code is ErrorCode.UNAVAILABLE:
+        return ServiceError(code, why)
+    log.error("sandbox job failed (%s): %s", code.value, why)
+    if code is ErrorCode.OUTCOME_UNKNOWN:
+        return ServiceError(code, f"{why}; it may have run in part or in full, so it was not retried")
+    return ServiceError(ErrorCode.INTERNAL, "internal error")
 
 
 def _count_kills(counters: Any, body: dict[str, Any]) -> None:
@@ -82,8 +104,14 @@ def _submit_job(ctx: Context, session: str, payload: Callable[[], jobs.SandboxJo
                 measured: str | None, shape: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """Queue a job on its session's lane: `payload` (the store part: the session's
     allowance) runs when the lane allows, then the job goes to the pool."""
+    arrived = time.monotonic()
+
     def start(body: jobs.SandboxJob) -> None:
-        ctx.pool.submit(body, budget, _job_reply(ctx, measured, reply, shape, lane=session))
+        # The time spent waiting on the lane (behind a fork of the session, say) counts
+        # against the job's queue wait, so that it starts within what the web tier waits.
+        left = queue_wait(ctx.config) - (time.monotonic() - arrived)
+        ctx.pool.submit(body, budget, _job_reply(ctx, measured, reply, shape, lane=session),
+                        max(left, MIN_QUEUE_WAIT))
 
     ctx.lanes.submit(session, Kind.JOB, payload, start, lambda exc: reply(None, exc),
                      background=ctx.store.needs_measure(session))
@@ -135,7 +163,7 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
         scratch = session
         cleanup = lambda: ctx.store.remove_scratch(scratch)  # noqa: E731
     ctx.pool.submit(payload(session, cfg.disk_quota_mb << 20), budget,
-                    _job_reply(ctx, None, reply, lambda body: body, cleanup))
+                    _job_reply(ctx, None, reply, lambda body: body, cleanup), queue_wait(cfg))
 
 
 def read_file(ctx: Context, req: models.ReadFileRequest, reply: Reply) -> None:

@@ -6,12 +6,22 @@ deadline by killing a sandbox's init (which takes its whole pid namespace with i
 replaces every sandbox that exits. A sandbox serves job after job: after each one it
 cleans itself (`sandbox.hygiene`) and says it is ready again. It is driven by the supervisor's poll loop: it owns no
 thread, and all its sockets are registered in the loop's poller.
+
+Every change of a sandbox's state goes through `Pool.transition`, checked against the
+table in `supervisor.states`. Spawns asked of the zygote and not yet answered are kept in
+`spawning`; they belong to that zygote, so losing it forgets them with it and its
+successor is asked for a full pool.
+
+A job that waits in the queue carries a start-by time: it is started by then or answered
+"not executed" (UNAVAILABLE), never started later, because the web tier answers from
+its own clock and a caller told "retry" must be able to retry without running the job
+twice (the nesting of deadlines is in `protocol.budget`). A job that started and then lost
+its sandbox is answered OUTCOME_UNKNOWN: it may have done part or all of its work.
 """
 
 from __future__ import annotations
 
 import collections
-import enum
 import json
 import logging
 import os
@@ -27,24 +37,28 @@ from protocol.budget import BACKSTOP_GRACE
 from protocol.errors import ErrorCode, ServiceError
 from supervisor.sandbox import frames
 from supervisor.sandbox.jobs import SandboxJob, job_to_wire
+from supervisor.states import SandboxState, check_transition
 
 log = logging.getLogger("supervisor.pool")
 
-
-
-class State(enum.Enum):
-    STARTING = "starting"
-    IDLE = "idle"
-    BUSY = "busy"
-    CLEANING = "cleaning"  # replied; restoring itself to a fresh state before the next job
-    DONE = "done"
+State = SandboxState  # the name the pool's callers and tests use
 
 
 @dataclass
 class Job:
+    """One `run` or `evaluate` waiting for, or held by, a sandbox.
+
+    Attributes:
+        payload: What the sandbox is sent.
+        callback: Gets the sandbox's report, or `{"ok": False, "code": ..., "error": ...}`.
+        budget: Seconds the job may take inside the sandbox.
+        start_by: Monotonic time after which the job must not be started any more.
+    """
+
     payload: SandboxJob
     callback: Callable[[dict[str, Any]], None]
-    budget: float  # seconds the job may take inside the sandbox
+    budget: float
+    start_by: float = float("inf")
     queued_at: float = field(default_factory=time.monotonic)
 
 
@@ -53,11 +67,12 @@ class Sandbox:
     pid: int
     slot: int
     sock: socket.socket
-    state: State = State.STARTING
+    state: str = SandboxState.STARTING
     reader: frames.FrameReader = field(default_factory=frames.FrameReader)
     job: Job | None = None
     deadline: float = float("inf")
     killed_for: str | None = None
+    failure: ErrorCode = ErrorCode.OUTCOME_UNKNOWN  # how its job is answered if it never reports
 
 
 class Pool:
@@ -79,6 +94,19 @@ class Pool:
         self.zygote: subprocess.Popen | None = None
         self.control: socket.socket | None = None
         self.accepting = True
+        # Slots asked of the current zygote and not yet answered with a sandbox.
+        self.spawning: set[int] = set()
+
+    # --- states ------------------------------------------------------------------------
+
+    def transition(self, sandbox: Sandbox, new: str) -> None:
+        """Move `sandbox` to state `new`: the only place a sandbox's state changes.
+
+        Raises:
+            supervisor.states.TransitionError: the move is not in `states.TRANSITIONS`.
+        """
+        check_transition(sandbox.state, new)
+        sandbox.state = new
 
     # --- zygote ------------------------------------------------------------------------
 
@@ -120,18 +148,32 @@ class Pool:
             self.zygote = None
 
     def _zygote_lost(self) -> None:
+        """Start a new zygote and a full pool: nothing of the old one is waited for.
+
+        Its sandboxes die with it (PDEATHSIG), so their jobs are answered OUTCOME_UNKNOWN,
+        and the spawns it never answered never will be: their slots are free again.
+        """
         log.error("the sandbox zygote exited; restarting it")
         self.counters["zygote_restarts"] += 1
         self.stop()
         for sandbox in list(self.by_pid.values()):
-            self._forget(sandbox, "zygote lost")
+            self._forget(sandbox, "the sandbox was lost with its zygote while running the job")
+        self.spawning.clear()
         self.free_slots = collections.deque(range(self.pool_size + self.max_busy))
         self.start()
 
     # --- jobs --------------------------------------------------------------------------
 
-    def submit(self, payload: SandboxJob, budget: float, callback: Callable[[dict[str, Any]], None]) -> None:
+    def submit(self, payload: SandboxJob, budget: float, callback: Callable[[dict[str, Any]], None],
+               queue_wait: float = float("inf")) -> None:
         """Run `payload` in a sandbox; `callback` gets the sandbox's reply frame.
+
+        Args:
+            payload: The job as the sandbox takes it.
+            budget: Seconds the job may run once started (its backstop follows it).
+            callback: Called once with the report (and again with the disk usage).
+            queue_wait: Seconds the job may wait for a sandbox; after that it is answered
+                UNAVAILABLE and never started (see `protocol.budget`).
 
         Raises:
             ServiceError(UNAVAILABLE): shutting down, or the queue is full.
@@ -141,44 +183,71 @@ class Pool:
         if len(self.queue) >= self.max_queue:
             self.counters["rejected_overload"] += 1
             raise ServiceError(ErrorCode.UNAVAILABLE, "all sandboxes are busy and the queue is full; retry shortly")
-        self.queue.append(Job(payload, callback, budget))
+        self.queue.append(Job(payload, callback, budget, start_by=time.monotonic() + queue_wait))
         self._dispatch()
 
     def _dispatch(self) -> None:
+        self.expire_queued(time.monotonic())
         while self.queue and self.busy < self.max_busy:
-            sandbox = next((s for s in self.by_pid.values() if s.state is State.IDLE), None)
+            sandbox = next((s for s in self.by_pid.values() if s.state == State.IDLE), None)
             if sandbox is None:
                 break
             job = self.queue.popleft()
-            sandbox.state, sandbox.job = State.BUSY, job
+            self.transition(sandbox, State.BUSY)
+            sandbox.job = job
             sandbox.deadline = time.monotonic() + job.budget + BACKSTOP_GRACE
             try:
                 sandbox.sock.setblocking(True)
                 frames.send(sandbox.sock, job_to_wire(job.payload))
-                sandbox.sock.setblocking(False)
             except OSError:
-                self._fail(sandbox, "the sandbox died before taking the job")
+                # It died before it had the whole job, so the job did not start: it goes
+                # back to the head of the queue for the next sandbox.
+                sandbox.job = None
+                self.transition(sandbox, State.DONE)
+                self.queue.appendleft(job)
+            finally:
+                sandbox.sock.setblocking(False)
         self.replenish()
+
+    def expire_queued(self, now: float) -> None:
+        """Answer UNAVAILABLE every queued job whose start-by time has passed.
+
+        Such a job is never started: its caller is told it did not run, and may retry.
+        """
+        waiting: collections.deque[Job] = collections.deque()
+        expired: list[Job] = []
+        for job in self.queue:
+            (expired if now >= job.start_by else waiting).append(job)
+        if not expired:
+            return
+        self.queue = waiting
+        for job in expired:
+            self.counters["rejected_queue_wait"] += 1
+            job.callback({"ok": False, "code": ErrorCode.UNAVAILABLE.value,
+                          "error": "no sandbox became free in time; the job was not started, retry shortly"})
 
     @property
     def busy(self) -> int:
-        return sum(1 for s in self.by_pid.values() if s.state is State.BUSY)
+        return sum(1 for s in self.by_pid.values() if s.state == State.BUSY)
 
     @property
     def idle(self) -> int:
-        return sum(1 for s in self.by_pid.values() if s.state is State.IDLE)
+        return sum(1 for s in self.by_pid.values() if s.state == State.IDLE)
 
     def replenish(self) -> None:
-        """Keep `pool_size` sandboxes idle or starting, plus one per queued job."""
+        """Keep `pool_size` sandboxes idle or starting, plus one per queued job.
+
+        Spawns already asked of this zygote count as starting, so that each is asked once.
+        """
         if self.control is None:
             return
         warm = sum(1 for s in self.by_pid.values() if s.state in (State.IDLE, State.STARTING, State.CLEANING))
-        wanted = self.pool_size + min(len(self.queue), self.max_busy) - warm
-        pending = self.counters["spawn_requested"] - self.counters["spawned"]
-        for _ in range(max(wanted - pending, 0)):
+        wanted = self.pool_size + min(len(self.queue), self.max_busy) - warm - len(self.spawning)
+        for _ in range(max(wanted, 0)):
             if not self.free_slots:
                 return
             slot = self.free_slots.popleft()
+            self.spawning.add(slot)
             self.counters["spawn_requested"] += 1
             self.control.send(json.dumps({"op": "spawn", "slot": slot}).encode())
 
@@ -200,6 +269,8 @@ class Pool:
                 data, fds, _, _ = socket.recv_fds(self.control, 65536, 1)
             except BlockingIOError:
                 return
+            except OSError:  # ECONNRESET: it died with our requests unread
+                data, fds = b"", []
             if not data:
                 self._zygote_lost()
                 return
@@ -211,6 +282,7 @@ class Pool:
 
     def _on_spawned(self, message: dict[str, Any], fds: list[int]) -> None:
         self.counters["spawned"] += 1
+        self.spawning.discard(message["slot"])
         sock = socket.socket(fileno=fds[0])
         sock.setblocking(False)
         sandbox = Sandbox(pid=message["pid"], slot=message["slot"], sock=sock)
@@ -225,13 +297,12 @@ class Pool:
         # The exit can be reported before the poll loop has read the sandbox's reply:
         # read what it left (its end is closed, so this ends in EOF) before failing the job.
         for _ in range(64):
-            if sandbox.state is not State.BUSY or sandbox.sock.fileno() not in self.by_fd:
+            if sandbox.state != State.BUSY or sandbox.sock.fileno() not in self.by_fd:
                 break
             self._on_sandbox(sandbox)
         if sandbox.sock.fileno() in self.by_fd:
             self._close(sandbox)
-        if sandbox.state is State.BUSY:
-            self._fail(sandbox, sandbox.killed_for or "the sandbox died while running the job")
+        self._end(sandbox, sandbox.killed_for or "the sandbox died while running the job")
         self.free_slots.append(sandbox.slot)
         self.replenish()
 
@@ -244,15 +315,14 @@ class Pool:
             data = b""
         if not data:
             self._close(sandbox)
-            if sandbox.state is State.BUSY:
-                self._fail(sandbox, sandbox.killed_for or "the sandbox died while running the job")
-            sandbox.state = State.DONE
+            self._end(sandbox, sandbox.killed_for or "the sandbox died while running the job")
             return
         try:
             messages = sandbox.reader.feed(data)
         except ValueError as exc:  # a sandbox that speaks garbage is killed, never trusted
             log.error("sandbox %d sent a malformed frame (%s); killing it", sandbox.pid, exc)
             sandbox.killed_for = "the sandbox sent a malformed report"
+            sandbox.failure = ErrorCode.INTERNAL
             self._kill(sandbox)
             return
         for message in messages:
@@ -263,25 +333,38 @@ class Pool:
             if "usage" in message and sandbox.job is not None:
                 sandbox.job.callback(message)  # the session's disk usage, sent after the result
             elif message.get("ready"):
-                sandbox.state, sandbox.job = State.IDLE, None
+                sandbox.job = None
                 sandbox.deadline = float("inf")
+                self.transition(sandbox, State.IDLE)
                 self._dispatch()
-            elif sandbox.state is State.STARTING:
+            elif sandbox.state == State.STARTING:
                 log.error("a sandbox failed to confine itself: %s", message.get("error"))
                 self.counters["sandbox_start_failures"] += 1
-                sandbox.state = State.DONE
+                self.transition(sandbox, State.DONE)
             return
-        if sandbox.state is State.BUSY and sandbox.job is not None:
-            sandbox.state = State.CLEANING
+        if sandbox.job is None:
+            return
+        if sandbox.state == State.BUSY:
+            self.transition(sandbox, State.CLEANING)
             self.counters["jobs_done"] += 1
             sandbox.job.callback(message)
             self._dispatch()
 
+    def _end(self, sandbox: Sandbox, why: str) -> None:
+        """The sandbox is gone or going: fail its job if it had one running, mark it DONE."""
+        if sandbox.state == State.BUSY:
+            self._fail(sandbox, why)
+        elif sandbox.state != State.DONE:
+            self.transition(sandbox, State.DONE)
+
     def _fail(self, sandbox: Sandbox, why: str) -> None:
+        """Answer the job of a BUSY sandbox that will not report: the job started, so
+        what it did is unknown (OUTCOME_UNKNOWN), unless the sandbox itself misbehaved
+        (INTERNAL: our bug)."""
         job, sandbox.job = sandbox.job, None
-        sandbox.state = State.DONE
+        self.transition(sandbox, State.DONE)
         if job is not None:
-            job.callback({"ok": False, "error": why})
+            job.callback({"ok": False, "code": sandbox.failure.value, "error": why})
             self._dispatch()
 
     def _close(self, sandbox: Sandbox) -> None:
@@ -293,8 +376,7 @@ class Pool:
 
     def _forget(self, sandbox: Sandbox, why: str) -> None:
         self._close(sandbox)
-        if sandbox.state is State.BUSY:
-            self._fail(sandbox, why)
+        self._end(sandbox, why)
         self.by_pid.pop(sandbox.pid, None)
 
     # --- deadlines ---------------------------------------------------------------------
@@ -307,12 +389,16 @@ class Pool:
             pass
 
     def next_deadline(self) -> float:
-        return min((s.deadline for s in self.by_pid.values() if s.state is State.BUSY), default=float("inf"))
+        """The next time the loop must wake: a backstop, or a queued job's start-by."""
+        running = [s.deadline for s in self.by_pid.values() if s.state == State.BUSY and s.killed_for is None]
+        return min(running + [job.start_by for job in self.queue], default=float("inf"))
 
     def enforce_deadlines(self, now: float) -> None:
-        """Kill a sandbox whose job overran its budget: its init did not stop it in time."""
+        """Kill a sandbox whose job overran its budget (its init did not stop it in time),
+        and answer the queued jobs that can no longer start in time."""
+        self.expire_queued(now)
         for sandbox in list(self.by_pid.values()):
-            if sandbox.state is State.BUSY and now >= sandbox.deadline and sandbox.killed_for is None:
+            if sandbox.state == State.BUSY and now >= sandbox.deadline and sandbox.killed_for is None:
                 sandbox.killed_for = "the job overran its deadline and its sandbox was killed"
                 self.counters["kills_backstop"] += 1
                 self._kill(sandbox)

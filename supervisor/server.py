@@ -103,6 +103,9 @@ class Server:
                 except Exception:  # noqa: BLE001 - housekeeping must never stop the service
                     log.exception("the idle-session sweep failed")
                 self.next_sweep = time.monotonic() + self.sweep_every
+        # The drain is over: jobs still queued never started, so they are answered "not
+        # executed" (503, retry elsewhere) rather than left to look lost mid-job (504).
+        pool.expire_queued(float("inf"))
         self.poller.unregister(lanes.wake_fd)
         lanes.shutdown()
         self._close()

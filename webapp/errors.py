@@ -24,7 +24,8 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.TOO_LARGE: 413,
     ErrorCode.INVALID: 422,
     ErrorCode.UNSUPPORTED_VERSION: 503,
-    ErrorCode.UNAVAILABLE: 503,
+    ErrorCode.UNAVAILABLE: 503,          # not executed: retry after Retry-After
+    ErrorCode.OUTCOME_UNKNOWN: 504,      # may have run: retry only what is idempotent
     ErrorCode.INTERNAL: 500,
 }
 assert set(STATUS) == set(ErrorCode), "every error code needs an HTTP status"
@@ -32,7 +33,8 @@ RETRY_AFTER_SECONDS = "1"
 
 
 def error_response(status: int, detail: object) -> Response:
-    """`{"detail": ...}` with `status`, strict JSON whatever the detail echoes."""
+    """`{"detail": ...}` with `status`, strict JSON whatever the detail echoes; a 503 (and
+    only a 503: "not executed, come back") carries Retry-After."""
     response = json_response({"detail": detail}, status)
     if status == 503:
         response.headers["Retry-After"] = RETRY_AFTER_SECONDS

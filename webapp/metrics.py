@@ -62,6 +62,7 @@ SUPERVISOR_COUNTER_HELP = {
     "spawned": "Sandboxes forked by the zygote.",
     "spawn_requested": "Sandboxes asked of the zygote.",
     "rejected_overload": "Jobs refused with 503 because the queue was full.",
+    "rejected_queue_wait": "Queued jobs answered 503, never started, because no sandbox was free by their start-by time.",
     "sandbox_start_failures": "Sandboxes that failed to confine themselves.",
     "zygote_restarts": "Times the sandbox zygote died and was restarted.",
 }

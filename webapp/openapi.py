@@ -4,7 +4,7 @@ The document is generated from the same pydantic models that validate the reques
 `webapp.api.ENDPOINTS` names each route's operation, and `protocol.models.OPERATIONS`
 gives its request and reply models. POST routes take the request model as a JSON body,
 GET routes take its fields as query parameters. Every API route answers 200 with its reply
-model, and 400/404/413/422/503 with `{"detail": ...}` (422 with the validation errors as
+model, and 400/404/413/422/503/504 with `{"detail": ...}` (422 with the validation errors as
 a list, in FastAPI's shape). When `REPL_API_TOKEN` is set, the routes that need it
 (`webapp.auth`) declare bearer security and a 401.
 
@@ -46,7 +46,10 @@ ERROR_RESPONSES: dict[int, str] = {
     404: "The session or file does not exist.",
     413: "The request body, the file or the session's disk quota is too large.",
     422: "The request failed validation; `detail` lists the errors.",
-    503: "The supervisor is down or overloaded; retry after `Retry-After` seconds.",
+    503: "Not executed (supervisor down, queue full, no sandbox free in time, draining); "
+         "retry after `Retry-After` seconds.",
+    504: "Outcome unknown: the operation was sent and may have run (its sandbox died, or the "
+         "answer was lost); repeat only what is idempotent.",
 }
 
 ERROR_SCHEMAS: dict[str, dict[str, Any]] = {

@@ -6,6 +6,12 @@ unusable). Every request carries an id and stale replies are dropped. Failures a
 `IMMEDIATE` keeps messages off a connection that does not exist, a socket monitor notices
 the supervisor going away mid-request, and on any timeout the socket is closed and made
 anew (the "lazy pirate" pattern), so a late reply can never be taken for the next one.
+
+What a failure is called depends on whether the request left: before it was sent the
+operation certainly did not run (UNAVAILABLE, 503, retry); once it was sent, a missing
+answer means it may have run (OUTCOME_UNKNOWN, 504). The RPC timeout is longer than
+anything the supervisor takes to answer by itself (`protocol.budget`), so running out of
+it never hides a job that is still waiting to start.
 """
 
 from __future__ import annotations
@@ -36,7 +42,14 @@ class _Channel:
 
 
 def _unavailable(why: str) -> ServiceError:
+    """The request was not sent: nothing ran."""
     return ServiceError(ErrorCode.UNAVAILABLE, f"the supervisor is unavailable: {why}; retry shortly")
+
+
+def _unknown(why: str) -> ServiceError:
+    """The request was sent and no answer came: it may have run."""
+    return ServiceError(ErrorCode.OUTCOME_UNKNOWN,
+                        f"the supervisor {why} after the request was sent; the operation may have run")
 
 
 class SupervisorClient:
@@ -53,8 +66,9 @@ class SupervisorClient:
         """Run `op` on the supervisor.
 
         Raises:
-            ServiceError: the supervisor's own error, or UNAVAILABLE when it cannot be
-                reached or does not answer within `timeout` seconds.
+            ServiceError: the supervisor's own error; UNAVAILABLE when it cannot be
+                reached (nothing was sent); OUTCOME_UNKNOWN when it was sent the request
+                and did not answer within `timeout` seconds or went away.
         """
         channel = self._channel()
         self._drain_monitor(channel)  # learn of a restart of the supervisor since the last call
@@ -83,11 +97,11 @@ class SupervisorClient:
             left = deadline - time.monotonic()
             if left <= 0:
                 self._reset()
-                raise _unavailable("it did not answer in time")
+                raise _unknown("did not answer in time")
             events = dict(channel.poller.poll(int(left * 1000) + 1))
             if channel.monitor in events and self._drain_monitor(channel) and not channel.connected:
                 self._reset()
-                raise _unavailable("the connection was lost")
+                raise _unknown("went away")
             if channel.sock in events:
                 reply = envelope.decode_reply(channel.sock.recv())
                 if reply.id != request_id:

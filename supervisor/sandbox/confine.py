@@ -1,4 +1,4 @@
-"""Confinement: the namespaces, mounts, rlimits and privilege drop of SPEC §7.
+"""Confinement: the namespaces, mounts, rlimits and privilege drop of docs/api.md §7.
 
 The work is split by when it can happen, so that as little as possible sits on a
 request's critical path:
@@ -67,9 +67,30 @@ def _bind_readonly(source: str, target_root: str) -> None:
 
 
 def _python_prefixes() -> list[str]:
-    """Where this interpreter lives when outside /usr (pyenv under /root, for example)."""
+    """Where this interpreter lives when outside /usr (pyenv under /root, a venv in /tmp).
+
+    Sorted, so that a prefix is bound before any prefix inside it.
+    """
     prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
     return sorted(p for p in prefixes if not any(p == d or p.startswith(d + "/") for d in SYSTEM_DIRS))
+
+
+def _open_prefixes() -> dict[str, int]:
+    """An O_PATH descriptor of each interpreter prefix, opened while the host's view holds.
+
+    `build_root` covers /tmp with a tmpfs to build the image there, so a prefix under /tmp
+    (a CI virtualenv) is out of sight by the time it is bound: it is bound from its
+    descriptor instead, as the session root is, which works wherever it lives.
+    """
+    return {prefix: os.open(prefix, os.O_PATH | os.O_DIRECTORY) for prefix in _python_prefixes()}
+
+
+def _bind_prefix(prefix: str, fd: int, target_root: str) -> None:
+    """Bind the directory open as `fd` read-only at `prefix` inside the image."""
+    target = target_root + prefix
+    os.makedirs(target, exist_ok=True)
+    libc.mount(f"/proc/self/fd/{fd}", target, None, libc.MS_BIND | libc.MS_REC)
+    libc.mount(None, target, None, RO_FLAGS)
 
 
 def build_root(session_root: str) -> None:
@@ -81,16 +102,21 @@ def build_root(session_root: str) -> None:
     """
     libc.unshare(libc.CLONE_NEWNS)
     libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-    # Opened in this namespace, before /tmp is covered: the session root may live there.
+    # Opened in this namespace, before /tmp is covered: the session root and the
+    # interpreter may live there.
     sessions_fd = os.open(session_root, os.O_PATH | os.O_DIRECTORY)
+    prefix_fds = _open_prefixes()
     # A tmpfs over /tmp (in this namespace only) gives a scratch place for the new root.
     libc.mount("tmpfs", "/tmp", "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=4m,mode=755")
     os.makedirs(NEW_ROOT)
     libc.mount("tmpfs", NEW_ROOT, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=1m,mode=755")
-    for source in SYSTEM_DIRS + tuple(_python_prefixes()):
+    for source in SYSTEM_DIRS:
         if os.path.lexists(source):
             _bind_readonly(source, NEW_ROOT)
-    _seal_parents(_python_prefixes())
+    for prefix, fd in prefix_fds.items():
+        _bind_prefix(prefix, fd, NEW_ROOT)
+        os.close(fd)
+    _seal_parents(list(prefix_fds))
     for hidden in HIDDEN_FILES:
         if os.path.isfile(NEW_ROOT + hidden):
             libc.mount("/dev/null", NEW_ROOT + hidden, None, libc.MS_BIND)

@@ -1,4 +1,4 @@
-"""Run one evaluation case: the semantics of SPEC §4, executed inside a sandboxed process.
+"""Run one evaluation case: the semantics of docs/api.md §4, executed inside a sandboxed process.
 
 This module is pure Python with no I/O of its own so that it can be unit-tested without a
 sandbox. `run_case` is called in a freshly forked, already confined process and returns a

@@ -1,4 +1,4 @@
-"""/evaluate_code against the real sandbox (SPEC §4)."""
+"""/evaluate_code against the real sandbox (docs/api.md §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""File and session endpoints against the real service (SPEC §2, §3, §6)."""
+"""File and session endpoints against the real service (docs/api.md §2, §3, §6)."""
 
 from __future__ import annotations
 

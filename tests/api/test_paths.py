@@ -1,4 +1,4 @@
-"""Traversal and symbolic-link escapes through the file API (SPEC §6).
+"""Traversal and symbolic-link escapes through the file API (docs/api.md §6).
 
 Links are made by sandboxed commands (`/run ln -s`), the way an attacker would; every
 operation through them must fail with 400 and change nothing outside the session.

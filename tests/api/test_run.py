@@ -1,4 +1,4 @@
-"""/run against the real sandbox (SPEC §5)."""
+"""/run against the real sandbox (docs/api.md §5)."""
 
 from __future__ import annotations
 

@@ -31,6 +31,7 @@ from repl_client import (
     FileEntry,
     InvalidResponse,
     NotFound,
+    OutcomeUnknown,
     PayloadTooLarge,
     ReplClient,
     ReplError,
@@ -489,6 +490,7 @@ VALIDATION_DETAIL = [
         (500, "Internal error", ServerError),
         (502, "Bad gateway", ServerError),
         (503, "Supervisor unavailable", ServiceUnavailable),
+        (504, "the sandbox died while running the job", OutcomeUnknown),
         (418, "I'm a teapot", ReplError),
     ],
 )
@@ -515,6 +517,7 @@ def test_status_table_is_the_documented_one() -> None:
         413: PayloadTooLarge,
         422: ValidationFailed,
         503: ServiceUnavailable,
+        504: OutcomeUnknown,
     } == STATUS_ERRORS
 
 
@@ -574,6 +577,30 @@ def test_503_is_retried_even_for_run(
     assert client.run("s1", "echo hi").stdout == "hi\n"
     assert fake.count("POST", "/run") == 2
     assert sleeps == [1.0]
+
+
+def test_504_is_not_retried_for_run_or_evaluate(
+    fake: FakeService, client: ReplClient, sleeps: list[float]
+) -> None:
+    unknown = Canned(504, {"detail": "the sandbox died while running the job; it may have run"})
+    fake.reply("POST", "/run", unknown, Canned(body=RUN_REPLY))
+    fake.reply("POST", "/evaluate_code", unknown, Canned(body={"passed": True, "case_results": [], "error": None}))
+    with pytest.raises(OutcomeUnknown) as caught:
+        client.run("s1", "echo once >> log")
+    assert isinstance(caught.value, ServerError) and "may have run" in str(caught.value)
+    with pytest.raises(OutcomeUnknown):
+        client.evaluate_code("s1", "x = 1", "x", [("", "1")])
+    assert fake.count("POST", "/run") == 1 and fake.count("POST", "/evaluate_code") == 1
+    assert sleeps == []
+
+
+def test_504_is_retried_for_idempotent_calls(
+    fake: FakeService, client: ReplClient, sleeps: list[float]
+) -> None:
+    unknown = Canned(504, {"detail": "the supervisor did not answer in time"})
+    fake.reply("GET", "/list_files", unknown, Canned(body={"id": "s1", "files": []}))
+    assert client.list_files("s1") == []
+    assert fake.count("GET", "/list_files") == 2
 
 
 def test_503_gives_up_after_max_attempts(
@@ -757,6 +784,29 @@ def test_read_timeout_outlasts_sandbox_limit(fake: FakeService) -> None:
     assert long_run[0] == 2.0 and long_run[1] > 100
     assert default_run[1] > 30
     assert evaluation[1] > 3 * 20
+
+
+def test_the_client_gives_up_after_the_service_does(fake: FakeService) -> None:
+    """The read timeout outlasts the web tier's own deadline (protocol/budget.py) with
+    the default configuration: the caller hears the service's answer, 504 included."""
+    from protocol import budget, settings
+    from protocol.models import EvaluateRequest, RunRequest
+
+    config = settings.load({})
+    fake.reply("POST", "/run", Canned(body=RUN_REPLY))
+    fake.reply("POST", "/evaluate_code", Canned(body={"passed": True, "case_results": [], "error": None}))
+    cases = [{"input": "", "output": "1"}] * 100
+    with ReplClient(fake.url) as repl:
+        timeouts = _record_timeouts(repl)
+        repl.run("s1", "true")
+        repl.evaluate_code("s1", "x = 1", "x", cases)
+    run_read, evaluate_read = (read for _, read in timeouts)
+    context = {"config": config}
+    run = RunRequest.model_validate({"id": "s1", "cmd": "true"}, context=context)
+    evaluation = EvaluateRequest.model_validate({"id": "s1", "code": "x = 1", "entry_point": "x",
+                                                 "io_cases": cases}, context=context)
+    assert run_read > budget.rpc_timeout("run", run, config)
+    assert evaluate_read > budget.rpc_timeout("evaluate", evaluation, config)
 
 
 def test_bearer_token_is_sent(fake: FakeService) -> None:

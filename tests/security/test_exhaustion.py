@@ -1,4 +1,4 @@
-"""SPEC §7.4, exhaustion: a fork bomb, a memory bomb, filling the disk, an output flood and
+"""docs/api.md §7.4, exhaustion: a fork bomb, a memory bomb, filling the disk, an output flood and
 an infinite loop each fail that request alone with a clear status; while each runs the
 service answers a ping (and its readiness check) within 1 s, and a normal evaluation
 right after.

@@ -1,4 +1,4 @@
-"""Fail closed (SPEC §7): when the machine cannot isolate sandboxes the supervisor refuses
+"""Fail closed (docs/api.md §7.6): when the machine cannot isolate sandboxes the supervisor refuses
 to start and says what is missing, unless REPL_INSECURE=1, which it logs loudly and
 reports in /readyz.
 

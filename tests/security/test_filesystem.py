@@ -1,4 +1,4 @@
-"""SPEC §7.1, the filesystem: sandboxed code sees its own session (writable) and a private
+"""docs/api.md §7.1, the filesystem: sandboxed code sees its own session (writable) and a private
 /tmp; the system is read-only; host secrets, other sessions and the session root are
 invisible. Every attack goes through the HTTP API to the real processes."""
 

@@ -1,4 +1,4 @@
-"""SPEC §7.2, the network: none at all. Not the service's own port on loopback, not the
+"""docs/api.md §7.2, the network: none at all. Not the service's own port on loopback, not the
 supervisor's socket, not the outside world. (Nothing is sent to a non-loopback address
 from the host: inside the sandbox's empty network namespace a connect to 10.255.255.1
 fails at once with ENETUNREACH, which is the test.)"""

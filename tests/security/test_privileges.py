@@ -1,4 +1,4 @@
-"""SPEC §7.3, privileges: sandboxed code runs as an unprivileged user with no capabilities
+"""docs/api.md §7.3, privileges: sandboxed code runs as an unprivileged user with no capabilities
 and cannot gain any: no user namespace, no mount, no ptrace, nothing from setuid binaries."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""SPEC §7.3 and §7.5, processes: sandboxed code sees and signals nothing outside its
+"""docs/api.md §7.3 and §7.5, processes: sandboxed code sees and signals nothing outside its
 sandbox, leaves nothing running after its request (however it detaches), and no state
 of one execution (files in /tmp, processes) is visible to the next."""
 

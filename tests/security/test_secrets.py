@@ -1,4 +1,4 @@
-"""SPEC §7.1, secrets: the service's environment (a canary variable set on both processes
+"""docs/api.md §7.1, secrets: the service's environment (a canary variable set on both processes
 by the test fixture) is invisible to sandboxed code, in its own environment and in every
 /proc/*/environ it can see."""
 

@@ -1,0 +1,64 @@
+"""The deadline rule of protocol/budget.py: timeouts nest, and the client follows them.
+
+The client (repl_client, which ships without the server's packages) applies the rule to
+the service's documented defaults; these tests hold it to the server's own computation,
+so that the client never gives up before the service has answered.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from protocol import budget, settings
+from protocol.models import EvaluateRequest, RunRequest
+from repl_client import deadlines
+
+DEFAULTS = settings.load({})
+LIMITS = (None, 0.5, 1, 5, 30, 120)
+
+
+def _request(op: str, limit: float | None, cases: int) -> RunRequest | EvaluateRequest:
+    context = {"config": DEFAULTS}
+    if op == "run":
+        return RunRequest.model_validate({"id": "s", "cmd": "true", "timeout": limit}, context=context)
+    io_cases = [{"input": "", "output": "1"}] * cases
+    body = {"id": "s", "code": "x = 1", "entry_point": "x", "io_cases": io_cases,
+            "timeout": min(limit, DEFAULTS.max_eval_timeout) if limit else None}
+    return EvaluateRequest.model_validate(body, context=context)
+
+
+@pytest.mark.parametrize(("op", "limit", "cases"), list(itertools.product(("run", "evaluate"), LIMITS, (1, 3, 100))))
+def test_the_client_waits_exactly_as_long_as_the_rule_says(op: str, limit: float | None, cases: int) -> None:
+    request = _request(op, limit, cases)
+    sent_limit = request.timeout
+    assert deadlines.answer_timeout(op, sent_limit, cases) == pytest.approx(budget.client_timeout(op, request, DEFAULTS))
+    assert deadlines.answer_timeout(op, sent_limit, cases) > budget.rpc_timeout(op, request, DEFAULTS)
+
+
+@pytest.mark.parametrize(("op", "limit", "cases"), list(itertools.product(("run", "evaluate"), LIMITS, (1, 100))))
+def test_timeouts_nest(op: str, limit: float | None, cases: int) -> None:
+    """sandbox limit < budget + backstop < start-by + budget + backstop < RPC < client."""
+    request = _request(op, limit, cases)
+    job = budget.job_budget(op, request, DEFAULTS)
+    sandbox_limit = float(request.timeout or (DEFAULTS.run_timeout if op == "run" else DEFAULTS.eval_timeout))
+    assert sandbox_limit * (cases if op == "evaluate" else 1) <= job
+    backstop = job + budget.BACKSTOP_GRACE
+    latest_answer = budget.queue_wait(DEFAULTS) + backstop
+    assert latest_answer < budget.rpc_timeout(op, request, DEFAULTS) < budget.client_timeout(op, request, DEFAULTS)
+
+
+def test_the_client_defaults_are_the_service_defaults() -> None:
+    assert deadlines.DEFAULT_RUN_TIMEOUT == DEFAULTS.run_timeout
+    assert deadlines.DEFAULT_CASE_TIMEOUT == DEFAULTS.eval_timeout
+    assert deadlines.QUEUE_WAIT == budget.queue_wait(DEFAULTS)
+
+
+def test_the_documented_rule_names_the_constants() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "api.md").read_text()
+    for phrase in (f"{budget.BACKSTOP_GRACE:g} s", f"{budget.REPLY_MARGIN:g} s", f"{budget.CLIENT_MARGIN:g} s",
+                   f"{budget.CASE_OVERHEAD:g} s", "REPL_MAX_QUEUE_WAIT"):
+        assert phrase in doc, phrase

@@ -1,0 +1,42 @@
+"""scripts/setup.sh installs the Debian packages of the commands it finds missing.
+
+Run for real with stand-ins for `apt-get` and `python3` on a PATH that holds only what
+the script needs, so the test changes nothing on the machine.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _run_setup(tmp_path: Path, present: tuple[str, ...]) -> list[str]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    record = tmp_path / "apt.log"
+    for tool in ("dirname", "cat"):
+        os.symlink(shutil.which(tool), bin_dir / tool)
+    stubs = {"apt-get": f'echo "$@" >> {record}', "python3": "exit 0"}
+    stubs.update({name: "exit 0" for name in present})
+    for name, body in stubs.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    subprocess.run(["/bin/bash", str(ROOT / "scripts" / "setup.sh")], env={"PATH": str(bin_dir)},
+                   check=True, capture_output=True, timeout=30)
+    return record.read_text().splitlines() if record.exists() else []
+
+
+@pytest.mark.parametrize("present", [(), ("swipl", "ps", "curl")])
+def test_uuidgen_missing_installs_uuid_runtime(tmp_path: Path, present: tuple[str, ...]) -> None:
+    installs = [line for line in _run_setup(tmp_path, present) if line.startswith("install")]
+    assert installs and "uuid-runtime" in installs[0].split()
+
+
+def test_nothing_missing_installs_nothing(tmp_path: Path) -> None:
+    assert _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen")) == []
