@@ -22,6 +22,7 @@ import socket
 import sys
 import time
 from dataclasses import asdict, dataclass
+from collections.abc import Callable
 from typing import Any
 
 from supervisor.sandbox import confine, frames, hygiene, jobs, template, units, values, worker
@@ -95,6 +96,7 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
             confine.enter_namespaces(config.tmp_size_mb)
             hygiene.seal_ipc()
         base = start_template(config)
+        scratch = hygiene.Scratch(config.tmp_size_mb)
         for pid in (0, base.pid):  # ready now: the jobs it serves run at normal priority
             try:
                 os.setpriority(os.PRIO_PROCESS, pid, 0)
@@ -112,7 +114,7 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
         cwd = None
         try:
             cwd = enter_session(job, config)
-            reply: dict[str, Any] = {"ok": True, "body": run_job(job, config, cwd, base)}
+            reply: dict[str, Any] = {"ok": True, "body": run_job(job, config, cwd, base, scratch)}
         except Exception as exc:  # noqa: BLE001 - a failure of ours, not of user code
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         frames.send(sock, reply)
@@ -122,7 +124,7 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
             fd = os.open(cwd, os.O_RDONLY | os.O_DIRECTORY)
             frames.send(sock, {"usage": disk_usage(fd)})
         try:
-            base = restore(config, base)
+            base = restore(config, base, scratch)
         except (hygiene.Unclean, OSError):
             os._exit(0)  # never reused unclean; the pool forks a new sandbox
         frames.send(sock, {"ready": True})
@@ -175,14 +177,14 @@ def enter_session(job: jobs.SandboxJob, config: SandboxConfig) -> str:
     return confine.WORKDIR
 
 
-def restore(config: SandboxConfig, base: template.Handle) -> template.Handle:
+def restore(config: SandboxConfig, base: template.Handle, scratch: hygiene.Scratch) -> template.Handle:
     """Bring the sandbox back to a fresh state after a job; a new template if it died.
 
     Raises:
         hygiene.Unclean: a process of the job could not be killed.
     """
     if not config.insecure:
-        clean_between_units(config, base)
+        clean_between_units(config, scratch, base)
         confine.leave_session()
     if not base.alive or base.pid in hygiene.reap_orphans():
         base.close()
@@ -190,21 +192,31 @@ def restore(config: SandboxConfig, base: template.Handle) -> template.Handle:
     return base
 
 
-def clean_between_units(config: SandboxConfig, *templates: template.Handle) -> None:
+def clean_between_units(config: SandboxConfig, scratch: hygiene.Scratch, *templates: template.Handle,
+                        killed: bool = False) -> None:
+    """Restore a fresh state between two units (nothing to do without namespaces: there
+    the units' process groups are all that can be cleaned, and `stopper` kills them)."""
+    if config.insecure:
+        return
     protect = frozenset(t.pid for t in templates if t.alive)
-    reaped = hygiene.reset(config.tmp_size_mb, protect)
+    reaped = hygiene.reset(scratch, protect, killed)
     for handle in templates:
         if handle.pid in reaped:
             handle.close()
 
 
-def stopper(config: SandboxConfig, pid: int, *templates: template.Handle):  # noqa: ANN201
-    """What kills a unit and everything it started, sparing the templates."""
-    if config.whole_namespace:
-        protect = frozenset(t.pid for t in templates)
-        return lambda: hygiene.kill_others(protect)
+def stopper(config: SandboxConfig, pid: int, *templates: template.Handle) -> Callable[[int | None], None]:
+    """What kills a unit and everything it started, sparing the templates (given the
+    unit's pidfd, if there is one, to wait on)."""
+    protect = frozenset(t.pid for t in templates)
 
-    def kill_group() -> None:
+    def kill_others(pidfd: int | None) -> None:
+        hygiene.kill_others(protect, exiting=pidfd)
+
+    if config.whole_namespace:
+        return kill_others
+
+    def kill_group(pidfd: int | None) -> None:
         try:
             os.killpg(pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -212,10 +224,11 @@ def stopper(config: SandboxConfig, pid: int, *templates: template.Handle):  # no
     return kill_group
 
 
-def run_job(job: jobs.SandboxJob, config: SandboxConfig, cwd: str, base: template.Handle) -> dict[str, Any]:
+def run_job(job: jobs.SandboxJob, config: SandboxConfig, cwd: str, base: template.Handle,
+            scratch: hygiene.Scratch) -> dict[str, Any]:
     if isinstance(job, jobs.RunJob):
         return run_command(job, config, cwd, base)
-    return run_evaluation(job, config, cwd, base)
+    return run_evaluation(job, config, cwd, base, scratch)
 
 
 def _limits(cpu: float, memory_mb: int, fsize: int) -> jobs.UnitLimits:
@@ -282,7 +295,8 @@ class _Expected:
     text: str = ""
 
 
-def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle) -> dict[str, Any]:
+def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle,
+                   scratch: hygiene.Scratch) -> dict[str, Any]:
     """Run the cases one after another, each a fork of the template, with the sandbox
     restored to a fresh state between two cases."""
     cases: list[jobs.CaseSpec | None] = list(job.cases) or [None]  # with no case, still compile once
@@ -294,7 +308,7 @@ def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base:
     try:
         for index, case in enumerate(cases):
             if index:
-                clean_between_units(config, base, *([forker] if forker is not base else []))
+                clean_between_units(config, scratch, base, *([forker] if forker is not base else []), killed=True)
                 if not forker.alive:
                     forker = base
             result, used = run_case(job, config, cwd, forker, base, case, budget, watch)
@@ -326,7 +340,7 @@ def _job_template(job: jobs.EvaluateJob, config: SandboxConfig, base: template.H
     if forked.wait_ready(job.timeout):
         return forked
     forked.close()
-    stopper(config, forked.pid, base)()
+    stopper(config, forked.pid, base)(None)
     return base
 
 

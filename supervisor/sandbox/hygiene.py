@@ -23,6 +23,7 @@ The session's files are the one thing that persists, by design.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import time
 
@@ -42,10 +43,11 @@ def seal_ipc() -> None:
         f.write("0")
 
 
-def kill_others(protect: frozenset[int]) -> set[int]:
+def kill_others(protect: frozenset[int], exiting: int | None = None) -> set[int]:
     """SIGKILL every process of the pid namespace but this init and `protect`, until none
     is left but zombies; return the pids this init reaped meanwhile (orphans, or a
-    protected child that died).
+    protected child that died). `exiting`: a pidfd of the unit, which has most likely
+    finished on its own and is exiting: waiting on it is cheaper than polling /proc.
 
     Raises:
         Unclean: a process was still running after KILL_PATIENCE seconds.
@@ -65,7 +67,11 @@ def kill_others(protect: frozenset[int]) -> set[int]:
             return reaped
         if time.monotonic() > deadline:
             raise Unclean(f"{len(running)} processes survived SIGKILL for {KILL_PATIENCE} s")
-        time.sleep(0.0002)
+        if exiting is not None:
+            select.select([exiting], [], [], KILL_PATIENCE)
+            exiting = None
+        else:
+            time.sleep(0.0002)
 
 
 def reap_orphans() -> set[int]:
@@ -118,14 +124,42 @@ def reset_pid_counter(last: int) -> None:
         f.write(str(last))
 
 
-def reset(tmp_size_mb: int, protect: frozenset[int]) -> set[int]:
+class Scratch:
+    """/tmp and /dev/shm, replaced by new mounts unless no execution touched them.
+
+    A tmpfs that still holds only its root directory, whose times have not changed since
+    it was mounted, is exactly as a new one would be (creating and removing a file
+    changes the directory's times), so it is kept: a mount and an unmount saved per case.
+    """
+
+    TARGETS = ("/tmp", "/dev/shm")
+
+    def __init__(self, tmp_size_mb: int) -> None:
+        self.tmp_size_mb = tmp_size_mb
+        self.marks: dict[str, tuple[int, int, int]] | None = None
+
+    def refresh(self) -> None:
+        if self.marks is not None and all(_mark(t) == self.marks[t] for t in self.TARGETS):
+            return
+        confine.refresh_scratch(self.tmp_size_mb)
+        self.marks = {t: _mark(t) for t in self.TARGETS}
+
+
+def _mark(path: str) -> tuple[int, int, int]:
+    stat, fs = os.stat(path), os.statvfs(path)
+    return (stat.st_mtime_ns, stat.st_ctime_ns, fs.f_files - fs.f_ffree)
+
+
+def reset(scratch: Scratch, protect: frozenset[int], killed: bool = False) -> set[int]:
     """Everything of the module docstring, in order; returns the pids reaped on the way.
+    `killed`: `kill_others` has just run (a unit's end), and nothing can have started
+    since, as only the templates fork and they fork on request only.
 
     Raises:
         Unclean: see `kill_others`.
     """
-    reaped = kill_others(protect)
+    reaped = reap_orphans() if killed else kill_others(protect)
     remove_sysv_ipc()
-    confine.refresh_scratch(tmp_size_mb)
+    scratch.refresh()
     reset_pid_counter(max(protect, default=1))
     return reaped

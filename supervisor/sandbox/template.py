@@ -51,6 +51,8 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity, modules: list[str
     """The template's loop (in a process already confined): fork units until the init
     closes the socket."""
     os.chdir("/")
+    os.environ.clear()  # once here: every unit inherits exactly the sandbox's environment
+    os.environ.update(identity.environment)
     if modules:
         _import_quietly(modules)
     _warm_up()

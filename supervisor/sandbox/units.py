@@ -45,11 +45,11 @@ class Watch:
     def wait_seconds(self) -> float: ...
 
 
-def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable[[], None],
+def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable[[int | None], None],
               stdin: tuple[int, bytes] | None = None, until: Callable[[], bool] | None = None,
               watch: Watch | None = None, started: float | None = None) -> Outcome:
     """Collect a unit's output until it exits, `until()` says it is done, or the deadline
-    passes; then `stop()` kills it and everything it started.
+    passes; then `stop(pidfd)` kills it and everything it started.
 
     Args:
         until: called after each read; True ends the unit at once (a case's report is
@@ -91,7 +91,7 @@ def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable
                 if not by_fd[fd].open:
                     poller.unregister(fd)
     duration_ms = (time.monotonic() - started) * 1000
-    stop()
+    stop(pidfd)
     for capture in captures:
         _drain(capture)
     if stdin is not None and pending_in is not None:

@@ -4,7 +4,7 @@ The template forks one per unit (an evaluation case or a `/run` command). The fo
 inherits the template's confinement (no capabilities, no-new-privs, seccomp, namespaces);
 here it gives up the template's saved uid for good, lowers the limits to its job's,
 moves into the session directory, closes every descriptor of the harness, and becomes
-the unit. It never returns into the template's code.
+the unit (its environment is the template's, set to the sandbox's own). It never returns into the template's code.
 
 A case writes one report frame (`frames` encoding, a `jobs.CaseReport`) to descriptor 3.
 When the init kept the expected output to itself (it is a literal) and the returned
@@ -39,8 +39,6 @@ def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> N
         os.chdir(unit.cwd)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead
         signal.signal(signal.SIGPIPE, signal.SIG_DFL if isinstance(unit, jobs.RunUnit) else signal.SIG_IGN)
-        os.environ.clear()
-        os.environ.update(identity.environment)
     except BaseException:  # noqa: BLE001 - never run user code half-confined
         os._exit(EXIT_BROKEN)
     if isinstance(unit, jobs.RunUnit):

@@ -89,6 +89,14 @@ def test_insecure_mode_starts_loudly_and_readiness_says_so(workdir: Path):
         log = (workdir / "supervisor.log").read_text()
         assert "!!! REPL_INSECURE=1: user code runs WITHOUT isolation" in log, log
         assert "CAP_SYS_ADMIN" in log, "the warning should say what is missing"
+        # Several cases (the sandbox's cleaning between them must not touch the host).
+        marker = workdir / "host-marker"
+        marker.write_text("x")
+        body = {"id": "insecure-eval", "code": "def f(x):\n    return x + 1", "entry_point": "f",
+                "io_cases": [{"input": str(i), "output": str(i + 1)} for i in range(3)]}
+        result = requests.post(f"http://127.0.0.1:{env['PORT']}/evaluate_code", json=body, timeout=30)
+        assert result.status_code == 200 and result.json()["passed"], result.text
+        assert marker.read_text() == "x"
     finally:
         for proc in (web, supervisor):
             if proc.poll() is None:

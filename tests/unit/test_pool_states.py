@@ -16,7 +16,10 @@ import pytest
 
 from protocol.errors import ErrorCode
 from supervisor.pool import Pool, Sandbox, State
+from supervisor.sandbox.jobs import RunJob
 from supervisor.states import TRANSITIONS, SandboxState, TransitionError
+
+RUN = RunJob(session="s", cmd="true", stdin="", timeout=1, memory_mb=64, output_limit=10, fsize=10)
 
 
 def make_pool(pool_size: int = 2, max_busy: int = 2) -> Pool:
@@ -56,7 +59,7 @@ def test_a_job_whose_sandbox_died_before_taking_it_goes_to_the_next_sandbox() ->
     dead_peer.close()
     try:
         answers: list[dict[str, Any]] = []
-        pool.submit({"kind": "run"}, 5.0, answers.append)
+        pool.submit(RUN, 5.0, answers.append)
         assert dead.state == State.DONE and dead.job is None
         assert alive.state == State.BUSY and alive.job is not None
         assert answers == [] and not pool.queue
@@ -69,7 +72,7 @@ def test_a_job_whose_sandbox_died_before_taking_it_goes_to_the_next_sandbox() ->
 def test_a_queued_job_past_its_start_by_time_is_answered_unavailable_and_never_sent() -> None:
     pool = make_pool(pool_size=1, max_busy=1)
     answers: list[dict[str, Any]] = []
-    pool.submit({"kind": "run"}, 5.0, answers.append, queue_wait=0.05)
+    pool.submit(RUN, 5.0, answers.append, queue_wait=0.05)
     assert answers == [] and pool.next_deadline() <= time.monotonic() + 0.05  # the loop wakes for it
     time.sleep(0.06)
     pool.enforce_deadlines(time.monotonic())

@@ -1,5 +1,5 @@
 """`GET /` and `/healthz` are answered by the web tier alone, promptly, whatever else its
-connections and threads are doing (SPEC §2, §9): with hundreds of clients stalled in
+connections and threads are doing (docs/api.md §2, §9): with hundreds of clients stalled in
 the middle of their request head (slowloris), and with more long `/run` requests in
 flight than the web tier has threads.
 
