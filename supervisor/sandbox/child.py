@@ -122,7 +122,11 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
             # After the reply, so the client does not wait for the walk: the supervisor takes
             # the session's new disk usage as a second frame.
             fd = os.open(cwd, os.O_RDONLY | os.O_DIRECTORY)
-            frames.send(sock, {"usage": disk_usage(fd)})
+            try:
+                usage = disk_usage(fd)
+            finally:
+                os.close(fd)  # a sandbox lives for many jobs: nothing of one may stay open
+            frames.send(sock, {"usage": usage})
         try:
             base = restore(config, base, scratch)
         except (hygiene.Unclean, OSError):
@@ -251,9 +255,14 @@ def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: templat
             os.close(fd)
     limit = job.output_limit
     captures = [units.Capture(out_r, limit), units.Capture(err_r, limit)]
-    outcome = units.supervise(pid, captures, started + job.timeout, stopper(config, pid, base),
-                              stdin=(in_w, job.stdin.encode("utf-8", "surrogatepass")),
-                              watch=_disk_watch(job, cwd), started=started)
+    watch = _disk_watch(job, cwd)
+    try:
+        outcome = units.supervise(pid, captures, started + job.timeout, stopper(config, pid, base),
+                                  stdin=(in_w, job.stdin.encode("utf-8", "surrogatepass")),
+                                  watch=watch, started=started)
+    finally:
+        if watch is not None:
+            watch.close()
     ended = base.wait_exit(pid, EXIT_REPORT_TIMEOUT)
     stderr = captures[1].data.decode("utf-8", "replace")
     if outcome.stopped:
@@ -321,6 +330,8 @@ def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base:
     finally:
         if forker is not base:
             forker.close()
+        if watch is not None:
+            watch.close()
     if compile_error is not None:
         results = [_compile_failure(i, c, compile_error) for i, c in enumerate(job.cases)]
     passed = compile_error is None and all(r["passed"] for r in results)

@@ -1,0 +1,45 @@
+"""A sandbox serves many jobs: nothing of one job may stay behind in the sandbox's own
+processes (descriptors, children), and a sandbox is retired, not reused, when it cannot
+be cleaned."""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import psutil
+
+from tests.lifecycle.conftest import running_service, wait_for
+from tests.support.service import Service
+
+
+def sandbox_processes(svc: Service) -> list[psutil.Process]:
+    """Every sandbox init and template: the zygote's children and grandchildren."""
+    supervisor = psutil.Process(svc.procs["supervisor"].pid)
+    zygote = next(c for c in supervisor.children() if "supervisor.sandbox.zygote" in " ".join(c.cmdline()))
+    return zygote.children(recursive=True)
+
+
+def open_descriptors(svc: Service) -> dict[int, int]:
+    return {p.pid: len(os.listdir(f"/proc/{p.pid}/fd")) for p in sandbox_processes(svc)}
+
+
+def test_jobs_leave_no_descriptor_or_process_in_the_sandbox() -> None:
+    with running_service(REPL_POOL_SIZE=1, REPL_MAX_CONCURRENT_JOBS=1) as svc:
+        sid = f"reuse-{uuid.uuid4().hex[:12]}"
+        svc.write(sid, "a.txt", "a")
+        mixed = [
+            lambda: svc.run(sid, "cat a.txt; (sleep 30 &)"),
+            lambda: svc.run(sid, "echo x", stdin="some input"),
+            lambda: svc.evaluate("import fractions\ndef f(x):\n    return x", "f", [("1", "1"), ("2", "2")], session=sid),
+            lambda: svc.evaluate("def f():\n    return object()", "f", [("", "1")]),
+        ]
+        for job in mixed:  # warm: every kind of job once, so lazily opened things are open
+            job()
+        before = open_descriptors(svc)
+        for _ in range(10):
+            for job in mixed:
+                job()
+        wait_for(lambda: set(open_descriptors(svc)) == set(before), timeout=10)
+        after = open_descriptors(svc)
+        assert after == before, f"descriptors per sandbox process before {before}, after {after}"
