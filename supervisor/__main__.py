@@ -18,6 +18,7 @@ from supervisor import isolation
 from supervisor.lanes import Lanes
 from supervisor.operations import Context
 from supervisor.pool import Pool
+from supervisor.sandbox import confine
 from supervisor.server import Server, lock
 from supervisor.sessions import SessionStore
 
@@ -55,7 +56,9 @@ def main() -> int:
     except RuntimeError as exc:
         log.error("refusing to start: %s", exc)
         return 4
-    owner = config.sandbox_uid if os.geteuid() == 0 else None
+    # Session files belong to the uid user code runs as; without the privilege to switch
+    # uids (insecure mode) that is the supervisor's own, and nothing is chowned.
+    owner = config.sandbox_uid if confine.can_switch_uid() else None
     store = SessionStore(config.session_root, owner, config.disk_quota_mb << 20, config.max_body_bytes)
     server: Server | None = None
     pool = Pool(

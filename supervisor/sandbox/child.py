@@ -60,7 +60,7 @@ class SandboxConfig:
     def unit_uid(self) -> int | None:
         """None: units keep the supervisor's uid (insecure mode without the privilege to
         switch uids)."""
-        return None if self.insecure and not _can_switch_uid() else self.uid
+        return None if self.insecure and not confine.can_switch_uid() else self.uid
 
     @property
     def template_uid(self) -> int:
@@ -70,17 +70,6 @@ class SandboxConfig:
     def unit_identity(self) -> confine.UnitIdentity:
         return confine.UnitIdentity(uid=self.unit_uid, max_processes=self.max_processes,
                                     environment=self.environment)
-
-
-def _can_switch_uid() -> bool:
-    """CAP_SETGID, CAP_SETUID and CAP_SETPCAP are all effective (root is not enough:
-    a root without capabilities cannot change its uid or drop its bounding set)."""
-    needed = (1 << 6) | (1 << 7) | (1 << 8)
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("CapEff:"):
-                return int(line.split()[1], 16) & needed == needed
-    return False
 
 
 # --- the sandbox's life ------------------------------------------------------------------

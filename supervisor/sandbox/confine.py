@@ -284,8 +284,8 @@ def drop_identity(uid: int, limits: Limits, cap_last: int, template_uid: int | N
     `template_uid`, effective uid `uid`. It then acts (opens files, forks) as the sandbox
     user, and each unit it forks can drop the saved uid and be the sandbox user alone;
     but no process of the sandbox user can signal it (kill(2) matches the sender's uid
-    against the target's real and saved uids) or trace it (ptrace needs all three to
-    match, and it is not dumpable).
+    against the target's real and saved uids) or trace it or open its /proc entries
+    (ptrace access needs all three to match; `hidepid=2` hides it for the same reason).
     """
     set_limits(limits)
     if template_uid is None:
@@ -300,8 +300,23 @@ def drop_identity(uid: int, limits: Limits, cap_last: int, template_uid: int | N
     if os.getresuid() != (real, uid, real) or os.getresgid() != (uid, uid, uid):
         raise OSError(1, "the uid change did not take")
     if template_uid is not None:
-        libc.prctl(libc.PR_SET_DUMPABLE, 0)
+        # The uid change left it not dumpable; dumpable again, its units inherit that and
+        # are ordinary processes to themselves and their children (/proc, hidepid). The
+        # template stays out of their reach all the same: ptrace and /proc access need its
+        # real and saved uid to match theirs, and they do not.
+        libc.prctl(libc.PR_SET_DUMPABLE, 1)
 
+
+
+def can_switch_uid() -> bool:
+    """CAP_SETGID, CAP_SETUID and CAP_SETPCAP are all effective (root is not enough:
+    a root without capabilities cannot change its uid or drop its bounding set)."""
+    needed = (1 << 6) | (1 << 7) | (1 << 8)
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("CapEff:"):
+                return int(line.split()[1], 16) & needed == needed
+    return False
 
 
 def read_cap_last() -> int:

@@ -21,7 +21,7 @@ import signal
 import sys
 from typing import Any, NoReturn
 
-from supervisor.sandbox import confine, evaluate, frames, jobs, libc
+from supervisor.sandbox import confine, evaluate, frames, jobs
 
 EXIT_BROKEN = 120
 RESULT_FD = 3
@@ -74,9 +74,21 @@ def _take_identity(identity: confine.UnitIdentity) -> None:
         os.setresuid(uid, uid, uid)
         if os.getresuid() != (uid, uid, uid):
             raise OSError(1, "the uid change did not take")
-    libc.prctl(libc.PR_SET_DUMPABLE, 1)  # an ordinary process to itself: its own /proc entries
-    confine.set_oom_score_adj(500)  # user code first in line for the OOM killer
+    _raise_oom_score()  # user code first in line for the OOM killer
     resource.setrlimit(resource.RLIMIT_NPROC, (identity.max_processes, identity.max_processes))
+
+
+def _raise_oom_score() -> None:
+    """oom_score_adj 500, written with bare system calls: in a freshly forked process every
+    object touched costs a copied page, and the io module touches many."""
+    try:
+        fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+    except OSError:
+        return  # a preference for the OOM killer, not a protection: never fatal
+    try:
+        os.write(fd, b"500")
+    finally:
+        os.close(fd)
 
 
 def _lower_limits(limits: jobs.UnitLimits) -> None:
