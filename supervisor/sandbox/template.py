@@ -38,6 +38,7 @@ import socket
 import sys
 import time
 from dataclasses import dataclass, field
+from collections.abc import Iterator
 from typing import Any, NoReturn
 
 from supervisor.sandbox import confine, evaluate, frames, jobs, values, worker
@@ -136,6 +137,13 @@ def _import_quietly(modules: list[str]) -> None:
 
 
 def _reap(sock: socket.socket) -> None:
+    for exited in reap_children():
+        _send(sock, exited)
+
+
+def reap_children() -> Iterator[dict[str, Any]]:
+    """An `exited` message for each child that has ended, without waiting: how it ended
+    and what it used (the zygote reports its sandboxes the same way)."""
     while True:
         try:
             pid, status, usage = os.wait4(-1, os.WNOHANG)
@@ -143,8 +151,8 @@ def _reap(sock: socket.socket) -> None:
             return
         if pid == 0:
             return
-        _send(sock, {"op": "exited", "pid": pid, "status": status,
-                     "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss})
+        yield {"op": "exited", "pid": pid, "status": status,
+               "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}
 
 
 def imports_of(code: str) -> list[str]:

@@ -26,7 +26,7 @@ import socket
 import sys
 from typing import Any
 
-from supervisor.sandbox import child, confine, libc
+from supervisor.sandbox import child, confine, libc, template
 
 def main() -> None:
     libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -139,15 +139,8 @@ class Zygote:
             os._exit(child.EXIT_WITHOUT_RESULT)
 
     def reap(self) -> None:
-        while True:
-            try:
-                pid, status, usage = os.wait4(-1, os.WNOHANG)
-            except ChildProcessError:
-                return
-            if pid == 0:
-                return
-            _send(self.control, {"op": "exited", "pid": pid, "status": status,
-                                 "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss})
+        for exited in template.reap_children():
+            _send(self.control, exited)
 
 
 if __name__ == "__main__":

@@ -5,18 +5,9 @@ must show only the solution."""
 from __future__ import annotations
 
 import math
-import sys
 
+from tests.support.numbers import digits
 from tests.support.service import Service
-
-
-def digits(n: int) -> str:
-    previous = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)
-    try:
-        return str(n)
-    finally:
-        sys.set_int_max_str_digits(previous)
 
 FACTORIAL = "import math\ndef f(n):\n    return math.factorial(n)\n"
 
