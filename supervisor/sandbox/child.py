@@ -13,7 +13,6 @@ namespace down, and the pool forks a new sandbox.
 
 from __future__ import annotations
 
-import fcntl
 import math
 import os
 import resource
@@ -34,7 +33,6 @@ EXIT_WITHOUT_RESULT = 121
 MAX_JOBS = 1000   # a sandbox is replaced after this many jobs, however clean it looks
 TEMPLATE_START_TIMEOUT = 30.0
 EXIT_REPORT_TIMEOUT = 2.0
-F_SETPIPE_SZ = 1031
 
 
 @dataclass(frozen=True)
@@ -238,10 +236,11 @@ def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: templat
     started = time.monotonic()
     unit = jobs.RunUnit(cmd=job.cmd, limits=_limits(job.timeout + 1, job.memory_mb, job.fsize), cwd=cwd)
     try:
-        pid = base.fork(unit, [in_r, out_w, err_w])
+        seq = base.fork(unit, [in_r, out_w, err_w])
     finally:
         for fd in (in_r, out_w, err_w):
             os.close(fd)
+    pid = base.pid_of(seq)
     limit = job.output_limit
     captures = [units.Capture(out_r, limit), units.Capture(err_r, limit)]
     watch = _disk_watch(job, cwd)
@@ -252,7 +251,7 @@ def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: templat
     finally:
         if watch is not None:
             watch.close()
-    ended = base.wait_exit(pid, EXIT_REPORT_TIMEOUT)
+    ended = base.wait_exit(seq, EXIT_REPORT_TIMEOUT)
     stderr = captures[1].data.decode("utf-8", "replace")
     if outcome.stopped:
         stderr += ("" if not stderr or stderr.endswith("\n") else "\n") + outcome.stopped + "\n"
@@ -371,22 +370,20 @@ def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: tem
                          stdout_limit=job.stdout_limit, limits=_limits(job.cpu, job.memory_mb, job.fsize),
                          cwd=cwd, expected_withheld=expected.literal)
     result_r, result_w = os.pipe()
-    ask_r, ask_w = os.pipe()
     started = time.monotonic()
     try:
-        pid = forker.fork(unit, [result_w, ask_r])
+        seq = forker.fork(unit, [result_w])
     finally:
         os.close(result_w)
-        os.close(ask_r)
+    pid = forker.pid_of(seq)
     capture = units.Capture(result_r, min(RESULT_LIMIT, max(budget, 0)))
-    conversation = _Conversation(capture, ask_w, expected.text)
+    conversation = _Conversation(capture)
     templates = (base,) if forker is base else (base, forker)
     outcome = units.supervise(pid, [capture], started + job.timeout, stopper(config, pid, *templates),
                               until=conversation.done, watch=watch, started=started)
     if conversation.report is None and not conversation.garbled:
         conversation.done()  # the process exited before its report was read: read it now
-    conversation.close()
-    ended = forker.wait_exit(pid, EXIT_REPORT_TIMEOUT)
+    ended = forker.wait_exit(seq, EXIT_REPORT_TIMEOUT)
     result = _verdict(outcome, ended, conversation, expected, job, capture)
     result["duration_ms"] = round(outcome.duration_ms, 3)
     result["cpu_ms"] = round(ended.cpu_seconds * 1000, 3) if ended.status is not None else None
@@ -395,14 +392,11 @@ def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: tem
 
 
 class _Conversation:
-    """The case's report frames as they arrive, and the expected text sent when asked."""
+    """The case's report frame as it arrives."""
 
-    def __init__(self, capture: units.Capture, ask_fd: int, expected_text: str) -> None:
+    def __init__(self, capture: units.Capture) -> None:
         self.capture = capture
-        self.ask_fd: int | None = ask_fd
-        self.expected_text = expected_text
         self.report: dict[str, Any] | None = None
-        self.eq: bool | None = None
         self.garbled = False
 
     def done(self) -> bool:
@@ -410,40 +404,13 @@ class _Conversation:
             first = frames.first_frame(self.capture.data)
             if first is None:
                 return False
-            report, end = first
-            if not isinstance(report, dict):
+            if not isinstance(first[0], dict):
                 raise ValueError("not a report")
-            if not report.get("need_expected"):
-                self.report = report
-                return True
-            self._answer()
-            second = frames.first_frame(self.capture.data[end:])
-            if second is None:
-                return False
-            self.report = second[0] if isinstance(second[0], dict) else None
-            if self.report is None:
-                raise ValueError("not a report")
+            self.report = first[0]
             return True
-        except (ValueError, UnicodeDecodeError):
+        except Exception:  # noqa: BLE001 - anything the case process wrote: a garbled report
             self.garbled = True
             return True
-
-    def _answer(self) -> None:
-        if self.ask_fd is None:
-            return
-        data = self.expected_text.encode("utf-8", "surrogatepass")
-        if len(data) > 60_000:
-            fcntl.fcntl(self.ask_fd, F_SETPIPE_SZ, min(max(len(data) + 4096, 65536), 1 << 20))
-        try:
-            os.write(self.ask_fd, data)
-        except OSError:
-            pass
-        self.close()
-
-    def close(self) -> None:
-        if self.ask_fd is not None:
-            os.close(self.ask_fd)
-            self.ask_fd = None
 
 
 _BASE = {"passed": False, "got": None, "expected": None, "stdout": "", "error": None}
@@ -495,10 +462,12 @@ def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any]) ->
         raise ValueError("unknown outcome")
     got = values.decode(report["got"])
     opaque = values.has_opaque(report["got"])
-    if expected.literal and not opaque:
-        passed = values.same(got, expected.value)
+    if expected.literal:
+        # Decided here, from values alone: a value the init cannot rebuild (an object of
+        # the solution's own class) is never equal to a literal, whatever it claims.
+        passed = not opaque and values.same(got, expected.value)
     else:
-        passed = report.get("eq") is True
+        passed = report.get("eq") is True  # an expression: only the case process can compare
     return {**base, "passed": passed, "status": "passed" if passed else "failed",
             "got": values.display_repr(got) if opaque else values.to_wire(got), "stdout": stdout}
 

@@ -203,17 +203,16 @@ def new_namespace() -> dict[str, Any]:
 
 
 def run_case(code_object: Any, entry_point: str, case_input: str, case_output: str | None,
-             stdout_limit: int, expected_text: Callable[[], str] | None = None) -> dict[str, Any]:
+             stdout_limit: int) -> dict[str, Any]:
     """Execute the solution and one case; return the case process's report (`jobs.CaseReport`).
 
     The report is a claim: the init decides the verdict (see `values`). `got` is the
     returned value in the tagged encoding. `case_output` None means the init kept the
-    expected output to itself (a literal, which it compares itself), so user code can never
-    read the answer; only when the returned value is one the init cannot rebuild is the
-    expected text fetched (`expected_text`) after the call, and `eq` is this process's own
-    `got == expected`. Otherwise the expected value is evaluated here before the call and
-    reported as `expected`. Every exception of user code (SystemExit and
-    KeyboardInterrupt included) becomes an `error` outcome; MemoryError becomes `memory`.
+    expected output to itself (a literal, which it compares itself), so user code can
+    never read the answer. Otherwise (an expression) the expected value is evaluated here
+    before the call, reported as `expected`, and `eq` is this process's `got == expected`.
+    Every exception of user code (SystemExit and KeyboardInterrupt included) becomes an
+    `error` outcome; MemoryError becomes `memory`.
     """
     captured = CappedWriter(stdout_limit)
     sys.stdout = captured
@@ -231,10 +230,8 @@ def run_case(code_object: Any, entry_point: str, case_input: str, case_output: s
         args, kwargs = build_arguments(case_input, namespace)
         args, kwargs = bind_arguments(func, args, kwargs)
         got = func(*args, **kwargs)
-        report["got"] = encoded = values.encode(got)
-        if case_output is None and expected_text is not None and values.has_opaque(encoded):
-            expected = parse_expected(expected_text(), namespace)
-        if case_output is not None or values.has_opaque(encoded):
+        report["got"] = values.encode(got)
+        if case_output is not None:
             report["eq"] = bool(got == expected)
         report["outcome"] = "returned"
     except MemoryError as exc:

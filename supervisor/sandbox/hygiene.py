@@ -56,12 +56,13 @@ def kill_others(protect: frozenset[int], exiting: int | None = None) -> set[int]
     reaped: set[int] = set()
     deadline = time.monotonic() + KILL_PATIENCE
     while True:
-        running = [pid for pid in _pids() if pid != me and pid not in protect and _running(pid)]
-        for pid in running:
+        others = [pid for pid in _pids() if pid != me and pid not in protect]
+        for pid in others:  # every one, whatever /proc says: a zombie ignores it harmlessly
             try:
                 os.kill(pid, signal.SIGKILL)
             except ProcessLookupError:
                 pass
+        running = [pid for pid in others if _running(pid)]
         reaped |= reap_orphans()
         if not running:
             return reaped
@@ -92,14 +93,21 @@ def _pids() -> list[int]:
 
 
 def _running(pid: int) -> bool:
-    """False for a zombie or a process already gone."""
+    """Whether any thread of `pid` still runs. A process whose main thread has exited is
+    a zombie to /proc/<pid>/stat while its other threads go on, so every task counts."""
     try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            stat = f.read()
+        tasks = os.listdir(f"/proc/{pid}/task")
     except OSError:
         return False
-    state = stat[stat.rfind(b")") + 2:][:1]
-    return state not in (b"Z", b"X", b"")
+    for tid in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/stat", "rb") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        if stat[stat.rfind(b")") + 2:][:1] not in (b"Z", b"X", b""):
+            return True
+    return False
 
 
 def remove_sysv_ipc() -> None:

@@ -19,11 +19,15 @@ directory, so a session file cannot shadow a module), then forks that job's case
 find them in `sys.modules`. It lives for that job only.
 
 Messages (frames over a stream socket; descriptors ride on a one-byte message before
-the frame they belong to):
-    init -> template: {"op": "fork", "unit": ...} + the unit's pipe ends
-                      {"op": "template", "modules": [...]} + the job template's socket
-    template -> init: {"op": "ready"} | {"op": "forked", "pid": P}
-                      | {"op": "exited", "pid": P, "status": S, "cpu": C, "maxrss_kb": M}
+the frame they belong to). The template never sees what a unit runs: the init writes the
+unit (code, input, command) straight to the new process on a pipe passed with the fork
+request, so nothing of one request stays in the template's memory for a later unit,
+which starts as a copy of it, to find (only fork numbers, pids and exit statuses pass).
+    init -> template: {"op": "fork", "seq": N} + the unit's pipe ends + the unit's pipe
+                      {"op": "template", "seq": N} + the job template's socket + a pipe
+                      with the modules to import
+    template -> init: {"op": "ready"} | {"op": "forked", "pid": P, "seq": N}
+                      | {"op": "exited", "pid": P, "seq": N, "status": S, "cpu": C, "maxrss_kb": M}
 """
 
 from __future__ import annotations
@@ -31,6 +35,7 @@ from __future__ import annotations
 import ast
 import gc
 import importlib
+import json
 import os
 import select
 import signal
@@ -67,45 +72,82 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity, modules: list[str
     poller = select.poll()
     poller.register(sock.fileno(), select.POLLIN)
     poller.register(wake_r, select.POLLIN)
+    children: dict[int, int] = {}  # pid -> the sequence number of the fork that made it
     while True:
         for fd, _ in poller.poll():
             if fd == wake_r:
                 os.read(wake_r, 4096)
-                _reap(sock)
+                _reap(sock, children)
                 continue
             message, fds = _recv(sock)
             if message is None:
                 os._exit(0)  # the init is gone or done with us; our units die with the sandbox
+            seq = int(message["seq"])
             if message["op"] == "fork":
-                _fork_unit(sock, jobs.unit_from_wire(message["unit"]), fds, identity)
-            elif message["op"] == "template":
-                _fork_template(sock, fds[0], identity, message["modules"], (wake_r, wake_w))
+                pid = _fork_unit(fds, identity)
+            else:
+                pid = _fork_template(sock, fds, identity, (wake_r, wake_w))
+            children[pid] = seq
+            _send(sock, {"op": "forked", "pid": pid, "seq": seq})
 
 
-def _fork_unit(sock: socket.socket, unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> None:
+def _fork_unit(fds: list[int], identity: confine.UnitIdentity) -> int:
+    """Fork a unit. What it is to run (code, input, command) comes from the init straight
+    to the new process, on the last descriptor: it never passes through the template, so
+    no later unit, which starts as a copy of the template's memory, can find it there."""
     pid = os.fork()
     if pid == 0:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        worker.become(unit, fds, identity)
+        try:
+            unit = jobs.unit_from_wire(read_message(fds[-1]))
+        except BaseException:  # noqa: BLE001 - no unit, no user code
+            os._exit(worker.EXIT_BROKEN)
+        worker.become(unit, fds[:-1], identity)
     for fd in fds:
         os.close(fd)
-    _send(sock, {"op": "forked", "pid": pid})
+    return pid
 
 
-def _fork_template(sock: socket.socket, child_fd: int, identity: confine.UnitIdentity, modules: list[str],
-                   wake: tuple[int, int]) -> None:
+def _fork_template(sock: socket.socket, fds: list[int], identity: confine.UnitIdentity,
+                   wake: tuple[int, int]) -> int:
+    """Fork a job template: its socket to the init, then the modules to import on a pipe."""
+    child_fd, modules_fd = fds
     pid = os.fork()
     if pid == 0:
         try:
             signal.set_wakeup_fd(-1)
             for fd in (sock.fileno(), *wake):
                 os.close(fd)
-            serve(socket.socket(fileno=child_fd), identity, modules)
+            modules = read_message(modules_fd)
+            serve(socket.socket(fileno=child_fd), identity, [str(m) for m in modules])
         finally:
             os._exit(worker.EXIT_BROKEN)
     os.close(child_fd)
-    _send(sock, {"op": "forked", "pid": pid})
+    os.close(modules_fd)
+    return pid
+
+
+def read_message(fd: int) -> Any:
+    """Read a JSON value from a pipe until its writer closes it."""
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    os.close(fd)
+    return json.loads(b"".join(chunks))
+
+
+def write_message(fd: int, value: Any) -> None:
+    """The writing side of `read_message`; a reader that died is no error here (the unit
+    then exits without a report, which the init handles)."""
+    data = memoryview(frames.encode(value)[frames.HEADER.size:])
+    try:
+        while data:
+            data = data[os.write(fd, data):]
+    except BrokenPipeError:
+        pass
+    finally:
+        os.close(fd)
 
 
 def _warm_up() -> None:
@@ -136,8 +178,9 @@ def _import_quietly(modules: list[str]) -> None:
             pass
 
 
-def _reap(sock: socket.socket) -> None:
+def _reap(sock: socket.socket, children: dict[int, int]) -> None:
     for exited in reap_children():
+        exited["seq"] = children.pop(exited["pid"], None)
         _send(sock, exited)
 
 
@@ -194,54 +237,79 @@ def _recv(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
 
 @dataclass
 class Handle:
-    """The init's end of a template: fork units, learn how they ended."""
+    """The init's end of a template: fork units, learn how they ended.
+
+    Forks are numbered: pids repeat (the init resets the pid counter between executions),
+    so an exit report is matched to the fork that made the process by its number, never
+    by its pid.
+    """
 
     pid: int
     sock: socket.socket
     exits: dict[int, jobs.Exit] = field(default_factory=dict)
     alive: bool = True
+    seq: int = 0
+    pids: dict[int, int] = field(default_factory=dict)  # the last fork's number -> its pid
 
     def fork(self, unit: jobs.Unit, fds: list[int]) -> int:
-        """Have the template fork `unit` with `fds` as its pipes; return its pid."""
-        _send(self.sock, {"op": "fork", "unit": jobs.unit_to_wire(unit)}, fds)
-        return self._wait_forked()
+        """Have the template fork `unit` with `fds` as its pipes; return its fork number.
+        The unit itself goes to the new process on a pipe of its own."""
+        unit_r, unit_w = os.pipe()
+        seq = self._request("fork", [*fds, unit_r])
+        os.close(unit_r)
+        write_message(unit_w, jobs.unit_to_wire(unit))
+        return seq
 
     def fork_template(self, modules: list[str]) -> Handle:
         """A job template that has imported `modules` (or tried to)."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        modules_r, modules_w = os.pipe()
         try:
-            _send(self.sock, {"op": "template", "modules": modules}, [theirs.fileno()])
+            seq = self._request("template", [theirs.fileno(), modules_r])
         finally:
             theirs.close()
-        return Handle(self._wait_forked(), ours)
+            os.close(modules_r)
+        write_message(modules_w, modules)
+        return Handle(self.pids[seq], ours)
+
+    def _request(self, op: str, fds: list[int]) -> int:
+        self.seq += 1
+        self.exits.clear()  # reports of earlier forks nobody waits for any more
+        _send(self.sock, {"op": op, "seq": self.seq}, fds)
+        self.pids = {self.seq: self._wait_forked(self.seq)}
+        return self.seq
+
+    def pid_of(self, seq: int) -> int:
+        return self.pids[seq]
 
     def wait_ready(self, timeout: float) -> bool:
         message = self._next(time.monotonic() + timeout)
         return message is not None and message.get("op") == "ready"
 
-    def wait_exit(self, pid: int, timeout: float) -> jobs.Exit:
-        """How unit `pid` ended; status None if the template did not say in time."""
+    def wait_exit(self, seq: int, timeout: float) -> jobs.Exit:
+        """How the process of fork `seq` ended; status None if the template did not say in time."""
         deadline = time.monotonic() + timeout
-        while pid not in self.exits:
+        while seq not in self.exits:
             if self._next(deadline) is None:
                 return jobs.Exit(status=None)
-        return self.exits.pop(pid)
+        return self.exits.pop(seq)
 
     def close(self) -> None:
         self.alive = False
         self.sock.close()
 
-    def _wait_forked(self) -> int:
-        message = self._next(time.monotonic() + 10)
-        while message is not None and message.get("op") != "forked":
-            message = self._next(time.monotonic() + 10)
-        if message is None:
-            raise OSError("the template did not fork the unit")
-        return int(message["pid"])
+    def _wait_forked(self, seq: int) -> int:
+        deadline = time.monotonic() + 10
+        while True:
+            message = self._next(deadline)
+            if message is None:
+                raise OSError("the template did not fork the unit")
+            if message.get("op") == "forked" and message.get("seq") == seq:
+                return int(message["pid"])
 
     def _next(self, deadline: float) -> dict[str, Any] | None:
-        """The next message that is not an exit report (those are filed in `exits`), or
-        None at the deadline or when the template is gone."""
+        """The next message that is not an exit report (those are filed in `exits` by
+        fork number), or None at the deadline or when the template is gone."""
         while self.alive:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.sock], [], [], left)[0]:
@@ -254,9 +322,10 @@ class Handle:
                 self.alive = False
                 return None
             if message.get("op") == "exited":
-                self.exits[int(message["pid"])] = jobs.Exit(
-                    status=int(message["status"]), cpu_seconds=float(message["cpu"]),
-                    maxrss_kb=int(message["maxrss_kb"]))
+                if message.get("seq") is not None:
+                    self.exits[int(message["seq"])] = jobs.Exit(
+                        status=int(message["status"]), cpu_seconds=float(message["cpu"]),
+                        maxrss_kb=int(message["maxrss_kb"]))
                 return {"op": "exited"}
             return message
         return None

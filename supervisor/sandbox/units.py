@@ -71,6 +71,25 @@ def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable
         poller.register(pidfd, select.POLLIN)
     pending_in = _start_stdin(poller, stdin)
     timed_out, exited, stopped = False, pidfd is None, None
+    try:
+        timed_out, exited, stopped, pending_in = _watch(poller, pidfd, by_fd, deadline, stdin, pending_in,
+                                                         until, watch)
+    finally:
+        duration_ms = (time.monotonic() - started) * 1000
+        stop(pidfd)  # however the watching ended, nothing of the unit survives it
+        for capture in captures:
+            _drain(capture)
+        if stdin is not None and pending_in is not None:
+            _close_quietly(stdin[0])
+        if pidfd is not None:
+            os.close(pidfd)
+    return Outcome(timed_out, duration_ms, exited, stopped)
+
+
+def _watch(poller: select.poll, pidfd: int | None, by_fd: dict[int, Capture], deadline: float,
+           stdin: tuple[int, bytes] | None, pending_in: bytes | None, until: Callable[[], bool] | None,
+           watch: Watch | None) -> tuple[bool, bool, str | None, bytes | None]:
+    timed_out, exited, stopped = False, pidfd is None, None
     while not exited and not (until is not None and until()):
         left = deadline - time.monotonic()
         if left <= 0:
@@ -90,15 +109,7 @@ def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable
                 _read_some(by_fd[fd])
                 if not by_fd[fd].open:
                     poller.unregister(fd)
-    duration_ms = (time.monotonic() - started) * 1000
-    stop(pidfd)
-    for capture in captures:
-        _drain(capture)
-    if stdin is not None and pending_in is not None:
-        _close_quietly(stdin[0])
-    if pidfd is not None:
-        os.close(pidfd)
-    return Outcome(timed_out, duration_ms, exited, stopped)
+    return timed_out, exited, stopped, pending_in
 
 
 def _read_some(capture: Capture) -> None:

@@ -2,12 +2,12 @@
 
 A case process runs user code, so nothing it sends can be trusted but as a claim about
 what the solution returned. It sends that value in a tagged JSON encoding that keeps the
-exact builtin types apart (a tuple is not a list, a set is not a dict), and the sandbox's
-init, which user code cannot reach, rebuilds it and compares it with the expected value it
-parsed from the request itself. Values of any other type (a class of the solution's, a
-subclass of int, a numpy array) are opaque: only their repr crosses, and the case
-process's own `got == expected` decides, exactly as a return value with that `__eq__`
-would in the process itself.
+exact builtin types apart (a tuple is not a list, a set is not a dict; `Fraction` and
+`Decimal` too), and the sandbox's init, which user code cannot reach, rebuilds it and
+compares it with the expected value it parsed from the request itself. A subclass of a
+builtin type crosses as its base value and a numpy-like value as its `tolist()`, so
+their `__eq__` decides nothing. Anything else (an object of the solution's own class) is
+opaque: only its repr crosses, and it is never equal to a literal expected output.
 
 Integers past Python's int-to-str limit cross as hexadecimal (linear both ways, so a huge
 answer costs no quadratic conversion in the init), and appear to clients as decimal
@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import ast
 import base64
+import decimal
+import fractions
 import math
 import sys
 from typing import Any
@@ -100,6 +102,30 @@ def _encode(value: Any, depth: int) -> Any:
         return {"$": "bytes", "v": base64.b64encode(value).decode()}
     if kind is complex:
         return {"$": "complex", "v": [_encode(value.real, depth + 1), _encode(value.imag, depth + 1)]}
+    if kind is fractions.Fraction:
+        return {"$": "fraction", "v": [_encode(value.numerator, depth + 1), _encode(value.denominator, depth + 1)]}
+    if kind is decimal.Decimal:
+        return {"$": "decimal", "v": str(value)}
+    return _encode(_as_builtin(value), depth + 1)
+
+
+def _as_builtin(value: Any) -> Any:
+    """The builtin value behind a value of another type, where there plainly is one: a
+    subclass of a builtin type is its base value (its own `__eq__` is not trusted), a
+    numpy-like array or scalar its `tolist()`. What comes back is only ever a claim about
+    the returned value, like the value itself.
+
+    Raises:
+        _Unencodable: no such value (an object of the solution's own class).
+    """
+    for base in (bool, int, float, str, bytes, complex, list, tuple, set, frozenset, dict):
+        if isinstance(value, base):
+            return base(value)
+    tolist = getattr(type(value), "tolist", None)
+    if callable(tolist):
+        converted = tolist(value)
+        if type(converted) is not type(value):
+            return converted
     raise _Unencodable
 
 
@@ -138,6 +164,8 @@ def _decode(data: Any, depth: int) -> Any:
         return float(data["v"])
     if tag == "bytes":
         return base64.b64decode(data["v"], validate=True)
+    if tag == "decimal":
+        return decimal.Decimal(str(data["v"]))
     items = [_decode(item, depth + 1) for item in data["v"]]
     if tag == "tuple":
         return tuple(items)
@@ -149,6 +177,8 @@ def _decode(data: Any, depth: int) -> Any:
         return {k: v for k, v in items}
     if tag == "complex":
         return complex(*items)
+    if tag == "fraction":
+        return fractions.Fraction(*items)
     raise ValueError(f"malformed value: unknown tag {tag!r}")
 
 

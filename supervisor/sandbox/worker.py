@@ -7,9 +7,6 @@ moves into the session directory, closes every descriptor of the harness, and be
 the unit (its environment is the template's, set to the sandbox's own). It never returns into the template's code.
 
 A case writes one report frame (`frames` encoding, a `jobs.CaseReport`) to descriptor 3.
-When the init kept the expected output to itself (it is a literal) and the returned
-value is one the init cannot rebuild, the case asks for the expected text on descriptor
-4 and sends a second frame with its own `got == expected`.
 """
 
 from __future__ import annotations
@@ -25,7 +22,6 @@ from supervisor.sandbox import confine, evaluate, frames, jobs
 
 EXIT_BROKEN = 120
 RESULT_FD = 3
-EXPECTED_FD = 4
 
 
 def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> NoReturn:
@@ -112,21 +108,8 @@ def _run_case(unit: jobs.CaseUnit) -> None:
         _send({"outcome": "compiled"})
         return
     output = None if unit.expected_withheld else unit.case.output
-    report = evaluate.run_case(code_object, unit.entry_point, unit.case.input, output,
-                               unit.stdout_limit, expected_text=_ask_expected)
+    report = evaluate.run_case(code_object, unit.entry_point, unit.case.input, output, unit.stdout_limit)
     _send(report)
-
-
-def _ask_expected() -> str:
-    """The expected output's text, sent by the init only when it is asked for."""
-    frames.write_fd(RESULT_FD, {"need_expected": True})
-    chunks = []
-    while True:
-        chunk = os.read(EXPECTED_FD, 1 << 16)
-        if not chunk:
-            break
-        chunks.append(chunk)
-    return b"".join(chunks).decode("utf-8", "surrogatepass")
 
 
 def _send(report: dict[str, Any]) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import errno
 import re
+import uuid
 
 from tests.security.support import evaluate_hostile, hostile, new_session, run_hostile
 from tests.support.service import Service
@@ -72,3 +73,49 @@ def test_garbage_on_the_report_channel_fails_that_case_only(service: Service):
     statuses = [c["status"] for c in body["case_results"]]
     assert statuses[0] == "passed" and statuses[2] == "passed", body
     assert statuses[1] == "error" and "InvalidReport" in body["case_results"][1]["error"], body
+
+
+def test_a_process_whose_main_thread_exited_is_killed_too(service: Service):
+    session = new_session(service, "thr")
+    cases = [(str(i), "None") for i in range(3)]
+    body = evaluate_hostile(service, "case_thread_survivor.py", "spawn_or_watch", cases, session=session)
+    results = body["case_results"]
+    assert results[0]["got"] == "spawned", results[0]
+    for case in results[1:]:
+        assert case["got"] == 0, f"case {case['case']}: the leftover thread still wrote to the session"
+
+
+def test_a_later_request_finds_nothing_of_an_earlier_ones_code_in_its_memory(tight: Service):
+    secret = uuid.uuid4().hex
+    victim, attacker = new_session(tight, "victim"), new_session(tight, "attacker")
+    for _ in range(6):  # enough to land in a sandbox the victim used
+        code = f"SECRET = 'VICTIM:{secret}'\ndef add(a, b):\n    return a + b"
+        body = tight.evaluate(code, "add", [("1, 2", "3"), ("2, 2", "__import__('math').sqrt(16)")], session=victim)
+        assert body["passed"], body
+        probe = tight.evaluate(hostile("find_in_own_memory.py"), "find", [("", "[]")], session=attacker)
+        found = probe["case_results"][0]["got"]
+        assert isinstance(found, list), probe
+        assert secret not in found, "an earlier request's code was readable in a later one's memory"
+
+
+def test_exit_statuses_belong_to_their_own_command(tight: Service):
+    session = new_session(tight, "status")
+    body = tight.evaluate("import wave, colorsys\ndef f(x):\n    return x", "f", [("1", "1"), ("2", "2")],
+                          session=session)  # imports a job template first
+    assert body["passed"], body
+    for code in (7, 3, 0, 5):
+        assert tight.run(session, f"exit {code}")["exit_code"] == code
+
+
+def test_a_forged_opaque_value_and_an_always_equal_object_fail_a_literal(service: Service):
+    forged = service.evaluate(hostile("forge_opaque_report.py"), "add", [("1, 2", "3"), ("5, 5", "10")])
+    assert [c["status"] for c in forged["case_results"]] == ["failed", "failed"], forged
+    always = service.evaluate(hostile("always_equal.py"), "add", [("1, 2", "'hidden answer 3'")])
+    case = always["case_results"][0]
+    assert case["status"] == "failed" and "hidden answer" not in case["stdout"], case
+
+
+def test_a_report_too_deep_to_parse_fails_its_case_not_the_request(service: Service):
+    body = service.evaluate(hostile("deep_report.py"), "add", [("1, 2", "3")])
+    case = body["case_results"][0]
+    assert case["status"] == "error" and "InvalidReport" in case["error"], case
