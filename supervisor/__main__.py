@@ -8,7 +8,6 @@ endpoint, starts the zygote, and runs the poll loop until SIGTERM.
 from __future__ import annotations
 
 import logging
-import math
 import os
 import sys
 
@@ -100,10 +99,6 @@ def _zygote_settings(config: settings.Config, mode: isolation.Mode) -> dict:
         "insecure": mode.name == "insecure", "session_root": config.session_root, "uid": config.sandbox_uid,
         "tmp_size_mb": config.tmp_size_mb, "max_processes": config.max_processes * mode.nproc_limit_factor,
         "max_open_files": config.max_open_files,
-        # Workers are confined before any job exists, at the largest limits a job may ask
-        # for; each job then lowers them to its own.
-        "ceiling_cpu_seconds": math.ceil(max(config.max_eval_cpu_limit, config.max_run_timeout + 1)),
-        "ceiling_memory_mb": max(config.max_eval_memory_mb, config.run_memory_mb),
         "cgroup_procs": mode.cgroups.procs if mode.cgroups is not None else {},
         "preload_modules": list(config.preload_modules),
     }

@@ -45,8 +45,6 @@ class SandboxConfig:
     tmp_size_mb: int
     max_processes: int
     max_open_files: int
-    ceiling_cpu_seconds: int
-    ceiling_memory_mb: int
     cap_last: int
     environment: dict[str, str]
 

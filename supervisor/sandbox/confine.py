@@ -6,12 +6,14 @@ request's critical path:
 1. `build_root` runs once in the zygote: a private mount namespace whose root is a
    read-only tmpfs holding read-only binds of the system (`/usr`, `/etc`, the Python
    prefix); the session root, the service's files and the rest of the host are absent.
-2. `enter_namespaces` runs in each pre-forked sandbox (already pid 1 of a new pid
-   namespace): new mount, net, ipc and uts namespaces, `/proc`, a private `/tmp`.
-3. `bind_session` runs when the job arrives: the one session directory is bound at
-   `WORKDIR`.
-4. `drop_privileges` runs in the process that will execute user code: rlimits,
-   no-new-privs, an empty capability bounding set, the unprivileged uid, seccomp.
+2. `enter_namespaces` runs once in each sandbox (already pid 1 of a new pid namespace):
+   new mount, net, ipc and uts namespaces, `/proc`, a private `/tmp`.
+3. `bind_session` runs when a job arrives: the one session directory is bound at
+   `WORKDIR` (`leave_session` unbinds it; `refresh_scratch` renews /tmp between runs).
+4. `drop_identity` with a template uid, then the seccomp filter, runs once in the
+   sandbox's template, which forks every unit already confined: rlimits, no-new-privs,
+   an empty capability bounding set, the unprivileged uid. `drop_privileges` is the same
+   for a process that is to be the sandbox user alone (the confinement benchmark).
 
 The order follows bubblewrap and nsjail: namespaces and mounts while privileged, then
 rlimits, then `PR_SET_NO_NEW_PRIVS`, then the uid change, then seccomp last.

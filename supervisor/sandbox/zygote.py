@@ -75,8 +75,7 @@ class Zygote:
         self.config = child.SandboxConfig(
             uid=settings["uid"], insecure=self.insecure, session_root=settings["session_root"],
             tmp_size_mb=settings["tmp_size_mb"], max_processes=settings["max_processes"],
-            max_open_files=settings["max_open_files"], ceiling_cpu_seconds=settings["ceiling_cpu_seconds"],
-            ceiling_memory_mb=settings["ceiling_memory_mb"], cap_last=confine.read_cap_last(),
+            max_open_files=settings["max_open_files"], cap_last=confine.read_cap_last(),
             environment=confine.sandbox_environment())
         self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
         preload(settings.get("preload_modules", []))
