@@ -88,6 +88,7 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
             except PermissionError:
                 pass  # raising a priority needs CAP_SYS_NICE (insecure mode may lack it)
         frames.send(sock, {"ready": True})
+        base.keep_spare()
     except Exception as exc:  # noqa: BLE001 - reported to the supervisor, which logs it
         frames.send(sock, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
         os._exit(1)
@@ -117,6 +118,7 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
         except (hygiene.Unclean, OSError):
             os._exit(0)  # never reused unclean; the pool forks a new sandbox
         frames.send(sock, {"ready": True})
+        base.keep_spare()  # after the restore: nothing of the last job can reach it
     os._exit(0)
 
 
@@ -187,7 +189,7 @@ def clean_between_units(config: SandboxConfig, scratch: hygiene.Scratch, *templa
     the units' process groups are all that can be cleaned, and `stopper` kills them)."""
     if config.insecure:
         return
-    protect = frozenset(t.pid for t in templates if t.alive)
+    protect = frozenset().union(*(t.protected() for t in templates if t.alive))
     reaped = hygiene.reset(scratch, protect, killed)
     for handle in templates:
         if handle.pid in reaped:
@@ -197,7 +199,7 @@ def clean_between_units(config: SandboxConfig, scratch: hygiene.Scratch, *templa
 def stopper(config: SandboxConfig, pid: int, *templates: template.Handle) -> Callable[[int | None], None]:
     """What kills a unit and everything it started, sparing the templates (given the
     unit's pidfd, if there is one, to wait on)."""
-    protect = frozenset(t.pid for t in templates)
+    protect = frozenset().union(*(t.protected() for t in templates))
 
     def kill_others(pidfd: int | None) -> None:
         hygiene.kill_others(protect, exiting=pidfd)
@@ -228,28 +230,21 @@ def _limits(cpu: float, memory_mb: int, fsize: int) -> jobs.UnitLimits:
 # --- /run ------------------------------------------------------------------------------
 
 def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: template.Handle) -> dict[str, Any]:
-    in_r, in_w = os.pipe()
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
     started = time.monotonic()
     unit = jobs.RunUnit(cmd=job.cmd, limits=_limits(job.timeout + 1, job.memory_mb, job.fsize), cwd=cwd)
-    try:
-        seq = base.fork(unit, [in_r, out_w, err_w])
-    finally:
-        for fd in (in_r, out_w, err_w):
-            os.close(fd)
-    pid = base.pid_of(seq)
+    forked = base.fork(unit)
+    pid = base.pid_of(forked.seq)
     limit = job.output_limit
-    captures = [units.Capture(out_r, limit), units.Capture(err_r, limit)]
+    captures = [units.Capture(forked.stdout, limit), units.Capture(forked.stderr, limit)]
     watch = _disk_watch(job, cwd)
     try:
         outcome = units.supervise(pid, captures, started + job.timeout, stopper(config, pid, base),
-                                  stdin=(in_w, job.stdin.encode("utf-8", "surrogatepass")),
+                                  stdin=(forked.stdin, job.stdin.encode("utf-8", "surrogatepass")),
                                   watch=watch, started=started)
     finally:
         if watch is not None:
             watch.close()
-    ended = base.wait_exit(seq, EXIT_REPORT_TIMEOUT)
+    ended = base.wait_exit(forked.seq, EXIT_REPORT_TIMEOUT)
     stderr = captures[1].data.decode("utf-8", "replace")
     if outcome.stopped:
         stderr += ("" if not stderr or stderr.endswith("\n") else "\n") + outcome.stopped + "\n"
@@ -367,14 +362,11 @@ def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: tem
                          case=jobs.CaseSpec(case.input, "" if expected.literal else case.output) if case else None,
                          stdout_limit=job.stdout_limit, limits=_limits(job.cpu, job.memory_mb, job.fsize),
                          cwd=cwd, expected_withheld=expected.literal)
-    result_r, result_w = os.pipe()
     started = time.monotonic()
-    try:
-        seq = forker.fork(unit, [result_w])
-    finally:
-        os.close(result_w)
+    forked = forker.fork(unit)
+    seq = forked.seq
     pid = forker.pid_of(seq)
-    capture = units.Capture(result_r, min(RESULT_LIMIT, max(budget, 0)))
+    capture = units.Capture(forked.report, min(RESULT_LIMIT, max(budget, 0)))
     conversation = _Conversation(capture)
     templates = (base,) if forker is base else (base, forker)
     outcome = units.supervise(pid, [capture], started + job.timeout, stopper(config, pid, *templates),

@@ -23,7 +23,8 @@ the frame they belong to). The template never sees what a unit runs: the init wr
 unit (code, input, command) straight to the new process on a pipe passed with the fork
 request, so nothing of one request stays in the template's memory for a later unit,
 which starts as a copy of it, to find (only fork numbers, pids and exit statuses pass).
-    init -> template: {"op": "fork", "seq": N} + the unit's pipe ends + the unit's pipe
+    init -> template: {"op": "fork", "seq": N} + the unit's four pipe ends (stdin, stdout,
+                      stderr, report) + the pipe its unit will come on
                       {"op": "template", "seq": N} + the job template's socket + a pipe
                       with the modules to import
     template -> init: {"op": "ready"} | {"op": "forked", "pid": P, "seq": N}
@@ -48,7 +49,7 @@ from typing import Any, NoReturn
 
 from supervisor.sandbox import confine, evaluate, frames, jobs, values, worker
 
-MAX_FDS = 4
+MAX_FDS = 5
 
 
 # --- the template process --------------------------------------------------------------
@@ -236,12 +237,48 @@ def _recv(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
 # --- the init's handle on it -------------------------------------------------------------
 
 @dataclass
+class Forked:
+    """A unit process forked and waiting for what to run, and the init's ends of its
+    pipes (a command's stdin, stdout and stderr; a case's report)."""
+
+    seq: int
+    unit_w: int
+    stdin: int
+    stdout: int
+    stderr: int
+    report: int
+
+    def ends(self) -> tuple[int, ...]:
+        return (self.unit_w, self.stdin, self.stdout, self.stderr, self.report)
+
+    def close_unused(self, unit: jobs.Unit) -> None:
+        """Close the ends `unit` does not use (a command reports nothing, a case reads and
+        writes no stdio: its output is captured in its report)."""
+        unused = (self.report,) if isinstance(unit, jobs.RunUnit) else (self.stdin, self.stdout, self.stderr)
+        for fd in unused:
+            os.close(fd)
+
+    def close(self) -> None:
+        for fd in self.ends():
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # already handed over or closed
+
+
+@dataclass
 class Handle:
     """The init's end of a template: fork units, learn how they ended.
 
     Forks are numbered: pids repeat (the init resets the pid counter between executions),
     so an exit report is matched to the fork that made the process by its number, never
     by its pid.
+
+    The template can keep one spare: a unit forked ahead of its job, after the sandbox
+    was restored, that waits for what to run. The next job's first unit is then only the
+    writing of a pipe: the fork and the forked interpreter's first page copies happened
+    while the sandbox was idle. The spare runs with the template's uids until it gets
+    its unit, so no user code can signal or trace it meanwhile.
     """
 
     pid: int
@@ -249,16 +286,54 @@ class Handle:
     exits: dict[int, jobs.Exit] = field(default_factory=dict)
     alive: bool = True
     seq: int = 0
-    pids: dict[int, int] = field(default_factory=dict)  # the last fork's number -> its pid
+    pids: dict[int, int] = field(default_factory=dict)  # fork number -> pid, for live forks
+    spare: Forked | None = None
 
-    def fork(self, unit: jobs.Unit, fds: list[int]) -> int:
-        """Have the template fork `unit` with `fds` as its pipes; return its fork number.
-        The unit itself goes to the new process on a pipe of its own."""
+    def fork(self, unit: jobs.Unit) -> Forked:
+        """Have a unit run `unit`: the spare if it is still waiting, else a new fork. The
+        unit itself goes to the process on a pipe of its own."""
+        forked, self.spare = self.spare, None
+        if forked is not None and forked.seq in self.exits:
+            forked.close()  # the spare died while waiting (it never does on its own)
+            forked = None
+        if forked is None:
+            forked = self._fork_unit()
+        forked.close_unused(unit)
+        write_message(forked.unit_w, jobs.unit_to_wire(unit))
+        return forked
+
+    def keep_spare(self) -> None:
+        """Fork the spare now, without waiting for the template to answer."""
+        if self.spare is None and self.alive:
+            try:
+                self.spare = self._fork_unit()
+            except OSError:
+                pass  # the template is gone: the next job finds out and starts another
+
+    def protected(self) -> frozenset[int]:
+        """The pids hygiene must spare: this template and its waiting spare."""
+        spare = self.pids.get(self.spare.seq) if self.spare is not None else None
+        if self.spare is not None and spare is None:
+            spare = self.pid_of(self.spare.seq)
+        return frozenset(p for p in (self.pid, spare) if p is not None)
+
+    def _fork_unit(self) -> Forked:
         unit_r, unit_w = os.pipe()
-        seq = self._request("fork", [*fds, unit_r])
-        os.close(unit_r)
-        write_message(unit_w, jobs.unit_to_wire(unit))
-        return seq
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        report_r, report_w = os.pipe()
+        theirs = [in_r, out_w, err_w, report_w, unit_r]
+        try:
+            seq = self._request("fork", theirs)
+        except BaseException:
+            for fd in (unit_w, in_w, out_r, err_r, report_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        return Forked(seq, unit_w, in_w, out_r, err_r, report_r)
 
     def fork_template(self, modules: list[str]) -> Handle:
         """A job template that has imported `modules` (or tried to)."""
@@ -270,16 +345,28 @@ class Handle:
             theirs.close()
             os.close(modules_r)
         write_message(modules_w, modules)
-        return Handle(self.pids[seq], ours)
+        return Handle(self.pid_of(seq), ours)
 
     def _request(self, op: str, fds: list[int]) -> int:
+        """Send a fork request; its pid arrives later (see `pid_of`)."""
         self.seq += 1
-        self.exits.clear()  # reports of earlier forks nobody waits for any more
+        keep = {self.spare.seq} if self.spare is not None else set()
+        # Reports and pids of earlier forks nobody waits for any more.
+        self.exits = {s: e for s, e in self.exits.items() if s in keep}
+        self.pids = {s: p for s, p in self.pids.items() if s in keep}
         _send(self.sock, {"op": op, "seq": self.seq}, fds)
-        self.pids = {self.seq: self._wait_forked(self.seq)}
         return self.seq
 
     def pid_of(self, seq: int) -> int:
+        """The pid of fork `seq`, once the template has said it.
+
+        Raises:
+            OSError: the template did not answer in time or is gone.
+        """
+        deadline = time.monotonic() + 10
+        while seq not in self.pids:
+            if self._next(deadline) is None:
+                raise OSError("the template did not fork the unit")
         return self.pids[seq]
 
     def wait_ready(self, timeout: float) -> bool:
@@ -296,20 +383,15 @@ class Handle:
 
     def close(self) -> None:
         self.alive = False
+        if self.spare is not None:
+            self.spare.close()
+            self.spare = None
         self.sock.close()
 
-    def _wait_forked(self, seq: int) -> int:
-        deadline = time.monotonic() + 10
-        while True:
-            message = self._next(deadline)
-            if message is None:
-                raise OSError("the template did not fork the unit")
-            if message.get("op") == "forked" and message.get("seq") == seq:
-                return int(message["pid"])
-
     def _next(self, deadline: float) -> dict[str, Any] | None:
-        """The next message that is not an exit report (those are filed in `exits` by
-        fork number), or None at the deadline or when the template is gone."""
+        """The next message that is not about a fork (exit reports are filed in `exits`
+        and pids in `pids`, by fork number), or None at the deadline or when the template
+        is gone."""
         while self.alive:
             left = deadline - time.monotonic()
             if left <= 0 or not select.select([self.sock], [], [], left)[0]:
@@ -321,11 +403,15 @@ class Handle:
             if message is None:
                 self.alive = False
                 return None
-            if message.get("op") == "exited":
-                if message.get("seq") is not None:
-                    self.exits[int(message["seq"])] = jobs.Exit(
+            op, seq = message.get("op"), message.get("seq")
+            if op == "exited":
+                if seq is not None:
+                    self.exits[int(seq)] = jobs.Exit(
                         status=int(message["status"]), cpu_seconds=float(message["cpu"]),
                         maxrss_kb=int(message["maxrss_kb"]))
                 return {"op": "exited"}
+            if op == "forked":
+                self.pids[int(seq)] = int(message["pid"])
+                return {"op": "forked"}
             return message
         return None

@@ -52,11 +52,12 @@ def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> N
 def _arrange_descriptors(unit: jobs.Unit, fds: list[int]) -> None:
     """Stdio and the unit's own pipes at fixed numbers; every other descriptor closed,
     the template's control socket first of all (user code must not reach it)."""
+    stdin, stdout, stderr, report = fds
     if isinstance(unit, jobs.RunUnit):
-        sources = list(fds)
+        sources = [stdin, stdout, stderr]
     else:
         null = os.open(os.devnull, os.O_RDWR)
-        sources = [null, null, null, *fds]
+        sources = [null, null, null, report]
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in sources]  # out of the targets' way
     for target, source in enumerate(high):
         os.dup2(source, target)

@@ -14,10 +14,12 @@ from tests.support.service import Service
 
 
 def sandbox_processes(svc: Service) -> list[psutil.Process]:
-    """Every sandbox init and template: the zygote's children and grandchildren."""
+    """Every sandbox init and template: the zygote's children and grandchildren (not the
+    spare unit a template keeps, a new process for every job)."""
     supervisor = psutil.Process(svc.procs["supervisor"].pid)
     zygote = next(c for c in supervisor.children() if "supervisor.sandbox.zygote" in " ".join(c.cmdline()))
-    return zygote.children(recursive=True)
+    inits = zygote.children()
+    return inits + [t for init in inits for t in init.children()]
 
 
 def open_descriptors(svc: Service) -> dict[int, int]:
