@@ -12,8 +12,10 @@ command -v curl >/dev/null || apt_packages+=(curl)
 # The original service's curl examples make session ids with `uuidgen`.
 command -v uuidgen >/dev/null || apt_packages+=(uuid-runtime)
 if [ ${#apt_packages[@]} -gt 0 ]; then
-  apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${apt_packages[@]}" >/dev/null
+  # A fresh machine may be running its own apt (unattended upgrades): wait for its lock.
+  apt-get -o DPkg::Lock::Timeout=300 update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 install -y -qq \
+    --no-install-recommends "${apt_packages[@]}" >/dev/null
 fi
 
 requirements=requirements.txt
