@@ -85,6 +85,12 @@ class EvaluateRequest(_Model):
     timeout: Seconds | None = Field(None, description="Wall-clock limit per case (s).")
     cpu_limit: Seconds | None = Field(None, description="CPU limit per case (s).")
     memory_limit_mb: int | None = Field(None, gt=0, description="Memory limit per case (MiB).")
+    float_tolerance: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False,
+        description="Compare floats with `math.isclose`, this value as both the relative and the absolute "
+                    "tolerance, through lists, tuples and dict values (e.g. `1e-6`); default exact `==`.")
+    stop_on_first_failure: bool = Field(
+        False, description="Run no case after the first one that does not pass; those get status `skipped`.")
 
     @field_validator("timeout")
     @classmethod
@@ -110,7 +116,7 @@ class EvaluateRequest(_Model):
         return v
 
 
-CaseStatus = Literal["passed", "failed", "error", "timeout", "memory", "crashed"]
+CaseStatus = Literal["passed", "failed", "error", "timeout", "memory", "crashed", "skipped"]
 
 
 class CaseResult(_Model):

@@ -290,6 +290,8 @@ class ReplClient:
         timeout: float | None = None,
         cpu_limit: float | None = None,
         memory_limit_mb: int | None = None,
+        float_tolerance: float | None = None,
+        stop_on_first_failure: bool = False,
     ) -> EvaluationResult:
         """Call ``entry_point`` of ``code`` on each case and compare the results.
 
@@ -308,6 +310,10 @@ class ReplClient:
             timeout: Wall-clock limit per case in seconds (service default 5).
             cpu_limit: CPU limit per case in seconds (service default 4).
             memory_limit_mb: Memory limit per case (service default 2048).
+            float_tolerance: Compare floats within this relative and absolute
+                tolerance (``math.isclose``), through lists, tuples and dicts.
+            stop_on_first_failure: Skip every case after the first that does not
+                pass (their status is ``skipped``).
 
         Raises:
             ValidationFailed: A limit is above the service's maximum, or a case
@@ -323,6 +329,8 @@ class ReplClient:
                 "timeout": timeout,
                 "cpu_limit": cpu_limit,
                 "memory_limit_mb": memory_limit_mb,
+                "float_tolerance": float_tolerance,
+                "stop_on_first_failure": stop_on_first_failure or None,
             }
         )
         read_timeout = self._read_timeout(answer_timeout("evaluate", timeout, len(cases)))

@@ -80,8 +80,8 @@ class CaseResult:
         got: The returned value: a JSON value, or its ``repr`` when it has none.
         expected: The expected value, in the same representation.
         error: ``"TypeName: message\\n<traceback>"``, ``"Timeout"``, etc., or None.
-        status: ``passed``, ``failed``, ``error``, ``timeout``, ``memory`` or
-            ``crashed``; ``None`` from the original service.
+        status: ``passed``, ``failed``, ``error``, ``timeout``, ``memory``,
+            ``crashed`` or ``skipped``; ``None`` from the original service.
         stdout: What the case printed (capped).
         duration_ms: Time the case took, when reported.
     """

@@ -142,7 +142,8 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
             session=session, measure_usage=session == req.id, code=req.code, entry_point=req.entry_point,
             cases=tuple(jobs.CaseSpec(input=case.input, output=case.output) for case in req.io_cases),
             timeout=timeout, cpu=cpu, memory_mb=req.memory_limit_mb or cfg.eval_memory_mb,
-            stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb, fsize=fsize)
+            stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb, fsize=fsize,
+            float_tolerance=req.float_tolerance, stop_on_first_failure=req.stop_on_first_failure)
 
     def in_session() -> jobs.SandboxJob:
         if ctx.store.exists(req.id):

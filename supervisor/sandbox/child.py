@@ -308,6 +308,9 @@ def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base:
                 break
             if case is not None:
                 results.append(asdict(jobs.CaseResult(case=index, input=case.input, **result)))
+                if job.stop_on_first_failure and not result["passed"]:
+                    results += [_skipped(i, c) for i, c in enumerate(job.cases) if i > index]
+                    break
     finally:
         if forker is not base:
             forker.close()
@@ -336,6 +339,14 @@ def _job_template(job: jobs.EvaluateJob, config: SandboxConfig, base: template.H
     return base
 
 
+def _skipped(index: int, case: jobs.CaseSpec) -> dict[str, Any]:
+    """A case not run because an earlier one failed (`stop_on_first_failure`)."""
+    expected = expected_of(case)
+    shown = values.to_wire(expected.value) if expected.literal else None
+    return asdict(jobs.CaseResult(case=index, input=case.input, passed=False, got=None, expected=shown,
+                                  error=None, status="skipped", stdout="", duration_ms=0.0))
+
+
 def _compile_failure(index: int, case: jobs.CaseSpec, error: str) -> dict[str, Any]:
     return asdict(jobs.CaseResult(case=index, input=case.input, passed=False, got=None, expected=None,
                                   error=error, status="error", stdout="", duration_ms=0.0))
@@ -361,7 +372,7 @@ def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: tem
     unit = jobs.CaseUnit(code=job.code, entry_point=job.entry_point,
                          case=jobs.CaseSpec(case.input, "" if expected.literal else case.output) if case else None,
                          stdout_limit=job.stdout_limit, limits=_limits(job.cpu, job.memory_mb, job.fsize),
-                         cwd=cwd, expected_withheld=expected.literal)
+                         cwd=cwd, expected_withheld=expected.literal, float_tolerance=job.float_tolerance)
     started = time.monotonic()
     forked = forker.fork(unit)
     seq = forked.seq
@@ -419,7 +430,7 @@ def _verdict(outcome: units.Outcome, ended: jobs.Exit, conversation: _Conversati
     report = conversation.report
     if report is not None and not conversation.garbled:
         try:
-            return _judge(report, expected, base)
+            return _judge(report, expected, base, job.float_tolerance)
         except (ValueError, TypeError, KeyError):
             pass
         return {**base, "status": "error", "error": "InvalidReport: the case process sent an unreadable report"}
@@ -437,7 +448,8 @@ def _verdict(outcome: units.Outcome, ended: jobs.Exit, conversation: _Conversati
             "error": f"ProcessExit: the case process exited with status {code} before returning"}
 
 
-def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any]) -> dict[str, Any]:
+def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any],
+           tolerance: float | None) -> dict[str, Any]:
     outcome = report["outcome"]
     stdout = str(report.get("stdout") or "")
     if outcome == "compile_error":
@@ -455,7 +467,7 @@ def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any]) ->
     if expected.literal:
         # Decided here, from values alone: a value the init cannot rebuild (an object of
         # the solution's own class) is never equal to a literal, whatever it claims.
-        passed = not opaque and values.same(got, expected.value)
+        passed = not opaque and values.same(got, expected.value, tolerance)
     else:
         passed = report.get("eq") is True  # an expression: only the case process can compare
     return {**base, "passed": passed, "status": "passed" if passed else "failed",

@@ -203,14 +203,15 @@ def new_namespace() -> dict[str, Any]:
 
 
 def run_case(code_object: Any, entry_point: str, case_input: str, case_output: str | None,
-             stdout_limit: int) -> dict[str, Any]:
+             stdout_limit: int, tolerance: float | None = None) -> dict[str, Any]:
     """Execute the solution and one case; return the case process's report (`jobs.CaseReport`).
 
     The report is a claim: the init decides the verdict (see `values`). `got` is the
     returned value in the tagged encoding. `case_output` None means the init kept the
     expected output to itself (a literal, which it compares itself), so user code can
     never read the answer. Otherwise (an expression) the expected value is evaluated here
-    before the call, reported as `expected`, and `eq` is this process's `got == expected`.
+    before the call, reported as `expected`, and `eq` is this process's `got == expected`
+    (or `values.close` with a `tolerance`).
     Every exception of user code (SystemExit and KeyboardInterrupt included) becomes an
     `error` outcome; MemoryError becomes `memory`.
     """
@@ -232,7 +233,7 @@ def run_case(code_object: Any, entry_point: str, case_input: str, case_output: s
         got = func(*args, **kwargs)
         report["got"] = values.encode(got)
         if case_output is not None:
-            report["eq"] = bool(got == expected)
+            report["eq"] = values.same(got, expected, tolerance) if tolerance is not None else bool(got == expected)
         report["outcome"] = "returned"
     except MemoryError as exc:
         report.update(outcome="memory", error=format_error(exc))

@@ -64,6 +64,8 @@ class EvaluateJob:
     fsize: int
     measure_usage: bool = False
     result_budget: int = 48 << 20
+    float_tolerance: float | None = None  # None: exact `==`; see `values.close`
+    stop_on_first_failure: bool = False
     kind: Literal["evaluate"] = "evaluate"
 
 
@@ -101,6 +103,7 @@ class CaseUnit:
     limits: UnitLimits
     cwd: str
     expected_withheld: bool = False  # the init parsed the expected output; the case never sees it
+    float_tolerance: float | None = None  # for an expected expression, compared in the case
     kind: Literal["case"] = "case"
 
 
@@ -128,7 +131,8 @@ def unit_from_wire(data: dict[str, Any]) -> Unit:
     case = CaseSpec(**data["case"]) if data.get("case") is not None else None
     return CaseUnit(code=data["code"], entry_point=data["entry_point"], case=case,
                     stdout_limit=data["stdout_limit"], limits=limits, cwd=data["cwd"],
-                    expected_withheld=bool(data.get("expected_withheld")))
+                    expected_withheld=bool(data.get("expected_withheld")),
+                    float_tolerance=data.get("float_tolerance"))
 
 
 # --- what comes back -------------------------------------------------------------------

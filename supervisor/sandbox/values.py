@@ -204,12 +204,39 @@ def parse_literal(text: str) -> Any:
         sys.set_int_max_str_digits(previous)
 
 
-def same(got: Any, expected: Any) -> bool:
-    """`got == expected` between rebuilt builtin values: runs no user code."""
+def same(got: Any, expected: Any, tolerance: float | None = None) -> bool:
+    """`got == expected` between rebuilt builtin values: runs no user code. With a
+    `tolerance`, see `close`."""
     try:
-        return bool(got == expected)
+        return close(got, expected, tolerance, 0) if tolerance is not None else bool(got == expected)
     except RecursionError:
         return False
+
+
+def close(got: Any, expected: Any, tolerance: float, depth: int = 0) -> bool:
+    """Equality with floats compared by `math.isclose` (`tolerance` as both the relative
+    and the absolute tolerance), through lists, tuples and dict values; everything else
+    by `==`. A float and an int compare as numbers; a bool is never a number here, and
+    NaN equals nothing, as with `==`. In the case process (an expected expression), `==`
+    is that of the values user code returned."""
+    if depth > MAX_DEPTH:
+        raise RecursionError("too deep to compare")
+    if _is_number(got) and _is_number(expected) and (type(got) is float or type(expected) is float):
+        try:
+            return math.isclose(got, expected, rel_tol=tolerance, abs_tol=tolerance)
+        except OverflowError:  # an int too large for a float
+            return False
+    if type(got) in (list, tuple) and type(expected) is type(got):
+        return len(got) == len(expected) and all(
+            close(g, e, tolerance, depth + 1) for g, e in zip(got, expected))
+    if type(got) is dict and type(expected) is dict:
+        return got.keys() == expected.keys() and all(
+            close(got[k], expected[k], tolerance, depth + 1) for k in expected)
+    return bool(got == expected)
+
+
+def _is_number(value: Any) -> bool:
+    return type(value) in (int, float)
 
 
 # --- for clients ---------------------------------------------------------------------------

@@ -109,7 +109,8 @@ def _run_case(unit: jobs.CaseUnit) -> None:
         _send({"outcome": "compiled"})
         return
     output = None if unit.expected_withheld else unit.case.output
-    report = evaluate.run_case(code_object, unit.entry_point, unit.case.input, output, unit.stdout_limit)
+    report = evaluate.run_case(code_object, unit.entry_point, unit.case.input, output, unit.stdout_limit,
+                               unit.float_tolerance)
     _send(report)
 
 

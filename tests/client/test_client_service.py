@@ -176,6 +176,15 @@ def test_evaluate_add(client: ReplClient, sid: str) -> None:
     assert passing.passed is True
 
 
+def test_evaluate_with_tolerance_and_stop_on_first_failure(client: ReplClient, sid: str) -> None:
+    cases = [("0.1, 0.2", "0.3"), ("1, 1", "3"), ("2, 2", "4")]
+    exact = client.evaluate_code(sid, ADD_SOURCE, "add", cases, stop_on_first_failure=True)
+    assert [c.status for c in exact.case_results] == ["failed", "skipped", "skipped"]
+    tolerant = client.evaluate_code(sid, ADD_SOURCE, "add", cases, float_tolerance=1e-9,
+                                    stop_on_first_failure=True)
+    assert [c.status for c in tolerant.case_results] == ["passed", "failed", "skipped"]
+
+
 def test_evaluate_syntax_error(client: ReplClient, sid: str) -> None:
     result = client.evaluate_code(sid, "def add(a, b) return a", "add", [("1, 2", "3")])
     assert result.passed is False
