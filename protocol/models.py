@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from protocol import limits
+
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 
 
@@ -59,15 +61,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
 
-def _check_maximum(value: float | int | None, info: ValidationInfo, setting: str, unit: str) -> Any:
-    """Refuse a limit above the server's configured maximum, naming that maximum."""
-    config = (info.context or {}).get("config")
-    if value is None or config is None:
-        return value
-    maximum = getattr(config, setting)
-    if value > maximum:
-        raise ValueError(f"must be at most {maximum} {unit} (the server's configured maximum)")
-    return value
+def _check_maximum(value: Any, info: ValidationInfo, op: str) -> Any:
+    """Refuse a value above the server's configured maximum (`protocol.limits`)."""
+    return limits.check(op, info.field_name or "", value, (info.context or {}).get("config"))
 
 
 # --- evaluation ------------------------------------------------------------------------
@@ -92,28 +88,10 @@ class EvaluateRequest(_Model):
     stop_on_first_failure: bool = Field(
         False, description="Run no case after the first one that does not pass; those get status `skipped`.")
 
-    @field_validator("timeout")
+    @field_validator("timeout", "cpu_limit", "memory_limit_mb", "io_cases")
     @classmethod
-    def _timeout_max(cls, v: float | None, info: ValidationInfo) -> float | None:
-        return _check_maximum(v, info, "max_eval_timeout", "s")
-
-    @field_validator("cpu_limit")
-    @classmethod
-    def _cpu_max(cls, v: float | None, info: ValidationInfo) -> float | None:
-        return _check_maximum(v, info, "max_eval_cpu_limit", "s")
-
-    @field_validator("memory_limit_mb")
-    @classmethod
-    def _memory_max(cls, v: int | None, info: ValidationInfo) -> int | None:
-        return _check_maximum(v, info, "max_eval_memory_mb", "MiB")
-
-    @field_validator("io_cases")
-    @classmethod
-    def _cases_max(cls, v: list[IOCase], info: ValidationInfo) -> list[IOCase]:
-        config = (info.context or {}).get("config")
-        if config is not None and len(v) > config.max_cases:
-            raise ValueError(f"at most {config.max_cases} cases per request (the server's configured maximum)")
-        return v
+    def _maxima(cls, v: Any, info: ValidationInfo) -> Any:
+        return _check_maximum(v, info, "evaluate")
 
 
 CaseStatus = Literal["passed", "failed", "error", "timeout", "memory", "crashed", "skipped"]
@@ -149,8 +127,8 @@ class RunRequest(_Model):
 
     @field_validator("timeout")
     @classmethod
-    def _timeout_max(cls, v: float | None, info: ValidationInfo) -> float | None:
-        return _check_maximum(v, info, "max_run_timeout", "s")
+    def _maxima(cls, v: Any, info: ValidationInfo) -> Any:
+        return _check_maximum(v, info, "run")
 
 
 class RunReply(_Model):

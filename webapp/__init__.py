@@ -14,7 +14,7 @@ from typing import Any, Mapping
 from flask import Flask
 
 from protocol import settings
-from webapp import api, auth, bodylimit, errors, health, metrics, openapi, requestlog
+from webapp import api, auth, bodylimit, errors, health, limits, metrics, openapi, requestlog
 from webapp.rpc import SupervisorClient
 
 
@@ -39,4 +39,5 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(health.bp)
     app.register_blueprint(openapi.bp)
+    app.register_blueprint(limits.bp)
     return app

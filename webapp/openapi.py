@@ -23,7 +23,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, current_app
 from pydantic.json_schema import models_json_schema
 
-from protocol import models
+from protocol import limits, models
 from webapp import auth
 from webapp.api import ENDPOINTS, Endpoint
 from webapp.jsonio import json_response
@@ -39,6 +39,23 @@ DESCRIPTION = (
     "with the validation errors under `detail`."
 )
 REF = "#/components/schemas/{model}"
+
+# One example per operation, a request that succeeds on a fresh service once the session
+# `demo` has a file `hello.py` (a test sends each one).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "evaluate": {"id": "demo", "code": "def add(a, b):\n    return a + b", "entry_point": "add",
+                 "io_cases": [{"input": "1, 2", "output": "3"}, {"input": "a=0.1, b=0.2", "output": "0.3"}],
+                 "float_tolerance": 1e-9},
+    "run": {"id": "demo", "cmd": "python3 hello.py", "timeout": 10},
+    "read_file": {"id": "demo", "rel_path": "hello.py"},
+    "write_file": {"id": "demo", "rel_path": "hello.py", "content": "print('hello')\n"},
+    "delete_file": {"id": "demo", "rel_path": "hello.py"},
+    "rename_file": {"id": "demo", "old_path": "hello.py", "new_path": "src/hello.py"},
+    "fork_session": {"id": "demo"},
+    "create_session": {"id": "demo-2"},
+    "delete_session": {"id": "demo"},
+    "list_files": {"id": "demo"},
+}
 
 # The error statuses every API operation may answer, and why.
 ERROR_RESPONSES: dict[int, str] = {
@@ -129,6 +146,13 @@ EXTRA_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
         "operationId": "openapi", "summary": "This document", "tags": ["service"],
         "responses": {"200": {"description": "The OpenAPI document.", "content": _json({"type": "object"})}},
     },
+    ("GET", "/limits"): {
+        "operationId": "limits", "summary": "Every default and maximum a request is held to", "tags": ["service"],
+        "responses": {"200": {"description": "By operation: each bounded request field's `default` and "
+                                             "`maximum`, and the fixed limits' `value`, with its `unit`.",
+                              "content": _json({"type": "object", "additionalProperties": {
+                                  "type": "object", "additionalProperties": {"type": "object"}}})}},
+    },
     ("GET", "/docs"): {
         "operationId": "docs", "summary": "Browsable documentation of this API", "tags": ["service"],
         "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}},
@@ -164,17 +188,37 @@ def _api_operation(endpoint: Endpoint, request_ref: dict[str, Any], reply_ref: d
     if doc:
         operation["description"] = doc
     request_schema = schemas[request_ref["$ref"].rsplit("/", 1)[-1]]
+    example = EXAMPLES[endpoint.op]
     if endpoint.method == "GET":
         operation["parameters"] = _query_parameters(request_schema)
+        for parameter in operation["parameters"]:
+            if parameter["name"] in example:
+                parameter["example"] = example[parameter["name"]]
     else:
-        operation["requestBody"] = {"required": bool(request_schema.get("required")),
-                                    "content": _json(request_ref)}
+        content = _json(request_ref)
+        content["application/json"]["example"] = example
+        operation["requestBody"] = {"required": bool(request_schema.get("required")), "content": content}
     responses: dict[str, Any] = {"200": {"description": "Success.", "content": _json(reply_ref)}}
     for status, why in ERROR_RESPONSES.items():
         schema = _ref("HTTPValidationError" if status == 422 else "HTTPError")
         responses[str(status)] = {"description": why, "content": _json(schema)}
     operation["responses"] = responses
     return operation
+
+
+def _add_maxima(schemas: dict[str, dict[str, Any]], config: Any) -> None:
+    """Write the configured maxima (`protocol.limits`) into the request schemas."""
+    for limit in limits.BOUNDS:
+        model = models.OPERATIONS[limit.op][0].__name__
+        prop = schemas[model]["properties"][limit.field]
+        maximum = getattr(config, limit.maximum)
+        for branch in prop.get("anyOf", [prop]):  # an optional field: the non-null branch
+            if branch.get("type") == "array" and limit.count:
+                branch["maxItems"] = maximum
+            elif branch.get("type") in ("number", "integer") and not limit.count:
+                branch["maximum"] = maximum
+        if limit.default is not None:
+            prop["default"] = getattr(config, limit.default)
 
 
 def build_document(app: Flask) -> dict[str, Any]:
@@ -185,6 +229,7 @@ def build_document(app: Flask) -> dict[str, Any]:
     wanted.append((models.StatusReply, "serialization"))
     refs, defs = models_json_schema(list(dict.fromkeys(wanted)), ref_template=REF)
     schemas: dict[str, dict[str, Any]] = {**defs.get("$defs", {}), **copy.deepcopy(ERROR_SCHEMAS)}
+    _add_maxima(schemas, app.config["REPL"])
 
     paths: dict[str, dict[str, Any]] = {}
     for endpoint in ENDPOINTS:

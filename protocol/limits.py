@@ -1,0 +1,98 @@
+"""What a request may ask for: every configurable bound of a request field, in one table.
+
+The request models check a field against its maximum here (`check`), `GET /limits`
+lists every default and maximum from here (`describe`), and the OpenAPI document puts
+the same maxima into the request schemas (`maximum`, `maxItems`). So a client can learn
+the server's limits before it sends anything, and no two places can disagree about them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from protocol.settings import Config
+
+
+@dataclass(frozen=True)
+class Bound:
+    """A request field whose largest value (and, when it has one, default) is a setting.
+
+    Attributes:
+        op: The operation whose request has the field (`protocol.models.OPERATIONS`).
+        field: The field's name.
+        maximum: The setting holding its largest value.
+        default: The setting holding the value used when the field is left out, if any.
+        unit: What the number counts, for messages and `/limits`.
+        count: True when the bound is on the number of items of a list field.
+    """
+
+    op: str
+    field: str
+    maximum: str
+    default: str | None
+    unit: str
+    count: bool = False
+
+
+BOUNDS: tuple[Bound, ...] = (
+    Bound("evaluate", "timeout", "max_eval_timeout", "eval_timeout", "s"),
+    Bound("evaluate", "cpu_limit", "max_eval_cpu_limit", "eval_cpu_limit", "s"),
+    Bound("evaluate", "memory_limit_mb", "max_eval_memory_mb", "eval_memory_mb", "MiB"),
+    Bound("evaluate", "io_cases", "max_cases", None, "cases", count=True),
+    Bound("run", "timeout", "max_run_timeout", "run_timeout", "s"),
+)
+
+#: Fixed by the service, not by a request: (group, name) -> (setting, unit).
+FIXED: dict[tuple[str, str], tuple[str, str]] = {
+    ("evaluate", "case_stdout"): ("case_stdout_bytes", "bytes"),
+    ("run", "memory"): ("run_memory_mb", "MiB"),
+    ("run", "output"): ("max_output_bytes", "bytes each of stdout and stderr"),
+    ("session", "disk_quota"): ("disk_quota_mb", "MiB"),
+    ("session", "idle_ttl"): ("session_ttl", "s (0: kept forever)"),
+    ("request", "body"): ("max_body_bytes", "bytes"),
+    ("request", "queue_wait"): ("max_queue_wait", "s a job may wait for a sandbox"),
+    ("sandbox", "processes"): ("max_processes", "processes at once"),
+    ("sandbox", "open_files"): ("max_open_files", "per process"),
+    ("sandbox", "tmp"): ("tmp_size_mb", "MiB of private /tmp"),
+}
+
+
+def bound(op: str, field: str) -> Bound:
+    """The bound of `op`'s request field `field`.
+
+    Raises:
+        KeyError: The field has no configurable bound.
+    """
+    for candidate in BOUNDS:
+        if candidate.op == op and candidate.field == field:
+            return candidate
+    raise KeyError(f"{op}.{field} has no configurable bound")
+
+
+def check(op: str, field: str, value: Any, config: Config | None) -> Any:
+    """Refuse a value above the server's configured maximum, naming that maximum (no
+    check without a configuration: the model is then only describing data)."""
+    if value is None or config is None:
+        return value
+    limit = bound(op, field)
+    maximum = getattr(config, limit.maximum)
+    size = len(value) if limit.count else value
+    if size > maximum:
+        if limit.count:
+            raise ValueError(f"at most {maximum} {limit.unit} per request (the server's configured maximum)")
+        raise ValueError(f"must be at most {maximum} {limit.unit} (the server's configured maximum)")
+    return value
+
+
+def describe(config: Config) -> dict[str, dict[str, Any]]:
+    """Every default and maximum, grouped by operation: the body of `GET /limits`."""
+    groups: dict[str, dict[str, Any]] = {}
+    for limit in BOUNDS:
+        entry: dict[str, Any] = {"maximum": getattr(config, limit.maximum), "unit": limit.unit}
+        if limit.default is not None:
+            entry["default"] = getattr(config, limit.default)
+        groups.setdefault(limit.op, {})[limit.field] = entry
+    for (group, name), (setting, unit) in FIXED.items():
+        groups.setdefault(group, {})[name] = {"value": getattr(config, setting), "unit": unit}
+    return groups
