@@ -137,7 +137,8 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
     m.add("sandbox: + mount/net/ipc/uts ns, /proc, /tmp", lambda: _time_child(sandbox_init, new_pidns, back_to_ours),
           "pre-forked")
     if cgroup_fds:
-        m.add("sandbox: + join its slot cgroups", lambda: _time_child(joined_sandbox_init, new_pidns, back_to_ours), "pre-forked")
+        m.add("sandbox: + join its slot cgroups",
+              lambda: _time_child(joined_sandbox_init, new_pidns, back_to_ours), "pre-forked")
     if cgroup_fds:
         def join_timed() -> float:
             started = time.perf_counter()
@@ -147,7 +148,8 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
         m.add("joining the slot cgroups alone", lambda: _time_inside(join_timed, new_pidns, back_to_ours),
               "inside the above")
     m.add("worker: fork + rlimits, no-new-privs, caps, uid + exit",
-          lambda: _time_child(lambda: confine.drop_identity(SANDBOX_UID, LIMITS, cap_last)), "pre-forked (1st case), critical (later cases)")
+          lambda: _time_child(lambda: confine.drop_identity(SANDBOX_UID, LIMITS, cap_last)),
+          "pre-forked (1st case), critical (later cases)")
     m.add("worker: fork + drop_privileges incl. seccomp + exit",
           lambda: _time_child(lambda: confine.drop_privileges(SANDBOX_UID, LIMITS, cap_last)),
           "pre-forked (1st case), critical (later cases)")

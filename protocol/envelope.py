@@ -9,10 +9,9 @@ Unknown fields are ignored; a different major version is refused with
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
-
-import json
 
 from protocol.errors import ErrorCode, ServiceError
 

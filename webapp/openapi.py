@@ -21,7 +21,8 @@ from importlib import resources
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from protocol import models
 from webapp import auth
@@ -131,7 +132,8 @@ EXTRA_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("GET", "/docs"): {
         "operationId": "docs", "summary": "Browsable documentation of this API", "tags": ["service"],
-        "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}},
+        "responses": {"200": {"description": "An HTML page.",
+                              "content": {"text/html": {"schema": {"type": "string"}}}}},
     },
 }
 
@@ -179,7 +181,7 @@ def _api_operation(endpoint: Endpoint, request_ref: dict[str, Any], reply_ref: d
 
 def build_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of `app`'s routes (depends on its configuration only)."""
-    wanted: list[tuple[type, str]] = []
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for endpoint in ENDPOINTS:
         wanted += [(endpoint.request_model, "validation"), (endpoint.reply_model, "serialization")]
     wanted.append((models.StatusReply, "serialization"))

@@ -20,8 +20,8 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 from supervisor.sandbox import confine, frames, hygiene, jobs, template, units, values, worker

@@ -42,8 +42,8 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from supervisor.sandbox import confine, evaluate, frames, jobs, values, worker

@@ -3,8 +3,9 @@
 The supervisor runs ZeroMQ, whose I/O threads make forking it unsafe, so it starts this
 process with a clean environment (nothing of the service's own variables can leak into a
 sandbox, not even through /proc/self/environ) and asks it for sandboxes over a
-SOCK_SEQPACKET socket whose fd number is the first argument. The zygote builds the read-only sandbox root once, then for
-each pool slot forks a sandbox (`child`, which serves job after job) into a fresh pid namespace and hands the supervisor one end of a
+SOCK_SEQPACKET socket whose fd number is the first argument. The zygote builds the
+read-only sandbox root once, then for each pool slot forks a sandbox (`child`, which
+serves job after job) into a fresh pid namespace and hands the supervisor one end of a
 socket pair to talk to it. It reaps its children and reports their exit status and
 resource usage.
 
@@ -27,6 +28,7 @@ import sys
 from typing import Any
 
 from supervisor.sandbox import child, confine, libc, template
+
 
 def main() -> None:
     libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
