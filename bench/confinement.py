@@ -32,6 +32,7 @@ if __package__ in (None, ""):
 
 from supervisor import cgroups
 from supervisor.sandbox import confine, libc, seccomp
+from supervisor.sandbox.usage import DiskWatch
 
 SANDBOX_UID = 60000
 LIMITS = confine.Limits(cpu_seconds=31, memory_bytes=2048 << 20, max_processes=4096,
@@ -185,7 +186,7 @@ def _bind_timed(session: str) -> float:
     confine.enter_namespaces(16)
     started = time.perf_counter()
     confine.bind_session(session, 64)
-    watch = confine.DiskWatch(confine.WORKDIR, 1 << 30)
+    watch = DiskWatch(confine.WORKDIR, 1 << 30)
     elapsed = time.perf_counter() - started
     watch.close()
     return elapsed

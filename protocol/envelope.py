@@ -25,9 +25,6 @@ def dumps(value: Any) -> bytes:
     return _encode(value).encode()
 
 
-def loads(raw: bytes) -> Any:
-    return json.loads(raw)
-
 VERSION = "1.0"
 MAJOR = VERSION.split(".")[0]
 

@@ -60,7 +60,6 @@ class Job:
     callback: Callable[[dict[str, Any]], None]
     budget: float
     start_by: float = float("inf")
-    queued_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from supervisor.sandbox import confine, frames, hygiene, jobs, template, units, values, worker
-from supervisor.sandbox.usage import disk_usage
+from supervisor.sandbox.usage import DiskWatch, disk_usage
 
 RESULT_LIMIT = 32 << 20
 PREPARE_NICE = 10  # the priority sandboxes are prepared at, by the zygote
@@ -265,10 +265,10 @@ def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: templat
     }
 
 
-def _disk_watch(job: jobs.SandboxJob, cwd: str) -> confine.DiskWatch | None:
+def _disk_watch(job: jobs.SandboxJob, cwd: str) -> DiskWatch | None:
     """Watch the session's disk usage while user code runs (scratch directories are tmpfs,
     bounded by their size)."""
-    return confine.DiskWatch(cwd, job.fsize) if job.measure_usage else None
+    return DiskWatch(cwd, job.fsize) if job.measure_usage else None
 
 
 def _exit_code(status: int | None, timed_out: bool) -> int:
@@ -355,7 +355,7 @@ def expected_of(case: jobs.CaseSpec) -> _Expected:
 
 def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: template.Handle,
              base: template.Handle, case: jobs.CaseSpec | None, budget: int,
-             watch: confine.DiskWatch | None) -> tuple[dict[str, Any], int]:
+             watch: DiskWatch | None) -> tuple[dict[str, Any], int]:
     """Run one case and decide its verdict; return the case result's fields and the
     bytes of report it used.
 
