@@ -24,12 +24,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from supervisor.sandbox import confine, frames, hygiene, jobs, template, units, values, worker
+from supervisor.exitcodes import SandboxExit
+from supervisor.sandbox import confine, frames, hygiene, jobs, template, units, values
 from supervisor.sandbox.usage import DiskWatch, disk_usage
 
 RESULT_LIMIT = 32 << 20
 PREPARE_NICE = 10  # the priority sandboxes are prepared at, by the zygote
-EXIT_WITHOUT_RESULT = 121
 MAX_JOBS = 1000   # a sandbox is replaced after this many jobs, however clean it looks
 TEMPLATE_START_TIMEOUT = 30.0
 EXIT_REPORT_TIMEOUT = 2.0
@@ -90,11 +90,11 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
         frames.send(sock, {"ready": True})
     except Exception as exc:  # noqa: BLE001 - reported to the supervisor, which logs it
         frames.send(sock, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
-        os._exit(1)
+        os._exit(SandboxExit.NOT_READY)
     for _ in range(MAX_JOBS):
         data = frames.recv(sock)
         if data is None:
-            os._exit(0)
+            os._exit(SandboxExit.DONE)
         job = jobs.job_from_wire(data)
         cwd = None
         try:
@@ -115,9 +115,9 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
         try:
             base = restore(config, base, scratch)
         except (hygiene.Unclean, OSError):
-            os._exit(0)  # never reused unclean; the pool forks a new sandbox
+            os._exit(SandboxExit.DONE)  # never reused unclean; the pool forks a new sandbox
         frames.send(sock, {"ready": True})
-    os._exit(0)
+    os._exit(SandboxExit.DONE)
 
 
 def start_template(config: SandboxConfig) -> template.Handle:
@@ -133,7 +133,7 @@ def start_template(config: SandboxConfig) -> template.Handle:
             _confine_template(config)
             template.serve(theirs, config.unit_identity())
         finally:
-            os._exit(worker.EXIT_BROKEN)
+            os._exit(SandboxExit.BROKEN)
     theirs.close()
     handle = template.Handle(pid, ours)
     if not handle.wait_ready(TEMPLATE_START_TIMEOUT):

@@ -27,6 +27,7 @@ import socket
 import sys
 from typing import Any
 
+from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import child, confine, libc, template
 
 
@@ -41,7 +42,7 @@ def main() -> None:
         zygote = Zygote(control, settings)
     except Exception as exc:  # noqa: BLE001 - reported, then the supervisor refuses to start
         _send(control, {"op": "started", "ok": False, "error": f"{type(exc).__name__}: {exc}"})
-        sys.exit(1)
+        sys.exit(SandboxExit.NOT_READY)
     _send(control, {"op": "started", "ok": True})
     zygote.loop()
 
@@ -137,7 +138,7 @@ class Zygote:
                 os.close(fd)
             child.serve(child_end, self.root_fd, self.config)
         finally:
-            os._exit(child.EXIT_WITHOUT_RESULT)
+            os._exit(SandboxExit.WITHOUT_RESULT)
 
     def reap(self) -> None:
         for exited in template.reap_children():
