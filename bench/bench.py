@@ -31,13 +31,10 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import baselines  # noqa: E402 - after the path fix above
-from bench.barefork import DEFAULT_ITERATIONS, measure_in_fresh_interpreter  # noqa: E402
 from bench.api import DEFAULT_HTTP_TIMEOUT_S, require_loopback  # noqa: E402
+from bench.barefork import DEFAULT_ITERATIONS, measure_in_fresh_interpreter  # noqa: E402
 from bench.load import Budget  # noqa: E402
-from bench.procs import StartError, service_commands, wait_ready  # noqa: E402
-from bench.report import Results, judge, render, to_json  # noqa: E402
-from bench.scenarios import SCENARIOS, SessionPool, Target, measure, sandbox_python  # noqa: E402
-from bench.procs import ECHO_APP, POOL_APP  # noqa: E402
+from bench.procs import ECHO_APP, POOL_APP, StartError, service_commands, wait_ready  # noqa: E402
 from bench.report import (  # noqa: E402
     BARE_FORK_CPU,
     BARE_FORK_WALL,
@@ -46,7 +43,12 @@ from bench.report import (  # noqa: E402
     EVAL1_CPU,
     EVAL10_CPU,
     Figure,
+    Results,
+    judge,
+    render,
+    to_json,
 )
+from bench.scenarios import SCENARIOS, SessionPool, Target, measure, sandbox_python  # noqa: E402
 from bench.servers import (  # noqa: E402
     ServiceHandle,
     pool_env,

@@ -32,6 +32,7 @@ if __package__ in (None, ""):
 
 from supervisor import cgroups
 from supervisor.sandbox import confine, libc, seccomp
+from supervisor.sandbox.usage import DiskWatch
 
 SANDBOX_UID = 60000
 LIMITS = confine.Limits(cpu_seconds=31, memory_bytes=2048 << 20, max_processes=4096,
@@ -137,7 +138,8 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
     m.add("sandbox: + mount/net/ipc/uts ns, /proc, /tmp", lambda: _time_child(sandbox_init, new_pidns, back_to_ours),
           "pre-forked")
     if cgroup_fds:
-        m.add("sandbox: + join its slot cgroups", lambda: _time_child(joined_sandbox_init, new_pidns, back_to_ours), "pre-forked")
+        m.add("sandbox: + join its slot cgroups",
+              lambda: _time_child(joined_sandbox_init, new_pidns, back_to_ours), "pre-forked")
     if cgroup_fds:
         def join_timed() -> float:
             started = time.perf_counter()
@@ -147,7 +149,8 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
         m.add("joining the slot cgroups alone", lambda: _time_inside(join_timed, new_pidns, back_to_ours),
               "inside the above")
     m.add("worker: fork + rlimits, no-new-privs, caps, uid + exit",
-          lambda: _time_child(lambda: confine.drop_identity(SANDBOX_UID, LIMITS, cap_last)), "pre-forked (1st case), critical (later cases)")
+          lambda: _time_child(lambda: confine.drop_identity(SANDBOX_UID, LIMITS, cap_last)),
+          "pre-forked (1st case), critical (later cases)")
     m.add("worker: fork + drop_privileges incl. seccomp + exit",
           lambda: _time_child(lambda: confine.drop_privileges(SANDBOX_UID, LIMITS, cap_last)),
           "pre-forked (1st case), critical (later cases)")
@@ -183,7 +186,7 @@ def _bind_timed(session: str) -> float:
     confine.enter_namespaces(16)
     started = time.perf_counter()
     confine.bind_session(session, 64)
-    watch = confine.DiskWatch(confine.WORKDIR, 1 << 30)
+    watch = DiskWatch(confine.WORKDIR, 1 << 30)
     elapsed = time.perf_counter() - started
     watch.close()
     return elapsed

@@ -26,6 +26,7 @@ ms per live process; enough requests per batch make that small (see the README).
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -105,9 +106,9 @@ def cgroup_usage_reader(supervisor_pid: int) -> Callable[[], float] | None:
         for controller, own in dirs:
             parent = own / CGROUP_PARENT / f"sup-{process.pid}"
             if controller == "" and (parent / "cpu.stat").is_file():
-                return lambda p=parent: _v2_usage(p)
+                return functools.partial(_v2_usage, parent)
             if controller == "cpuacct" and (parent / "cpuacct.usage").is_file():
-                return lambda p=parent: int((p / "cpuacct.usage").read_text()) / 1e9
+                return functools.partial(_v1_usage, parent)
     return None
 
 
@@ -118,6 +119,11 @@ def _v2_usage(parent: Path) -> float:
         if key == "usage_usec":
             return int(value) / 1e6
     raise ValueError(f"no usage_usec in {parent / 'cpu.stat'}")
+
+
+def _v1_usage(parent: Path) -> float:
+    """A v1 ``cpuacct.usage`` (ns), in seconds."""
+    return int((parent / "cpuacct.usage").read_text()) / 1e9
 
 
 def _in_sandbox_cgroup(pid: int) -> bool:

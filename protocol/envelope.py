@@ -9,10 +9,9 @@ Unknown fields are ignored; a different major version is refused with
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
-
-import json
 
 from protocol.errors import ErrorCode, ServiceError
 
@@ -25,9 +24,6 @@ _encode = json.JSONEncoder(separators=(",", ":")).encode
 def dumps(value: Any) -> bytes:
     return _encode(value).encode()
 
-
-def loads(raw: bytes) -> Any:
-    return json.loads(raw)
 
 VERSION = "1.0"
 MAJOR = VERSION.split(".")[0]

@@ -16,7 +16,7 @@ import enum
 from typing import Any
 
 
-class ErrorCode(str, enum.Enum):
+class ErrorCode(enum.StrEnum):
     """Why an operation failed. Adding a member means adding its HTTP status too."""
 
     BAD_REQUEST = "bad_request"          # the request is well-formed but cannot be done
@@ -42,10 +42,10 @@ class ServiceError(Exception):
         return {"code": self.code.value, "detail": self.detail}
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ServiceError":
+    def from_dict(cls, data: dict[str, Any]) -> ServiceError:
         """Rebuild an error from the wire; an unknown code becomes INTERNAL."""
         try:
-            code = ErrorCode(data.get("code"))
+            code = ErrorCode(data.get("code", ""))
         except ValueError:
             code = ErrorCode.INTERNAL
         return cls(code, data.get("detail", "internal error"))

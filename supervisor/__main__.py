@@ -14,6 +14,7 @@ import sys
 from protocol import settings
 from protocol.budget import exclusive_wait
 from supervisor import isolation
+from supervisor.exitcodes import ExitCode
 from supervisor.lanes import Lanes
 from supervisor.operations import Context
 from supervisor.pool import Pool
@@ -30,7 +31,7 @@ def main() -> int:
         config = settings.load()
     except ValueError as exc:
         print(f"supervisor: {exc}", file=sys.stderr)
-        return 2
+        return ExitCode.INVALID_SETTING
     logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s supervisor %(levelname)s %(message)s")
     mode = isolation.check(config)
@@ -39,7 +40,7 @@ def main() -> int:
                   "Run as root (or with CAP_SYS_ADMIN) on Linux with namespaces, "
                   "or set REPL_INSECURE=1 to run user code without isolation (never in production).",
                   mode.missing)
-        return 3
+        return ExitCode.CANNOT_ISOLATE
     if mode.name == "insecure":
         log.warning("!!! REPL_INSECURE=1: user code runs WITHOUT isolation (%s). Never expose this service. !!!",
                     mode.missing or "namespaces switched off")
@@ -54,7 +55,7 @@ def main() -> int:
             locks.append(lock(config.supervisor_endpoint[len("ipc://"):] + ".lock"))
     except RuntimeError as exc:
         log.error("refusing to start: %s", exc)
-        return 4
+        return ExitCode.ALREADY_RUNNING
     # Session files belong to the uid user code runs as; without the privilege to switch
     # uids (insecure mode) that is the supervisor's own, and nothing is chowned.
     owner = config.sandbox_uid if confine.can_switch_uid() else None
@@ -75,7 +76,7 @@ def main() -> int:
     except Exception as exc:  # noqa: BLE001 - startup failures end the process with a message
         log.error("refusing to start: %s", exc)
         pool.stop()
-        return 5
+        return ExitCode.STARTUP_FAILED
     log.info("supervisor ready on %s: isolation=%s limits=%s seccomp=%s pool=%d sessions=%s",
              config.supervisor_endpoint, mode.name, mode.limits, mode.seccomp or "off", config.pool_size,
              config.session_root)
@@ -84,7 +85,7 @@ def main() -> int:
     finally:
         pool.stop()
         del locks
-    return 0
+    return ExitCode.OK
 
 
 def _zygote_settings(config: settings.Config, mode: isolation.Mode) -> dict:

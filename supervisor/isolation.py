@@ -124,7 +124,8 @@ def _rehearse(sandbox_uid: int) -> str:
         os.setresgid(sandbox_uid, sandbox_uid, sandbox_uid)
         os.setresuid(sandbox_uid, sandbox_uid, sandbox_uid)
     except OSError as exc:
-        return f"permission to switch to the sandbox uid {sandbox_uid} ({exc.strerror}; needs CAP_SETUID and CAP_SETGID)"
+        return (f"permission to switch to the sandbox uid {sandbox_uid} "
+                f"({exc.strerror}; needs CAP_SETUID and CAP_SETGID)")
     try:
         seccomp.install()
     except OSError as exc:

@@ -31,8 +31,9 @@ import logging
 import os
 import queue
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from protocol.errors import ErrorCode, ServiceError
 
@@ -210,7 +211,7 @@ class Lanes:
                 log.exception("starting a job failed")
                 self._call(op.fail, ServiceError(ErrorCode.INTERNAL, "internal error"))
         else:
-            self._call(lambda _: op.done(value), None)  # type: ignore[arg-type]
+            self._call(lambda _: op.done(value), None)
         if op.background:
             self._pump(session)
 

@@ -30,8 +30,9 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from protocol.budget import BACKSTOP_GRACE
 from protocol.errors import ErrorCode, ServiceError
@@ -59,7 +60,6 @@ class Job:
     callback: Callable[[dict[str, Any]], None]
     budget: float
     start_by: float = float("inf")
-    queued_at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

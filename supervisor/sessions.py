@@ -23,8 +23,8 @@ import stat
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
 
 from protocol.errors import ErrorCode, ServiceError
 from protocol.models import SESSION_ID_PATTERN
@@ -333,7 +333,8 @@ class SessionStore:
             name = parts[-1]
             st = paths.lstat(dfd, name, rel_path)
             if stat.S_ISLNK(st.st_mode) and paths.link_escapes(dfd, name, parts):
-                raise ServiceError(ErrorCode.BAD_REQUEST, f"{rel_path!r} is a symbolic link pointing outside the session")
+                raise ServiceError(ErrorCode.BAD_REQUEST,
+                                   f"{rel_path!r} is a symbolic link pointing outside the session")
             try:
                 trees.remove_tree(dfd, name)
             except OSError as exc:
@@ -351,7 +352,8 @@ class SessionStore:
             st = paths.lstat(old_dfd, old_parts[-1], old_path)
             if stat.S_ISLNK(st.st_mode) and (paths.link_escapes(old_dfd, old_parts[-1], old_parts)
                                              or paths.link_escapes(old_dfd, old_parts[-1], new_parts)):
-                raise ServiceError(ErrorCode.BAD_REQUEST, f"{old_path!r} is a symbolic link pointing outside the session")
+                raise ServiceError(ErrorCode.BAD_REQUEST,
+                                   f"{old_path!r} is a symbolic link pointing outside the session")
             self._existing_size(new_dfd, new_parts[-1], new_path)  # refuses a link or special file as target
             try:
                 os.rename(old_parts[-1], new_parts[-1], src_dir_fd=old_dfd, dst_dir_fd=new_dfd)
@@ -402,7 +404,7 @@ class SessionStore:
 
 
 def _read_all(fd: int, limit: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     total = 0
     while True:
         chunk = os.read(fd, COPY_CHUNK)

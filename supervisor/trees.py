@@ -248,7 +248,7 @@ class _RemoveWhenDone:
     def __init__(self, entries: Any, parent_fd: int, name: str) -> None:
         self.entries, self.parent_fd, self.name = entries, parent_fd, name
 
-    def __iter__(self) -> "_RemoveWhenDone":
+    def __iter__(self) -> _RemoveWhenDone:
         return self
 
     def __next__(self) -> os.DirEntry[str]:

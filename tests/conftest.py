@@ -4,7 +4,7 @@ Procfile on a free port with a temporary session root, shared by the tests of a 
 from __future__ import annotations
 
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

@@ -6,6 +6,7 @@ tests can all be driven from the same list.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,8 +14,8 @@ import pydantic
 from flask import Blueprint, Response, current_app, request
 
 from protocol import models
-from protocol.errors import ErrorCode, ServiceError
 from protocol.budget import rpc_timeout
+from protocol.errors import ErrorCode, ServiceError
 from webapp.jsonio import json_response, parse_body
 
 bp = Blueprint("api", __name__)
@@ -69,7 +70,8 @@ def validate(endpoint: Endpoint) -> pydantic.BaseModel:
     try:
         return endpoint.request_model.model_validate(data, context={"config": current_app.config["REPL"]})
     except pydantic.ValidationError as exc:
-        raise ServiceError(ErrorCode.INVALID, [_plain_error(error, where) for error in exc.errors(include_url=False)]) from None
+        errors = [_plain_error(error, where) for error in exc.errors(include_url=False)]
+        raise ServiceError(ErrorCode.INVALID, errors) from None
 
 
 def _plain_error(error: Any, where: str) -> dict[str, Any]:
@@ -87,7 +89,7 @@ def _plain_error(error: Any, where: str) -> dict[str, Any]:
     return plain
 
 
-def _handler(endpoint: Endpoint):
+def _handler(endpoint: Endpoint) -> Callable[[], Response]:
     def handle() -> Response:
         model = validate(endpoint)
         request.environ["repl.session"] = getattr(model, "id", None)

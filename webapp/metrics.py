@@ -19,11 +19,19 @@ from __future__ import annotations
 import os
 import re
 import time
-from typing import Any, Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
-from prometheus_client import (CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, Gauge, Histogram,
-                               generate_latest)
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 
@@ -62,7 +70,8 @@ SUPERVISOR_COUNTER_HELP = {
     "spawned": "Sandboxes forked by the zygote.",
     "spawn_requested": "Sandboxes asked of the zygote.",
     "rejected_overload": "Jobs refused with 503 because the queue was full.",
-    "rejected_queue_wait": "Queued jobs answered 503, never started, because no sandbox was free by their start-by time.",
+    "rejected_queue_wait": ("Queued jobs answered 503, never started, because no sandbox was free by their "
+                            "start-by time."),
     "sandbox_start_failures": "Sandboxes that failed to confine themselves.",
     "zygote_restarts": "Times the sandbox zygote died and was restarted.",
 }
@@ -210,7 +219,7 @@ class _Forward:
     def __init__(self, registry: CollectorRegistry) -> None:
         self._registry = registry
 
-    def collect(self) -> Iterator[Metric]:
+    def collect(self) -> Iterable[Metric]:
         return self._registry.collect()
 
 

@@ -21,7 +21,8 @@ from importlib import resources
 from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app
-from pydantic.json_schema import models_json_schema
+from pydantic import BaseModel
+from pydantic.json_schema import JsonSchemaMode, models_json_schema
 
 from protocol import limits, models
 from webapp import auth
@@ -155,7 +156,8 @@ EXTRA_ROUTES: dict[tuple[str, str], dict[str, Any]] = {
     },
     ("GET", "/docs"): {
         "operationId": "docs", "summary": "Browsable documentation of this API", "tags": ["service"],
-        "responses": {"200": {"description": "An HTML page.", "content": {"text/html": {"schema": {"type": "string"}}}}},
+        "responses": {"200": {"description": "An HTML page.",
+                              "content": {"text/html": {"schema": {"type": "string"}}}}},
     },
 }
 
@@ -223,7 +225,7 @@ def _add_maxima(schemas: dict[str, dict[str, Any]], config: Any) -> None:
 
 def build_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI document of `app`'s routes (depends on its configuration only)."""
-    wanted: list[tuple[type, str]] = []
+    wanted: list[tuple[type[BaseModel], JsonSchemaMode]] = []
     for endpoint in ENDPOINTS:
         wanted += [(endpoint.request_model, "validation"), (endpoint.reply_model, "serialization")]
     wanted.append((models.StatusReply, "serialization"))

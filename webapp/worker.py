@@ -45,7 +45,7 @@ PROMPT_THREADS = 4
 _RECV = 64 * 1024
 
 
-def head_end(data: bytes) -> bool:
+def head_end(data: bytes | bytearray) -> bool:
     """Whether `data` holds a complete request head (the blank line after the headers)."""
     return b"\r\n\r\n" in data or b"\n\n" in data
 
@@ -141,6 +141,7 @@ class HeadFirstWorker(ThreadWorker):
         conn.parser.unreader.unread(head)
         conn.data_ready = True
         pool = self.prompt_pool if is_prompt(head) else self.tpool
+        assert pool is not None  # both are made in init_process, before the loop runs
         future = pool.submit(self.handle, conn)
         future.add_done_callback(lambda fut: self.method_queue.defer(self.finish_request, conn, fut))
 

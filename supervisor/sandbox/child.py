@@ -20,16 +20,16 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import asdict, dataclass
 from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
-from supervisor.sandbox import confine, frames, hygiene, jobs, template, units, values, worker
-from supervisor.sandbox.usage import disk_usage
+from supervisor.exitcodes import SandboxExit
+from supervisor.sandbox import confine, frames, hygiene, jobs, template, units, values
+from supervisor.sandbox.usage import DiskWatch, disk_usage
 
 RESULT_LIMIT = 32 << 20
 PREPARE_NICE = 10  # the priority sandboxes are prepared at, by the zygote
-EXIT_WITHOUT_RESULT = 121
 MAX_JOBS = 1000   # a sandbox is replaced after this many jobs, however clean it looks
 TEMPLATE_START_TIMEOUT = 30.0
 EXIT_REPORT_TIMEOUT = 2.0
@@ -91,11 +91,11 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
         base.keep_spare()
     except Exception as exc:  # noqa: BLE001 - reported to the supervisor, which logs it
         frames.send(sock, {"ready": False, "error": f"{type(exc).__name__}: {exc}"})
-        os._exit(1)
+        os._exit(SandboxExit.NOT_READY)
     for _ in range(MAX_JOBS):
         data = frames.recv(sock)
         if data is None:
-            os._exit(0)
+            os._exit(SandboxExit.DONE)
         job = jobs.job_from_wire(data)
         cwd = None
         try:
@@ -116,10 +116,10 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
         try:
             base = restore(config, base, scratch)
         except (hygiene.Unclean, OSError):
-            os._exit(0)  # never reused unclean; the pool forks a new sandbox
+            os._exit(SandboxExit.DONE)  # never reused unclean; the pool forks a new sandbox
         frames.send(sock, {"ready": True})
         base.keep_spare()  # after the restore: nothing of the last job can reach it
-    os._exit(0)
+    os._exit(SandboxExit.DONE)
 
 
 def start_template(config: SandboxConfig) -> template.Handle:
@@ -135,7 +135,7 @@ def start_template(config: SandboxConfig) -> template.Handle:
             _confine_template(config)
             template.serve(theirs, config.unit_identity())
         finally:
-            os._exit(worker.EXIT_BROKEN)
+            os._exit(SandboxExit.BROKEN)
     theirs.close()
     handle = template.Handle(pid, ours)
     if not handle.wait_ready(TEMPLATE_START_TIMEOUT):
@@ -260,10 +260,10 @@ def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: templat
     }
 
 
-def _disk_watch(job: jobs.SandboxJob, cwd: str) -> confine.DiskWatch | None:
+def _disk_watch(job: jobs.SandboxJob, cwd: str) -> DiskWatch | None:
     """Watch the session's disk usage while user code runs (scratch directories are tmpfs,
     bounded by their size)."""
-    return confine.DiskWatch(cwd, job.fsize) if job.measure_usage else None
+    return DiskWatch(cwd, job.fsize) if job.measure_usage else None
 
 
 def _exit_code(status: int | None, timed_out: bool) -> int:
@@ -361,7 +361,7 @@ def expected_of(case: jobs.CaseSpec) -> _Expected:
 
 def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: template.Handle,
              base: template.Handle, case: jobs.CaseSpec | None, budget: int,
-             watch: confine.DiskWatch | None) -> tuple[dict[str, Any], int]:
+             watch: DiskWatch | None) -> tuple[dict[str, Any], int]:
     """Run one case and decide its verdict; return the case result's fields and the
     bytes of report it used.
 

@@ -28,7 +28,6 @@ import sys
 from dataclasses import dataclass
 
 from supervisor.sandbox import libc, seccomp
-from supervisor.sandbox.usage import DiskWatch  # noqa: F401 - re-exported: it moved to usage.py
 
 WORKDIR = "/session"
 HIDDEN = "/.supervisor"  # root-only (0700): what only the sandbox's init may reach

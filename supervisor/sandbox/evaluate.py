@@ -15,7 +15,8 @@ import linecache
 import os
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from supervisor.sandbox import values
 
@@ -144,7 +145,8 @@ def _binds_plainly(func: Any, args: list[Any], kwargs: dict[str, Any]) -> bool:
     return plain and code.co_argcount - bound == len(args)
 
 
-def bind_arguments(func: Callable[..., Any], args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+def bind_arguments(func: Callable[..., Any], args: list[Any],
+                   kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """Apply the compatibility rule: several positional values that cannot be bound
     separately are passed as one tuple when the callable takes exactly one positional
     parameter. Anything else is left for the call itself to reject."""

@@ -77,7 +77,7 @@ def kill_others(protect: frozenset[int], exiting: int | None = None) -> set[int]
 
 def reap_orphans() -> set[int]:
     """Collect this init's dead children without waiting."""
-    reaped = set()
+    reaped: set[int] = set()
     while True:
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)

@@ -43,10 +43,11 @@ import signal
 import socket
 import sys
 import time
-from dataclasses import dataclass, field
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
+from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import confine, evaluate, frames, jobs, values, worker
 
 MAX_FDS = 5
@@ -82,7 +83,7 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity, modules: list[str
                 continue
             message, fds = _recv(sock)
             if message is None:
-                os._exit(0)  # the init is gone or done with us; our units die with the sandbox
+                os._exit(SandboxExit.DONE)  # the init is gone or done with us; our units die with the sandbox
             seq = int(message["seq"])
             if message["op"] == "fork":
                 pid = _fork_unit(fds, identity)
@@ -103,7 +104,7 @@ def _fork_unit(fds: list[int], identity: confine.UnitIdentity) -> int:
         try:
             unit = jobs.unit_from_wire(read_message(fds[-1]))
         except BaseException:  # noqa: BLE001 - no unit, no user code
-            os._exit(worker.EXIT_BROKEN)
+            os._exit(SandboxExit.BROKEN)
         worker.become(unit, fds[:-1], identity)
     for fd in fds:
         os.close(fd)
@@ -123,7 +124,7 @@ def _fork_template(sock: socket.socket, fds: list[int], identity: confine.UnitId
             modules = read_message(modules_fd)
             serve(socket.socket(fileno=child_fd), identity, [str(m) for m in modules])
         finally:
-            os._exit(worker.EXIT_BROKEN)
+            os._exit(SandboxExit.BROKEN)
     os.close(child_fd)
     os.close(modules_fd)
     return pid

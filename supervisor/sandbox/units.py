@@ -12,6 +12,7 @@ import select
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Protocol
 
 READ_CHUNK = 65536
 
@@ -38,7 +39,7 @@ class Outcome:
     stopped: str | None = None  # why a watch stopped the unit (e.g. the disk quota), if one did
 
 
-class Watch:
+class Watch(Protocol):
     """Something checked between polls that can stop a unit (see `usage.DiskWatch`)."""
 
     def check(self) -> str | None: ...

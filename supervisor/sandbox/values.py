@@ -109,6 +109,9 @@ def _encode(value: Any, depth: int) -> Any:
     return _encode(_as_builtin(value), depth + 1)
 
 
+_BUILTIN_BASES: tuple[type[Any], ...] = (bool, int, float, str, bytes, complex, list, tuple, set, frozenset, dict)
+
+
 def _as_builtin(value: Any) -> Any:
     """The builtin value behind a value of another type, where there plainly is one: a
     subclass of a builtin type is its base value (its own `__eq__` is not trusted), a
@@ -118,7 +121,7 @@ def _as_builtin(value: Any) -> Any:
     Raises:
         _Unencodable: no such value (an object of the solution's own class).
     """
-    for base in (bool, int, float, str, bytes, complex, list, tuple, set, frozenset, dict):
+    for base in _BUILTIN_BASES:
         if isinstance(value, base):
             return base(value)
     tolist = getattr(type(value), "tolist", None)

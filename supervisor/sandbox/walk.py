@@ -25,13 +25,14 @@ from __future__ import annotations
 import errno
 import os
 import stat
-from typing import Iterator
+from collections.abc import Iterator
 
 MAX_DEPTH = 2048  # levels; a path the file API can name has at most 2048 (4096 bytes of "a/")
 DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 # What an entry changing under the walk looks like: gone, replaced by a non-directory or
 # by a link (O_NOFOLLOW), or a directory being renamed into itself.
 CHANGED = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ELOOP, errno.EINVAL, errno.ENXIO})
+_Open = tuple[int, Iterator[os.DirEntry[str]], tuple[str, ...]]  # an open directory: fd, entries, its parts
 
 KINDS = ((stat.S_ISLNK, "symlink"), (stat.S_ISDIR, "dir"), (stat.S_ISREG, "file"),
          (stat.S_ISFIFO, "fifo"), (stat.S_ISSOCK, "socket"))
@@ -98,7 +99,7 @@ class Walk:
             self.complete = False
 
     def __iter__(self) -> Iterator[Item]:
-        stack: list[tuple[int, Iterator[os.DirEntry[str]], tuple[str, ...]]] = []
+        stack: list[_Open] = []
         try:
             top = os.dup(self.top_fd)
             try:
@@ -138,7 +139,7 @@ class Walk:
             return None
         return Item(parts + (entry.name,), kind_of(st.st_mode), st, fd)
 
-    def _push(self, stack: list, parent_fd: int, item: Item) -> None:
+    def _push(self, stack: list[_Open], parent_fd: int, item: Item) -> None:
         if len(stack) > self.max_depth:
             self.complete = False
             self.too_deep = True
@@ -155,7 +156,7 @@ class Walk:
             self._problem(exc)
 
     @staticmethod
-    def _pop(stack: list) -> None:
+    def _pop(stack: list[_Open]) -> None:
         fd, entries, _ = stack.pop()
-        entries.close()  # type: ignore[attr-defined]
+        entries.close()  # type: ignore[attr-defined]  # a scandir iterator, typed as the Iterator it is
         os.close(fd)

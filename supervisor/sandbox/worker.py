@@ -18,15 +18,15 @@ import signal
 import sys
 from typing import Any, NoReturn
 
+from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import confine, evaluate, frames, jobs
 
-EXIT_BROKEN = 120
 RESULT_FD = 3
 
 
 def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> NoReturn:
     """Turn this freshly forked process into `unit`. Any failure before user code runs
-    exits with EXIT_BROKEN: user code never runs half-confined."""
+    exits with `SandboxExit.BROKEN`: user code never runs half-confined."""
     try:
         _arrange_descriptors(unit, fds)
         os.setsid()  # its own session and group: without namespaces, killpg reaches what it starts
@@ -36,17 +36,17 @@ def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> N
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead
         signal.signal(signal.SIGPIPE, signal.SIG_DFL if isinstance(unit, jobs.RunUnit) else signal.SIG_IGN)
     except BaseException:  # noqa: BLE001 - never run user code half-confined
-        os._exit(EXIT_BROKEN)
+        os._exit(SandboxExit.BROKEN)
     if isinstance(unit, jobs.RunUnit):
         try:
             os.execve("/bin/sh", ["/bin/sh", "-c", unit.cmd], identity.environment)
         except BaseException:  # noqa: BLE001 - e.g. a NUL byte in the command
-            os._exit(127)
+            os._exit(SandboxExit.COMMAND_NOT_RUN)
     try:
         _run_case(unit)
     except BaseException:  # noqa: BLE001 - the init reports a case that died without a result
-        os._exit(EXIT_BROKEN)
-    os._exit(0)
+        os._exit(SandboxExit.BROKEN)
+    os._exit(SandboxExit.DONE)
 
 
 def _arrange_descriptors(unit: jobs.Unit, fds: list[int]) -> None:

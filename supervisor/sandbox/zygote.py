@@ -3,8 +3,9 @@
 The supervisor runs ZeroMQ, whose I/O threads make forking it unsafe, so it starts this
 process with a clean environment (nothing of the service's own variables can leak into a
 sandbox, not even through /proc/self/environ) and asks it for sandboxes over a
-SOCK_SEQPACKET socket whose fd number is the first argument. The zygote builds the read-only sandbox root once, then for
-each pool slot forks a sandbox (`child`, which serves job after job) into a fresh pid namespace and hands the supervisor one end of a
+SOCK_SEQPACKET socket whose fd number is the first argument. The zygote builds the
+read-only sandbox root once, then for each pool slot forks a sandbox (`child`, which
+serves job after job) into a fresh pid namespace and hands the supervisor one end of a
 socket pair to talk to it. It reaps its children and reports their exit status and
 resource usage.
 
@@ -26,7 +27,9 @@ import socket
 import sys
 from typing import Any
 
+from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import child, confine, libc, template
+
 
 def main() -> None:
     libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -39,7 +42,7 @@ def main() -> None:
         zygote = Zygote(control, settings)
     except Exception as exc:  # noqa: BLE001 - reported, then the supervisor refuses to start
         _send(control, {"op": "started", "ok": False, "error": f"{type(exc).__name__}: {exc}"})
-        sys.exit(1)
+        sys.exit(SandboxExit.NOT_READY)
     _send(control, {"op": "started", "ok": True})
     zygote.loop()
 
@@ -135,7 +138,7 @@ class Zygote:
                 os.close(fd)
             child.serve(child_end, self.root_fd, self.config)
         finally:
-            os._exit(child.EXIT_WITHOUT_RESULT)
+            os._exit(SandboxExit.WITHOUT_RESULT)
 
     def reap(self) -> None:
         for exited in template.reap_children():

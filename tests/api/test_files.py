@@ -40,14 +40,15 @@ def test_base64_round_trip_of_binary(service: Service, session_id: str):
 
 
 def test_reading_binary_as_text_names_the_remedy(service: Service, session_id: str):
-    service.post("/write_file", {"id": session_id, "rel_path": "b.bin", "content": base64.b64encode(b"\xff\xfe").decode(),
-                                 "encoding": "base64"})
+    service.post("/write_file", {"id": session_id, "rel_path": "b.bin",
+                                 "content": base64.b64encode(b"\xff\xfe").decode(), "encoding": "base64"})
     response = service.get("/read_file", params={"id": session_id, "rel_path": "b.bin"})
     assert response.status_code == 400 and "base64" in response.json()["detail"]
 
 
 def test_bad_base64_is_400_and_writes_nothing(service: Service, session_id: str):
-    response = service.post("/write_file", {"id": session_id, "rel_path": "x.bin", "content": "@@@", "encoding": "base64"})
+    response = service.post("/write_file",
+                            {"id": session_id, "rel_path": "x.bin", "content": "@@@", "encoding": "base64"})
     assert response.status_code == 400 and "base64" in response.json()["detail"]
     assert not (service.session_root / session_id / "x.bin").exists()
 

@@ -21,5 +21,6 @@ def test_try_it_block_runs_as_written(service: Service):
     for piece in expected:
         assert piece in out, (piece, out)
     # and each expected answer is also what the README's comments promise
-    for piece in ['"ping"', '{"success":true,"id":"demo","rel_path":"hello.py"}', '{"detail":"Session does not exist"}']:
+    for piece in ['"ping"', '{"success":true,"id":"demo","rel_path":"hello.py"}',
+                  '{"detail":"Session does not exist"}']:
         assert piece in block

@@ -14,7 +14,7 @@ from tests.support.service import Service, start_service
 
 
 @contextmanager
-def running_service(**env: str) -> Iterator[Service]:
+def running_service(**env: str | float) -> Iterator[Service]:
     """Start web + supervisor with `env` on top of the test defaults; stop and clean up."""
     svc = start_service({name: str(value) for name, value in env.items()})
     try:

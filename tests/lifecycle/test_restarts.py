@@ -142,14 +142,15 @@ def test_supervisor_killed_gives_fast_503s_and_the_web_tier_reconnects() -> None
         assert "Retry-After" not in result["value"].headers
 
         # New requests of every kind: 503 with Retry-After, within 1 s, never a hang.
-        for method, path, kwargs in [
+        calls: list[tuple[str, str, dict[str, Any]]] = [
             ("GET", "/read_file", {"params": {"id": sid, "rel_path": "main.py"}}),
             ("POST", "/write_file", {"json": {"id": sid, "rel_path": "x.txt", "content": "x"}}),
             ("POST", "/run", {"json": {"id": sid, "cmd": "true"}}),
             ("POST", "/evaluate_code", {"json": {"id": sid, "code": "def f(): return 1", "entry_point": "f",
                                                  "io_cases": [{"input": "", "output": "1"}]}}),
             ("GET", "/list_files", {"params": {"id": sid}}),
-        ] * 2:
+        ]
+        for method, path, kwargs in calls * 2:
             started = time.monotonic()
             response = requests.request(method, svc.url + path, timeout=10, **kwargs)
             elapsed = time.monotonic() - started

@@ -33,7 +33,8 @@ def test_jobs_leave_no_descriptor_or_process_in_the_sandbox() -> None:
         mixed = [
             lambda: svc.run(sid, "cat a.txt; (sleep 30 &)"),
             lambda: svc.run(sid, "echo x", stdin="some input"),
-            lambda: svc.evaluate("import fractions\ndef f(x):\n    return x", "f", [("1", "1"), ("2", "2")], session=sid),
+            lambda: svc.evaluate("import fractions\ndef f(x):\n    return x", "f", [("1", "1"), ("2", "2")],
+                                 session=sid),
             lambda: svc.evaluate("def f():\n    return object()", "f", [("", "1")]),
         ]
         for job in mixed:  # warm: every kind of job once, so lazily opened things are open

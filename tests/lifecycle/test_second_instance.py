@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
+from supervisor.exitcodes import ExitCode
 from tests.lifecycle.conftest import running_service
 from tests.support.service import ROOT, Service, free_port, procfile
 
@@ -63,5 +64,5 @@ def test_changing_the_port_alone_is_refused_by_the_supervisor() -> None:
         env = {**first.env, "PORT": str(free_port())}
         refused = subprocess.run(shlex.split(procfile()["supervisor"]), cwd=ROOT, env=env,
                                  capture_output=True, text=True, timeout=30, check=False)
-        assert refused.returncode == 4, refused.stderr
+        assert refused.returncode == ExitCode.ALREADY_RUNNING, refused.stderr
         assert "another supervisor is already running" in refused.stderr

@@ -179,7 +179,8 @@ def while_attacking(svc: Service, attack: Callable[[], Any], settle: float = 0.7
         future = pool.submit(attack)
         time.sleep(settle)
         assert not (must_overlap and future.done()), "the attack ended before the service could be pinged during it"
-        ping_times, ready_times = [], []
+        ping_times: list[float] = []
+        ready_times: list[float] = []
         for _ in range(pings):
             if future.done() and ping_times:
                 break

@@ -95,7 +95,8 @@ def test_insecure_mode_starts_loudly_and_readiness_says_so(workdir: Path):
         body = {"id": "insecure-eval", "code": "def f(x):\n    return x + 1", "entry_point": "f",
                 "io_cases": [{"input": str(i), "output": str(i + 1)} for i in range(3)]}
         result = requests.post(f"http://127.0.0.1:{env['PORT']}/evaluate_code", json=body, timeout=30)
-        assert result.status_code == 200 and result.json()["passed"], (result.text, (workdir / "supervisor.log").read_text()[-3000:])
+        assert result.status_code == 200 and result.json()["passed"], (
+            result.text, (workdir / "supervisor.log").read_text()[-3000:])
         assert marker.read_text() == "x"
     finally:
         for proc in (web, supervisor):

@@ -102,7 +102,8 @@ def test_files_made_in_the_sandbox_stay_usable_through_the_file_api(service: Ser
     inside = service.get("/read_file", params={"id": session, "rel_path": "locked/in.txt"})
     assert inside.status_code == 200 and inside.json()["content"] == "inside\n"
 
-    assert service.post("/write_file", {"id": session, "rel_path": "made/private.txt", "content": "new"}).status_code == 200
+    written = service.post("/write_file", {"id": session, "rel_path": "made/private.txt", "content": "new"})
+    assert written.status_code == 200
     assert service.post("/rename_file", {"id": session, "old_path": "made/deep/er/note.txt",
                                          "new_path": "note.txt"}).status_code == 200
     assert service.post("/delete_file", {"id": session, "rel_path": "locked/in.txt"}).status_code == 200

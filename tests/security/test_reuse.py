@@ -13,6 +13,13 @@ from tests.security.support import evaluate_hostile, hostile, new_session, run_h
 from tests.support.service import Service
 
 
+def _line(pattern: str, out: str) -> re.Match[str]:
+    """The line of `out` matching `pattern` (a program's report line), which must be there."""
+    found = re.search(pattern, out, re.M)
+    assert found is not None, (pattern, out)
+    return found
+
+
 def test_each_case_gets_a_fresh_empty_tmp_and_dev_shm(service: Service):
     cases = [(str(i), "None") for i in range(4)]
     body = evaluate_hostile(service, "case_tmp_state.py", "probe", cases)
@@ -45,14 +52,14 @@ def test_requests_in_a_reused_sandbox_see_nothing_of_the_previous_ones(tight: Se
         result = run_hostile(tight, sessions[attempt % 2], "leave_ipc_and_sockets.py")
         out = result["stdout"]
         assert result["exit_code"] == 0, result
-        seen = re.search(r"^seen (.*)$", out, re.M).group(1)
+        seen = _line(r"^seen (.*)$", out).group(1)
         assert seen == "[]", f"attempt {attempt} saw state left by an earlier execution: {seen}"
-        pid, netns = re.search(r"^pid (\d+) netns (\S+)", out, re.M).groups()
+        pid, netns = _line(r"^pid (\d+) netns (\S+)", out).groups()
         first_pids.add(int(pid))
         seen_namespaces[netns] = seen_namespaces.get(netns, 0) + 1
-        mq = re.search(r"^mq_open (-?\d+) (\d+)", out, re.M).groups()
+        mq = _line(r"^mq_open (-?\d+) (\d+)", out).groups()
         assert mq[0] == "-1", "a POSIX message queue could be made: it would outlive the execution"
-        assert int(re.search(r"^left (\d+)", out, re.M).group(1)) >= 5, out  # the state was really made
+        assert int(_line(r"^left (\d+)", out).group(1)) >= 5, out  # the state was really made
     assert max(seen_namespaces.values()) > 1, "no sandbox was reused: the test proved nothing"
     assert len(first_pids) == 1, f"pid numbers tell how many processes ran before: {first_pids}"
 

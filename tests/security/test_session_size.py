@@ -57,8 +57,8 @@ def test_bytes_hidden_behind_many_entries_still_count_against_the_quota(tight: S
     session = new_session(tight, "hide")
     quota_mb = int(tight.env["REPL_DISK_QUOTA_MB"])
     tight.write(session, ".hostile/hide.py", hostile("hide_bytes_behind_entries.py"))
-    tight.post("/run", {"id": session, "cmd": f"python3 .hostile/hide.py {quota_mb + quota_mb // 2} {HIDING_ENTRIES}", "timeout": 120},
-               timeout=300)
+    tight.post("/run", {"id": session, "cmd": f"python3 .hostile/hide.py {quota_mb + quota_mb // 2} {HIDING_ENTRIES}",
+                        "timeout": 120}, timeout=300)
     write = tight.post("/write_file", {"id": session, "rel_path": "one-more.txt", "content": "x" * 1024})
     assert write.status_code == 413, write.text
     assert "quota" in write.json()["detail"]

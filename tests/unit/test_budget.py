@@ -33,7 +33,8 @@ def _request(op: str, limit: float | None, cases: int) -> RunRequest | EvaluateR
 def test_the_client_waits_exactly_as_long_as_the_rule_says(op: str, limit: float | None, cases: int) -> None:
     request = _request(op, limit, cases)
     sent_limit = request.timeout
-    assert deadlines.answer_timeout(op, sent_limit, cases) == pytest.approx(budget.client_timeout(op, request, DEFAULTS))
+    expected = budget.client_timeout(op, request, DEFAULTS)
+    assert deadlines.answer_timeout(op, sent_limit, cases) == pytest.approx(expected)
     assert deadlines.answer_timeout(op, sent_limit, cases) > budget.rpc_timeout(op, request, DEFAULTS)
 
 

@@ -135,7 +135,8 @@ def test_builtin_subclasses_and_numeric_types_cross_as_plain_values():
     assert values.decode(values.encode(ArrayLike())) == [1, 2]
 
 
-@pytest.mark.parametrize("garbage", [{"$": "nope"}, {"x": 1}, {"$": "tuple"}, {"$": "int", "hex": "zz"}, {"$": "set", "v": [[1]]}])
+@pytest.mark.parametrize("garbage", [{"$": "nope"}, {"x": 1}, {"$": "tuple"}, {"$": "int", "hex": "zz"},
+                                     {"$": "set", "v": [[1]]}])
 def test_a_forged_or_garbled_value_is_refused(garbage):
     with pytest.raises(ValueError):
         values.decode(garbage)
@@ -159,7 +160,8 @@ def test_parse_expected_literals(text, expected):
 
 
 def test_run_case_reports():
-    code = ev.compile_solution("def f(x):\n    print('p', x)\n    if x == 0:\n        raise ValueError('zero')\n    return x * 2")
+    code = ev.compile_solution("def f(x):\n    print('p', x)\n    if x == 0:\n        raise ValueError('zero')\n"
+                               "    return x * 2")
     returned = ev.run_case(code, "f", "2", "4", 100)
     assert returned["outcome"] == "returned" and returned["stdout"] == "p 2\n" and returned["got"] == 4
     assert returned["eq"] is True and returned["expected"] == 4
@@ -188,5 +190,6 @@ def test_stdout_is_capped():
 
 
 def test_solution_name_is_not_main():
-    code = ev.compile_solution("ran = False\nif __name__ == '__main__':\n    ran = True\ndef f():\n    return (ran, __name__)")
+    code = ev.compile_solution("ran = False\nif __name__ == '__main__':\n    ran = True\n"
+                               "def f():\n    return (ran, __name__)")
     assert ev.run_case(code, "f", "", "(False, 'solution')", 100)["eq"] is True

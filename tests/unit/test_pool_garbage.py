@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import struct
 import subprocess
+from typing import Any
 
 from supervisor.pool import Pool, Sandbox, State
 from supervisor.sandbox.jobs import RunJob
@@ -20,7 +21,7 @@ def test_a_malformed_frame_kills_the_sandbox_and_fails_only_its_job():
     sandbox = Sandbox(pid=victim.pid, slot=0, sock=ours, state=State.IDLE)
     pool.by_fd[ours.fileno()] = sandbox
     pool.by_pid[victim.pid] = sandbox
-    answers = []
+    answers: list[dict[str, Any]] = []
     pool.submit(RunJob(session="s", cmd="true", stdin="", timeout=1, memory_mb=64, output_limit=10, fsize=10),
                 5.0, answers.append)  # dispatched to our sandbox
     theirs.recv(65536)

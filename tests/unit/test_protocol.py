@@ -22,7 +22,7 @@ def test_reply_round_trip_with_error_and_big_integers():
     assert ok.body == {"got": 2 ** 80} and ok.error is None
     err = envelope.decode_reply(envelope.encode_reply(
         envelope.Reply(id="b", error=ServiceError(ErrorCode.NOT_FOUND, "gone"))))
-    assert err.error.code is ErrorCode.NOT_FOUND and err.error.detail == "gone"
+    assert err.error is not None and err.error.code is ErrorCode.NOT_FOUND and err.error.detail == "gone"
 
 
 def test_unknown_major_version_is_refused_and_unknown_fields_ignored():

@@ -21,7 +21,9 @@ def _run_setup(tmp_path: Path, present: tuple[str, ...]) -> list[str]:
     bin_dir.mkdir()
     record = tmp_path / "apt.log"
     for tool in ("dirname", "cat"):
-        os.symlink(shutil.which(tool), bin_dir / tool)
+        found = shutil.which(tool)
+        assert found is not None, tool
+        os.symlink(found, bin_dir / tool)
     stubs = {"apt-get": f'echo "$@" >> {record}', "python3": "exit 0"}
     stubs.update({name: "exit 0" for name in present})
     for name, body in stubs.items():

@@ -3,7 +3,7 @@ maximum body size (the shared `service` runs with neither)."""
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 

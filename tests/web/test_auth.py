@@ -4,6 +4,7 @@ static `/docs` page needs `Authorization: Bearer <token>` (a second service, `gu
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 import pytest
 import requests
@@ -16,7 +17,8 @@ PUBLIC = ["/", "/healthz", "/readyz", "/docs"]
 PROTECTED = [(e.method, e.path) for e in ENDPOINTS] + [("GET", "/metrics"), ("GET", "/openapi.json")]
 
 
-def _call(service: Service, method: str, path: str, headers: dict[str, str], body: object = None) -> requests.Response:
+def _call(service: Service, method: str, path: str, headers: dict[str, str],
+          body: dict[str, Any] | None = None) -> requests.Response:
     if method == "GET":
         return requests.get(service.url + path, params=body or {}, headers=headers, timeout=30)
     return requests.post(service.url + path, json=body if body is not None else {}, headers=headers, timeout=30)

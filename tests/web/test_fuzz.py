@@ -13,8 +13,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,
-                                               status_code_conformance)
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from tests.support.service import Service
 
@@ -49,11 +52,11 @@ def test_the_checks_catch_a_server_error() -> None:
     }
 
     @app.get("/openapi.json")
-    def _document():  # type: ignore[no-untyped-def]
+    def _document():
         return jsonify(document)
 
     @app.get("/boom")
-    def _boom():  # type: ignore[no-untyped-def]
+    def _boom():
         return jsonify(detail="internal error"), 500
 
     operation = schemathesis.openapi.from_wsgi("/openapi.json", app)["/boom"]["GET"]

@@ -38,7 +38,7 @@ def _locs(response: requests.Response) -> list[list[Any]]:
 
 SURROGATE = r'"\ud800"'  # the JSON text of a string holding one lone surrogate
 # (path, body with {} where the surrogate goes, the location the 422 must name)
-SURROGATE_CASES = [
+SURROGATE_CASES: list[tuple[str, str, list[Any]]] = [
     ("/write_file", '{"id": "s-1", "rel_path": "a.txt", "content": %s}', ["body", "content"]),
     ("/write_file", '{"id": "s-1", "rel_path": %s, "content": "x"}', ["body", "rel_path"]),
     ("/delete_file", '{"id": "s-1", "rel_path": %s}', ["body", "rel_path"]),
@@ -55,8 +55,8 @@ SURROGATE_CASES = [
 ]
 
 
-@pytest.mark.parametrize("path,template,loc", SURROGATE_CASES, ids=[f"{p}:{'.'.join(map(str, l[1:]))}"
-                                                                  for p, _, l in SURROGATE_CASES])
+@pytest.mark.parametrize("path,template,loc", SURROGATE_CASES, ids=[f"{p}:{'.'.join(map(str, loc[1:]))}"
+                                                                  for p, _, loc in SURROGATE_CASES])
 def test_a_lone_surrogate_is_422_naming_the_field(service: Service, path: str, template: str,
                                                   loc: list[Any]) -> None:
     response = _post_raw(service, path, template % SURROGATE)
@@ -75,7 +75,7 @@ def test_a_surrogate_in_a_query_parameter_is_not_a_500(service: Service) -> None
 
 @pytest.mark.parametrize("depth", [1_000, 50_000])
 def test_deeply_nested_json_in_an_unknown_field_is_422(service: Service, depth: int) -> None:
-    raw = '{"id": "s-1", "cmd": "true", "extra": %s%s}' % ("[" * depth, "]" * depth)
+    raw = '{"id": "s-1", "cmd": "true", "extra": ' + "[" * depth + "]" * depth + "}"
     response = _post_raw(service, "/run", raw)
     assert response.status_code == 422, response.text
     assert "nest" in response.text and ["body"] in _locs(response)
@@ -83,7 +83,7 @@ def test_deeply_nested_json_in_an_unknown_field_is_422(service: Service, depth: 
 
 def test_moderately_nested_json_in_a_known_field_is_an_ordinary_422(service: Service) -> None:
     """Within the nesting limit, a wrong type is reported like any other."""
-    raw = '{"id": "s-1", "cmd": %s%s}' % ("[" * 20, "]" * 20)
+    raw = '{"id": "s-1", "cmd": ' + "[" * 20 + "]" * 20 + "}"
     response = _post_raw(service, "/run", raw)
     assert response.status_code == 422 and ["body", "cmd"] in _locs(response)
 

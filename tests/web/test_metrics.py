@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests
@@ -55,9 +55,11 @@ def test_request_counts_add_up_across_workers(service: Service) -> None:
     for _ in range(3):  # three scrapes, likely answered by different workers, agree
         after = scrape(service)
         labels = {"method": "GET", "endpoint": "/healthz", "status": "200"}
-        assert value(after, "repl_http_requests_total", **labels) - value(before, "repl_http_requests_total", **labels) == n
+        total = "repl_http_requests_total"
+        assert value(after, total, **labels) - value(before, total, **labels) == n
         count = "repl_http_request_duration_seconds_count"
-        assert value(after, count, method="GET", endpoint="/healthz") - value(before, count, method="GET", endpoint="/healthz") == n
+        healthz = {"method": "GET", "endpoint": "/healthz"}
+        assert value(after, count, **healthz) - value(before, count, **healthz) == n
 
 
 def test_errors_are_counted_by_status_and_unknown_routes_share_one_label(service: Service) -> None:
@@ -67,7 +69,8 @@ def test_errors_are_counted_by_status_and_unknown_routes_share_one_label(service
     after = scrape(service)
     for labels in ({"method": "POST", "endpoint": "/run", "status": "400"},
                    {"method": "GET", "endpoint": "<unmatched>", "status": "404"}):
-        assert value(after, "repl_http_requests_total", **labels) - value(before, "repl_http_requests_total", **labels) == 1
+        total = "repl_http_requests_total"
+        assert value(after, total, **labels) - value(before, total, **labels) == 1
     assert value(after, "repl_rpc_errors_total", op="run", code="bad_request") > value(
         before, "repl_rpc_errors_total", op="run", code="bad_request")
 

@@ -20,14 +20,14 @@ IGNORED_METHODS = {"HEAD", "OPTIONS"}
 
 
 @pytest.fixture(scope="module", params=["open", "token"])
-def app(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+def app(request: pytest.FixtureRequest):
     config = {"REPL_SUPERVISOR_ENDPOINT": "ipc:///nonexistent/openapi-test.sock"}
     if request.param == "token":
         config["REPL_API_TOKEN"] = TOKEN
     return create_app(config)
 
 
-def _routes(app) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+def _routes(app) -> set[tuple[str, str]]:
     routes = set()
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static":
@@ -43,17 +43,17 @@ def _resolve(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]
     return schema
 
 
-def test_every_route_of_the_app_is_described(app) -> None:  # type: ignore[no-untyped-def]
+def test_every_route_of_the_app_is_described(app) -> None:
     document = build_document(app)
     described = {(method.upper(), path) for path, ops in document["paths"].items() for method in ops}
     assert _routes(app) == described
 
 
-def test_the_document_is_valid_openapi(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_document_is_valid_openapi(app) -> None:
     validate_openapi(build_document(app))
 
 
-def test_requests_and_replies_come_from_the_protocol_models(app) -> None:  # type: ignore[no-untyped-def]
+def test_requests_and_replies_come_from_the_protocol_models(app) -> None:
     document = build_document(app)
     for endpoint in ENDPOINTS:
         operation = document["paths"][endpoint.path][endpoint.method.lower()]
@@ -78,7 +78,7 @@ def test_requests_and_replies_come_from_the_protocol_models(app) -> None:  # typ
         assert set(reply["properties"]) == set(reply_model.model_fields), endpoint.path
 
 
-def test_api_operations_document_their_error_statuses(app) -> None:  # type: ignore[no-untyped-def]
+def test_api_operations_document_their_error_statuses(app) -> None:
     document = build_document(app)
     for endpoint in ENDPOINTS:
         responses = document["paths"][endpoint.path][endpoint.method.lower()]["responses"]
@@ -89,7 +89,7 @@ def test_api_operations_document_their_error_statuses(app) -> None:  # type: ign
         assert detail["type"] == "array"
 
 
-def test_the_token_is_declared_where_it_is_needed(app) -> None:  # type: ignore[no-untyped-def]
+def test_the_token_is_declared_where_it_is_needed(app) -> None:
     document = build_document(app)
     token = bool(app.config["REPL"].api_token)
     assert ("securitySchemes" in document["components"]) is token

@@ -13,7 +13,7 @@ import concurrent.futures
 import socket
 import time
 import uuid
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
 import requests

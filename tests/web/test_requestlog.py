@@ -51,4 +51,4 @@ def test_a_hostile_path_cannot_forge_a_log_line(service: Service) -> None:
     assert response.status_code == 404
     line = _wait_for_line(service, rf"/nothing-{marker}")
     assert "\\nforged GET / 200 " in line and line.endswith("session=-")
-    assert not any(l.startswith("forged") for l in service.log("web").splitlines())
+    assert not any(entry.startswith("forged") for entry in service.log("web").splitlines())

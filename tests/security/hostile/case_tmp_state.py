@@ -5,9 +5,9 @@ import os
 
 def probe(index):
     found = sorted(os.listdir("/tmp")) + sorted("shm:" + n for n in os.listdir("/dev/shm"))
-    with open("/tmp/small-%d" % index, "w") as f:
+    with open(f"/tmp/small-{index}", "w") as f:
         f.write("x")
-    with open("/dev/shm/left-%d" % index, "w") as f:
+    with open(f"/dev/shm/left-{index}", "w") as f:
         f.write("x")
     try:
         with open("/tmp/filler", "wb") as f:

@@ -15,13 +15,13 @@ def state():
     seen = []
     for kind in ("shm", "msg", "sem"):
         with open("/proc/sysvipc/" + kind) as f:
-            seen += ["%s:%s" % (kind, line.split()[1]) for line in f.read().splitlines()[1:]]
+            seen += [f"{kind}:{line.split()[1]}" for line in f.read().splitlines()[1:]]
     with open("/proc/net/unix") as f:
         seen += ["unix:" + line.split()[-1] for line in f.read().splitlines()[1:] if line.split()[-1].startswith("@")]
     for name in ("/proc/net/tcp", "/proc/net/tcp6", "/proc/net/udp"):
         try:
             with open(name) as f:
-                seen += ["%s:%s" % (name, line.split()[1]) for line in f.read().splitlines()[1:]]
+                seen += [f"{name}:{line.split()[1]}" for line in f.read().splitlines()[1:]]
         except OSError:
             pass
     seen += ["tmp:" + n for n in os.listdir("/tmp")] + ["shm:" + n for n in os.listdir("/dev/shm")]
@@ -40,7 +40,7 @@ open("/dev/shm/left", "w").write("x")
 if os.fork() == 0:
     os.setsid()
     holder = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    holder.bind("\0leftover-%d" % os.getpid())
+    holder.bind(f"\0leftover-{os.getpid()}")
     holder.listen()
     time.sleep(600)
     os._exit(0)
