@@ -411,7 +411,7 @@ class Handle:
                         status=int(message["status"]), cpu_seconds=float(message["cpu"]),
                         maxrss_kb=int(message["maxrss_kb"]))
                 return {"op": "exited"}
-            if op == "forked":
+            if op == "forked" and seq is not None:
                 self.pids[int(seq)] = int(message["pid"])
                 return {"op": "forked"}
             return message

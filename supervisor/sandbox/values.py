@@ -231,7 +231,7 @@ def close(got: Any, expected: Any, tolerance: float, depth: int = 0) -> bool:
             return False
     if type(got) in (list, tuple) and type(expected) is type(got):
         return len(got) == len(expected) and all(
-            close(g, e, tolerance, depth + 1) for g, e in zip(got, expected))
+            close(g, e, tolerance, depth + 1) for g, e in zip(got, expected, strict=True))
     if type(got) is dict and type(expected) is dict:
         return got.keys() == expected.keys() and all(
             close(got[k], expected[k], tolerance, depth + 1) for k in expected)
