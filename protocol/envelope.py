@@ -1,10 +1,14 @@
 """The versioned envelope every wire message travels in.
 
-A request is `{"v": "1.0", "id": ..., "op": ..., "body": {...}}`; a reply is
-`{"v": "1.0", "id": ..., "ok": true, "body": {...}}` or
-`{"v": "1.0", "id": ..., "ok": false, "error": {"code": ..., "detail": ...}}`.
+A request is `{"v": "1.1", "id": ..., "request_id": ..., "op": ..., "body": {...}}`; a reply is
+`{"v": "1.1", "id": ..., "ok": true, "body": {...}}` or
+`{"v": "1.1", "id": ..., "ok": false, "error": {"code": ..., "detail": ...}}`.
 Unknown fields are ignored; a different major version is refused with
 `unsupported_version`. Replies carry the request's id so a client can drop stale ones.
+
+`id` is one RPC's, unique per call, for matching its reply; `request_id` (added in 1.1) is
+the HTTP request's (`protocol.requestids`), for the logs of both sides. They are kept
+apart because a client may choose the request id, and may reuse it.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from protocol import requestids
 from protocol.errors import ErrorCode, ServiceError
 
 # The standard library's json keeps integers of any size exact (a solution may return
@@ -25,7 +30,7 @@ def dumps(value: Any) -> bytes:
     return _encode(value).encode()
 
 
-VERSION = "1.0"
+VERSION = "1.1"
 MAJOR = VERSION.split(".")[0]
 
 
@@ -34,6 +39,7 @@ class Request:
     id: str
     op: str
     body: dict[str, Any]
+    request_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -63,17 +69,23 @@ def _load(raw: bytes) -> dict[str, Any]:
 
 
 def encode_request(request: Request) -> bytes:
-    return dumps({"v": VERSION, "id": request.id, "op": request.op, "body": request.body})
+    return dumps({"v": VERSION, "id": request.id, "request_id": request.request_id, "op": request.op,
+                  "body": request.body})
 
 
 def decode_request(raw: bytes) -> Request:
-    """Parse a request. Raises ServiceError with the request id lost if it is unreadable."""
+    """Parse a request. Raises ServiceError with the request id lost if it is unreadable.
+
+    A `request_id` that is not a well-formed one (`protocol.requestids`) is dropped: it
+    goes into the supervisor's log lines.
+    """
     message = _load(raw)
     _check_version(message)
     body = message.get("body") or {}
     if not isinstance(body, dict):
         raise ServiceError(ErrorCode.BAD_REQUEST, "body is not a JSON object")
-    return Request(id=str(message.get("id", "")), op=str(message.get("op", "")), body=body)
+    return Request(id=str(message.get("id", "")), op=str(message.get("op", "")), body=body,
+                   request_id=requestids.accept(message.get("request_id")) or "")
 
 
 def request_id_of(raw: bytes) -> str:

@@ -31,12 +31,17 @@ class ErrorCode(enum.StrEnum):
 
 
 class ServiceError(Exception):
-    """An operation failure with a code and a detail safe to show to the client."""
+    """An operation failure with a code and a detail safe to show to the client.
 
-    def __init__(self, code: ErrorCode, detail: Any) -> None:
+    `cause` is a short word for the logs of the side that raised it (`queue_full`,
+    `backstop`, `sandbox_died`...): finer than the code, and never sent over the wire.
+    """
+
+    def __init__(self, code: ErrorCode, detail: Any, cause: str | None = None) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
+        self.cause = cause
 
     def to_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "detail": self.detail}

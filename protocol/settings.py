@@ -57,6 +57,15 @@ def _text(raw: str) -> str:
     return raw
 
 
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in allowed:
+            raise ValueError(f"expected one of {', '.join(allowed)}")
+        return value
+    return parse
+
+
 def _module_names(raw: str) -> tuple[str, ...]:
     if raw.strip().lower() == "none":
         return ()
@@ -124,6 +133,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("insecure", "REPL_INSECURE", False, _flag,
             "Run without namespaces when the machine cannot provide them (never in production)."),
     Setting("log_level", "REPL_LOG_LEVEL", "INFO", _text, "Python logging level of both processes."),
+    Setting("log_format", "REPL_LOG_FORMAT", "text", _choice("text", "json"),
+            "Log line format of both processes and gunicorn: `text`, or `json` (one object per line); "
+            "timestamps are ISO 8601 UTC with milliseconds either way."),
 )
 
 

@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 
-from protocol import settings
+from protocol import logformat, settings
 from protocol.budget import exclusive_wait
 from supervisor import isolation
 from supervisor.exitcodes import ExitCode
@@ -32,8 +32,7 @@ def main() -> int:
     except ValueError as exc:
         print(f"supervisor: {exc}", file=sys.stderr)
         return ExitCode.INVALID_SETTING
-    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s supervisor %(levelname)s %(message)s")
+    logformat.configure(config.log_format, config.log_level, tag="supervisor")
     mode = isolation.check(config)
     if mode.missing and not config.insecure:
         log.error("refusing to start: this machine cannot isolate sandboxes: %s. "
@@ -102,6 +101,7 @@ def _zygote_settings(config: settings.Config, mode: isolation.Mode) -> dict:
         "max_open_files": config.max_open_files,
         "cgroup_procs": mode.cgroups.procs if mode.cgroups is not None else {},
         "preload_modules": list(config.preload_modules),
+        "log_format": config.log_format,
     }
 
 

@@ -87,12 +87,13 @@ def _job_failure(message: dict[str, Any]) -> ServiceError:
     except ValueError:
         code = ErrorCode.INTERNAL
     why = str(message.get("error"))
+    cause = message.get("cause") if isinstance(message.get("cause"), str) else None
     if code is ErrorCode.UNAVAILABLE:
-        return ServiceError(code, why)
+        return ServiceError(code, why, cause=cause)
     log.error("sandbox job failed (%s): %s", code.value, why)
     if code is ErrorCode.OUTCOME_UNKNOWN:
-        return ServiceError(code, f"{why}; it may have run in part or in full, so it was not retried")
-    return ServiceError(ErrorCode.INTERNAL, "internal error")
+        return ServiceError(code, f"{why}; it may have run in part or in full, so it was not retried", cause=cause)
+    return ServiceError(ErrorCode.INTERNAL, "internal error", cause=cause or "sandbox_error")
 
 
 def _count_kills(counters: Any, body: dict[str, Any]) -> None:

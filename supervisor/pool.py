@@ -51,7 +51,8 @@ class Job:
 
     Attributes:
         payload: What the sandbox is sent.
-        callback: Gets the sandbox's report, or `{"ok": False, "code": ..., "error": ...}`.
+        callback: Gets the sandbox's report, or `{"ok": False, "code": ..., "error": ...,
+            "cause": ...}`, `cause` a word for the log (`queue_wait`, `backstop`, ...).
         budget: Seconds the job may take inside the sandbox.
         start_by: Monotonic time after which the job must not be started any more.
     """
@@ -72,6 +73,7 @@ class Sandbox:
     job: Job | None = None
     deadline: float = float("inf")
     killed_for: str | None = None
+    kill_cause: str = "sandbox_died"  # the word for the log of why its job got no report
     failure: ErrorCode = ErrorCode.OUTCOME_UNKNOWN  # how its job is answered if it never reports
 
 
@@ -157,6 +159,7 @@ class Pool:
         self.counters["zygote_restarts"] += 1
         self.stop()
         for sandbox in list(self.by_pid.values()):
+            sandbox.kill_cause = "zygote_lost"
             self._forget(sandbox, "the sandbox was lost with its zygote while running the job")
         self.spawning.clear()
         self.free_slots = collections.deque(range(self.pool_size + self.max_busy))
@@ -179,10 +182,11 @@ class Pool:
             ServiceError(UNAVAILABLE): shutting down, or the queue is full.
         """
         if not self.accepting:
-            raise ServiceError(ErrorCode.UNAVAILABLE, "the supervisor is shutting down")
+            raise ServiceError(ErrorCode.UNAVAILABLE, "the supervisor is shutting down", cause="shutting_down")
         if len(self.queue) >= self.max_queue:
             self.counters["rejected_overload"] += 1
-            raise ServiceError(ErrorCode.UNAVAILABLE, "all sandboxes are busy and the queue is full; retry shortly")
+            raise ServiceError(ErrorCode.UNAVAILABLE, "all sandboxes are busy and the queue is full; retry shortly",
+                               cause="queue_full")
         self.queue.append(Job(payload, callback, budget, start_by=time.monotonic() + queue_wait))
         self._dispatch()
 
@@ -224,7 +228,8 @@ class Pool:
         for job in expired:
             self.counters["rejected_queue_wait"] += 1
             job.callback({"ok": False, "code": ErrorCode.UNAVAILABLE.value,
-                          "error": "no sandbox became free in time; the job was not started, retry shortly"})
+                          "error": "no sandbox became free in time; the job was not started, retry shortly",
+                          "cause": "queue_wait"})
 
     @property
     def busy(self) -> int:
@@ -322,6 +327,7 @@ class Pool:
         except ValueError as exc:  # a sandbox that speaks garbage is killed, never trusted
             log.error("sandbox %d sent a malformed frame (%s); killing it", sandbox.pid, exc)
             sandbox.killed_for = "the sandbox sent a malformed report"
+            sandbox.kill_cause = "malformed_report"
             sandbox.failure = ErrorCode.INTERNAL
             self._kill(sandbox)
             return
@@ -364,7 +370,7 @@ class Pool:
         job, sandbox.job = sandbox.job, None
         self.transition(sandbox, State.DONE)
         if job is not None:
-            job.callback({"ok": False, "code": sandbox.failure.value, "error": why})
+            job.callback({"ok": False, "code": sandbox.failure.value, "error": why, "cause": sandbox.kill_cause})
             self._dispatch()
 
     def _close(self, sandbox: Sandbox) -> None:
@@ -400,5 +406,6 @@ class Pool:
         for sandbox in list(self.by_pid.values()):
             if sandbox.state == State.BUSY and now >= sandbox.deadline and sandbox.killed_for is None:
                 sandbox.killed_for = "the job overran its deadline and its sandbox was killed"
+                sandbox.kill_cause = "backstop"
                 self.counters["kills_backstop"] += 1
                 self._kill(sandbox)

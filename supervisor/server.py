@@ -24,6 +24,7 @@ import zmq
 
 from protocol import envelope, models
 from protocol.errors import ErrorCode, ServiceError
+from supervisor import joblog
 from supervisor.lanes import Kind
 from supervisor.operations import HANDLERS, Context
 
@@ -187,12 +188,19 @@ class Server:
 
     def _handle(self, identity: bytes, raw: bytes) -> None:
         request_id = envelope.request_id_of(raw)
+        received = time.monotonic()
+        job: dict[str, Any] = {"kind": "-", "session": None, "request_id": ""}  # known once decoded
         replied = False
 
         def reply(body: dict[str, Any] | None, error: ServiceError | None) -> None:
             nonlocal replied
             if replied:
                 return
+            try:
+                joblog.write(job["kind"], job["session"] or (body or {}).get("id"), job["request_id"],
+                             (time.monotonic() - received) * 1000, body, error)
+            except Exception:  # noqa: BLE001 - a log line must never cost a reply
+                log.exception("could not log a job line")
             try:
                 message = envelope.encode_reply(envelope.Reply(id=request_id, body=body, error=error))
             except Exception:  # noqa: BLE001 - a reply that cannot be encoded is a bug: say so, never hang
@@ -209,11 +217,13 @@ class Server:
             if self.closing:
                 raise ServiceError(ErrorCode.UNAVAILABLE, "the supervisor is shutting down; retry shortly")
             request = envelope.decode_request(raw)
+            job.update(kind=request.op, request_id=request.request_id)
             handler = HANDLERS.get(request.op)
             if handler is None:
                 raise ServiceError(ErrorCode.BAD_REQUEST, f"unknown operation {request.op!r}")
             model = models.OPERATIONS[request.op][0]
             body = model.model_validate(request.body, context={"config": self.ctx.config})
+            job["session"] = getattr(body, "id", None)
             handler(self.ctx, body, reply)
         except ServiceError as exc:
             reply(None, exc)

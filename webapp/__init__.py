@@ -6,15 +6,13 @@ gunicorn calls (`webapp:create_app()`); tests pass `test_config` to override set
 
 from __future__ import annotations
 
-import logging
 import os
-import sys
 from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
 
-from protocol import settings
+from protocol import logformat, settings
 from webapp import api, auth, bodylimit, errors, health, limits, metrics, openapi, requestlog
 from webapp.rpc import SupervisorClient
 
@@ -22,8 +20,7 @@ from webapp.rpc import SupervisorClient
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     environ = {**os.environ, **(test_config or {})}  # test_config: variables to override
     config = settings.load(environ)
-    logging.basicConfig(level=config.log_level.upper(), stream=sys.stderr,
-                        format="%(asctime)s web %(levelname)s %(message)s")
+    logformat.configure(config.log_format, config.log_level, tag="web")
     app = Flask(__name__)
     app.config["REPL"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes

@@ -16,6 +16,7 @@ from flask import Blueprint, Response, current_app, request
 from protocol import models
 from protocol.budget import rpc_timeout
 from protocol.errors import ErrorCode, ServiceError
+from webapp import requestlog
 from webapp.jsonio import json_response, parse_body
 
 bp = Blueprint("api", __name__)
@@ -95,7 +96,8 @@ def _handler(endpoint: Endpoint) -> Callable[[], Response]:
         request.environ["repl.session"] = getattr(model, "id", None)
         body = model.model_dump(exclude_none=True)
         timeout = rpc_timeout(endpoint.op, model, current_app.config["REPL"])
-        return json_response(current_app.extensions["supervisor"].call(endpoint.op, body, timeout))
+        return json_response(current_app.extensions["supervisor"].call(endpoint.op, body, timeout,
+                                                                       request_id=requestlog.current_id()))
     handle.__name__ = f"api_{endpoint.op}"
     return handle
 

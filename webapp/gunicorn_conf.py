@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 
-from protocol import settings
+from protocol import logformat, settings
 
 _config = settings.load()
 
@@ -30,9 +30,12 @@ graceful_timeout = int(_config.max_run_timeout + 10)
 keepalive = 5
 backlog = 2048
 limit_request_line = 8190  # the largest gunicorn allows: GET /read_file carries a path of up to 4096 bytes
-accesslog = None  # the app logs one line per request itself
+accesslog = None  # the app logs one line per request itself (webapp.requestlog)
 errorlog = "-"
 loglevel = _config.log_level.lower()
+# Gunicorn's own lines (master and workers) in the app's format and timestamps, JSON when
+# REPL_LOG_FORMAT=json; see protocol.logformat.gunicorn_config.
+logconfig_dict = logformat.gunicorn_config(_config.log_format, _config.log_level, tag="web")
 control_socket_disable = True  # one per host by default; several services (and tests) share hosts
 
 # --- metrics across workers -------------------------------------------------------------

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, Response, current_app
 
 from protocol.errors import ServiceError
+from webapp import requestlog
 from webapp.jsonio import json_response
 
 bp = Blueprint("health", __name__)
@@ -20,7 +21,8 @@ def healthz() -> Response:
 @bp.get("/readyz")
 def readyz() -> Response:
     try:
-        status = current_app.extensions["supervisor"].call("status", {}, STATUS_TIMEOUT)
+        status = current_app.extensions["supervisor"].call("status", {}, STATUS_TIMEOUT,
+                                                           request_id=requestlog.current_id())
     except ServiceError as exc:
         response = json_response({"ready": False, "detail": exc.detail}, 503)
         response.headers["Retry-After"] = "1"

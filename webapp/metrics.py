@@ -147,10 +147,10 @@ class ObservedClient:
     def __getattr__(self, name: str) -> Any:
         return getattr(self.inner, name)
 
-    def call(self, op: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def call(self, op: str, body: dict[str, Any], timeout: float, request_id: str = "") -> dict[str, Any]:
         started = time.perf_counter()
         try:
-            reply = self.inner.call(op, body, timeout)
+            reply = self.inner.call(op, body, timeout, request_id=request_id)
         except ServiceError as exc:
             RPC_ERRORS.labels(op, exc.code.value).inc()
             raise

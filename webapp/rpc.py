@@ -62,8 +62,11 @@ class SupervisorClient:
         self._context: zmq.Context | None = None
         self._lock = threading.Lock()
 
-    def call(self, op: str, body: dict[str, Any], timeout: float) -> dict[str, Any]:
+    def call(self, op: str, body: dict[str, Any], timeout: float, request_id: str = "") -> dict[str, Any]:
         """Run `op` on the supervisor.
+
+        `request_id` is the HTTP request's (`protocol.requestids`), for the supervisor's
+        log; the envelope's own `id` is made here, one per call, to match the reply.
 
         Raises:
             ServiceError: the supervisor's own error; UNAVAILABLE when it cannot be
@@ -83,14 +86,14 @@ class SupervisorClient:
             if not self._wait_connected(channel, CONNECT_WAIT):
                 raise _unavailable("not reachable")
         channel.used = True
-        request_id = uuid.uuid4().hex
-        message = envelope.encode_request(envelope.Request(id=request_id, op=op, body=body))
+        rpc_id = uuid.uuid4().hex
+        message = envelope.encode_request(envelope.Request(id=rpc_id, op=op, body=body, request_id=request_id))
         try:
             channel.sock.send(message, zmq.NOBLOCK)
         except zmq.Again:
             self._reset()
             raise _unavailable("not connected") from None
-        return self._await_reply(channel, request_id, time.monotonic() + timeout)
+        return self._await_reply(channel, rpc_id, time.monotonic() + timeout)
 
     def _await_reply(self, channel: _Channel, request_id: str, deadline: float) -> dict[str, Any]:
         while True:

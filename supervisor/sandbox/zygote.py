@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import importlib
 import json
+import logging
 import os
 import select
 import signal
@@ -27,9 +28,11 @@ import socket
 import sys
 from typing import Any
 
+from protocol import logformat
 from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import child, confine, libc, template
 
+log = logging.getLogger("supervisor.zygote")
 
 def main() -> None:
     libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
@@ -38,6 +41,7 @@ def main() -> None:
     os.nice(child.PREPARE_NICE)
     control = socket.socket(fileno=int(sys.argv[1]))
     settings = json.loads(control.recv(1 << 20))
+    _log_like_the_supervisor(settings.get("log_format", "text"))
     try:
         zygote = Zygote(control, settings)
     except Exception as exc:  # noqa: BLE001 - reported, then the supervisor refuses to start
@@ -45,6 +49,16 @@ def main() -> None:
         sys.exit(SandboxExit.NOT_READY)
     _send(control, {"op": "started", "ok": True})
     zygote.loop()
+
+
+def _log_like_the_supervisor(format: str) -> None:  # noqa: A002
+    """The zygote's stderr is the supervisor's: its few lines take the same format, so a
+    JSON log stays JSON. Only its own logger: the root logger is left as Python makes it,
+    since user code runs in processes forked from this one and may configure logging."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logformat.make_formatter(format, "supervisor"))
+    log.addHandler(handler)
+    log.propagate = False
 
 
 def _send(control: socket.socket, message: dict[str, Any], fds: list[int] | None = None) -> None:
@@ -65,7 +79,7 @@ def preload(modules: list[str]) -> None:
         try:
             importlib.import_module(name)
         except BaseException as exc:  # noqa: BLE001 - an operator's typo must not stop the service
-            print(f"zygote: cannot preload {name!r}: {type(exc).__name__}: {exc}", file=sys.stderr)
+            log.warning("zygote: cannot preload %r: %s: %s", name, type(exc).__name__, exc)
 
 
 class Zygote:

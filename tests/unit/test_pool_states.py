@@ -76,7 +76,8 @@ def test_a_queued_job_past_its_start_by_time_is_answered_unavailable_and_never_s
     assert answers == [] and pool.next_deadline() <= time.monotonic() + 0.05  # the loop wakes for it
     time.sleep(0.06)
     pool.enforce_deadlines(time.monotonic())
-    assert answers == [{"ok": False, "code": ErrorCode.UNAVAILABLE.value, "error": answers[0]["error"]}]
+    assert answers == [{"ok": False, "code": ErrorCode.UNAVAILABLE.value, "error": answers[0]["error"],
+                        "cause": "queue_wait"}]
     assert not pool.queue
     assert pool.counters["rejected_queue_wait"] == 1
 
