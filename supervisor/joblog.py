@@ -1,6 +1,6 @@
 """One log line per operation the supervisor answers: what it was, for whom, how it ended.
 
-    2026-12-02T17:30:00.123Z supervisor INFO job kind=run session=abc request_id=0f3c... outcome=timeout
+    2026-12-02T17:30:00.123Z supervisor INFO job kind=run session=abc request_id=0f3c duration_ms=31.2 outcome=timeout
 
 Written once per request, when its reply leaves (`Server._handle`), so an operation that
 never reached a sandbox (a missing session, a full queue, an invalid body) has its line
