@@ -36,9 +36,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     REPL_SESSION_ROOT=/var/lib/repl/sessions \
     REPL_SUPERVISOR_ENDPOINT=ipc:///run/repl/supervisor.sock
 
-# SWI-Prolog is offered to /run commands next to Python (docs/api.md §5).
+# SWI-Prolog is offered to /run commands next to Python (docs/api.md §5); libseccomp2
+# compiles the sandbox's seccomp filter (through pyseccomp, docs/security.md).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends swi-prolog-nox \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends swi-prolog-nox libseccomp2 \
  && rm -rf /var/lib/apt/lists/*
 
 # /app, not /opt or /usr: sandboxes see /usr, /etc and /opt read-only, and must not see

@@ -6,6 +6,8 @@ cd "$(dirname "$0")/.."
 
 apt_packages=()
 command -v swipl >/dev/null || apt_packages+=(swi-prolog-nox)
+# The sandbox's seccomp filter is compiled by libseccomp (through the pyseccomp package).
+[[ "$(ldconfig -p 2>/dev/null)" == *"libseccomp.so.2 "* ]] || apt_packages+=(libseccomp2)
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 command -v ps >/dev/null || apt_packages+=(procps)
 command -v curl >/dev/null || apt_packages+=(curl)

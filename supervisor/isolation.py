@@ -52,7 +52,7 @@ def check(config: settings.Config) -> Mode:
     limits, detail, groups = _limits(config)
     arch = seccomp.current_arch()
     if arch is None:
-        log.warning("no seccomp table for architecture %r: sandboxes run without the seccomp filter",
+        log.warning("the seccomp filter supports x86_64 and aarch64, not %r: sandboxes run without it",
                     os.uname().machine)
     return Mode(name, limits, missing, detail, arch.name if arch else "", groups)
 
@@ -128,6 +128,8 @@ def _rehearse(sandbox_uid: int) -> str:
                 f"({exc.strerror}; needs CAP_SETUID and CAP_SETGID)")
     try:
         seccomp.install()
+    except seccomp.Unavailable as exc:
+        return f"{exc.strerror} (pip install -r requirements.txt; apt-get install libseccomp2)"
     except OSError as exc:
         return f"seccomp filters ({exc.strerror}; the kernel needs CONFIG_SECCOMP_FILTER)"
     return ""

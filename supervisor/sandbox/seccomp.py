@@ -1,26 +1,43 @@
-"""A seccomp filter for sandboxed code: classic BPF, written by hand, installed through prctl.
+"""The seccomp filter for sandboxed code: an allowlist, compiled by libseccomp, installed by prctl.
 
 The namespaces, the unprivileged uid and the empty capability sets already stop most of
-what this filter denies; the filter is the second wall, and it closes what the first one
-leaves open to an unprivileged user:
+what the kernel offers; the filter is the second wall, and it shrinks the kernel a
+sandboxed program can reach to the system calls that Python, sh, coreutils and swipl use.
+It is an allowlist in the spirit of Docker's default profile (moby `profiles/seccomp/
+default.json`, the calls it allows without any capability), minus `WITHHELD`: a call the
+kernel adds later, or one nobody listed, is denied without anyone having to think of it.
+What the allowlist leaves out on purpose:
 
-* creating a user namespace (`unshare(CLONE_NEWUSER)`, `clone(CLONE_NEWUSER)`), which gives
-  back a full set of capabilities inside it and a much larger kernel attack surface;
+* creating a user namespace (`unshare`, `clone` with any `CLONE_NEW*` flag, `setns`), which
+  gives back a full set of capabilities inside it and a much larger kernel attack surface;
 * kernel interfaces with a long record of privilege escalations that no sandboxed program
-  needs (`bpf`, `userfaultfd`, `perf_event_open`, `io_uring_*`, `keyctl`, ...);
-* reading or writing another process's memory (`ptrace`, `process_vm_readv/writev`).
+  needs (`bpf`, `userfaultfd`, `perf_event_open`, `io_uring_*`, `keyctl`, the mount API...);
+* reading or writing another process's memory or descriptors (`ptrace`,
+  `process_vm_readv/writev`, `pidfd_getfd`, `process_madvise`, `kcmp`).
 
-Denied calls fail with EPERM, so programs see an ordinary error rather than a crash.
-`clone3` fails with ENOSYS: its flags live in memory a classic BPF filter cannot read, and
-ENOSYS makes glibc fall back to `clone`, whose flags the filter does check. Calls through
-the x32 ABI (x86_64 syscall numbers with bit 30 set) and calls of any other architecture
-(`int 0x80` from a 64-bit process) are denied as a whole, so no second syscall table can
-slip around the first.
+Answers. A call outside the list fails with EPERM, as in Docker: programs see an
+ordinary error, not a crash. Two kinds fail with ENOSYS instead, so that libc falls back
+as it does on an older kernel: `clone3`, whose flags live in memory a seccomp filter
+cannot read (glibc then uses `clone`, whose flags the filter checks), and every number
+past the newest system call this list knows (`NEWEST`), which a later kernel may give to
+a call a later glibc tries first (runc does the same). Calls through the x32 ABI (x86_64
+numbers with bit 30 set) and calls of any other architecture (`int 0x80` from a 64-bit
+process) match no rule of the native table and get the bad-architecture action, EPERM
+too: killing would end a thread of a multithreaded program half-way, and no program
+needs to tell the two denials apart.
 
-No dependency: the program is assembled here and installed with
-`prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)`. The caller must have set
-`PR_SET_NO_NEW_PRIVS` (or hold CAP_SYS_ADMIN). A filter is inherited by every child and
-can never be removed.
+Cost. libseccomp builds the program once, when this module is imported (in the
+supervisor, before the zygote forks); `install` is then one `prctl` of the ready bytes,
+as cheap as the hand-assembled filter it replaced. The program is a binary tree on the
+syscall number (`CTL_OPTIMIZE` 2), and since every allowed call but `clone`, `socket` and
+`personality` is allowed whatever its arguments, the kernel (5.11+) caches those verdicts
+in a bitmap and runs no filter for them at all.
+
+libseccomp comes from PyPI's `pyseccomp` (ctypes over Debian's `libseccomp2`). The
+caller must have set `PR_SET_NO_NEW_PRIVS` (or hold CAP_SYS_ADMIN). A filter is inherited
+by every child and can never be removed. Only x86_64 and aarch64 are supported (other
+architectures run without the filter, with a warning at start); without libseccomp,
+`install` raises and the supervisor refuses to start (see `supervisor.isolation`).
 """
 
 from __future__ import annotations
@@ -28,181 +45,229 @@ from __future__ import annotations
 import ctypes
 import errno
 import platform
-import struct
+import tempfile
 from dataclasses import dataclass
 
 from supervisor.sandbox import libc
 
+try:
+    import pyseccomp
+except (ImportError, RuntimeError) as _exc:  # RuntimeError: pyseccomp found no libseccomp.so.2
+    pyseccomp = None
+    _MISSING = f"libseccomp through pyseccomp ({_exc})"
+else:
+    _MISSING = ""
+
 SECCOMP_MODE_FILTER = 2
-
-SECCOMP_RET_ALLOW = 0x7FFF0000
-SECCOMP_RET_ERRNO = 0x00050000
-
-# Classic BPF opcodes (linux/filter.h).
-BPF_LD_W_ABS = 0x20   # BPF_LD | BPF_W | BPF_ABS
-BPF_JEQ_K = 0x15      # BPF_JMP | BPF_JEQ | BPF_K
-BPF_JGE_K = 0x35      # BPF_JMP | BPF_JGE | BPF_K
-BPF_JSET_K = 0x45     # BPF_JMP | BPF_JSET | BPF_K
-BPF_RET_K = 0x06      # BPF_RET | BPF_K
-
-# struct seccomp_data: int nr; __u32 arch; __u64 instruction_pointer; __u64 args[6].
-OFFSET_NR = 0
-OFFSET_ARCH = 4
-OFFSET_ARG0_LOW = 16  # little-endian: the low 32 bits of args[0] come first
-
 X32_SYSCALL_BIT = 0x40000000
 
-# Every namespace flag clone(2) accepts; CLONE_NEWTIME (0x80) included.
+# Every namespace flag clone(2) accepts (Docker's mask), and CLONE_NEWTIME (0x80), which
+# clone(2) reads as part of the exit signal but unshare(2) and clone3(2) take as a flag.
 CLONE_NEW_ANY = (libc.CLONE_NEWNS | libc.CLONE_NEWCGROUP | libc.CLONE_NEWUTS | libc.CLONE_NEWIPC
                  | libc.CLONE_NEWUSER | libc.CLONE_NEWPID | libc.CLONE_NEWNET | 0x00000080)
 
-DENIED = (
-    "unshare", "setns", "mount", "umount2", "pivot_root", "chroot",
-    "open_tree", "move_mount", "fsopen", "fsconfig", "fsmount", "fspick", "mount_setattr",
-    "ptrace", "process_vm_readv", "process_vm_writev",
-    "bpf", "perf_event_open", "userfaultfd", "io_uring_setup", "io_uring_enter", "io_uring_register",
-    "keyctl", "add_key", "request_key",
-    "kexec_load", "kexec_file_load", "init_module", "finit_module", "delete_module",
-    "open_by_handle_at", "name_to_handle_at",
-    "swapon", "swapoff", "reboot", "acct", "quotactl", "quotactl_fd", "syslog",
+AF_ALG = 38    # the kernel's crypto API as sockets: a record of bugs, no use here (Docker denies it)
+AF_VSOCK = 40  # sockets to the hypervisor (Docker denies it)
+# personality(2) values Docker allows: PER_LINUX, PER_LINUX32, UNAME26, both, and the query.
+PERSONALITIES = (0x0, 0x8, 0x20000, 0x20008, 0xFFFFFFFF)
+
+# The newest system call this list was checked against: file_setattr (469), Linux 6.17,
+# still the last one in 6.18. Numbers after it up to FUTURE_END answer ENOSYS.
+NEWEST = 469
+FUTURE_END = 511  # x86_64 and the generic table leave 512 and up unused (x32 starts there)
+
+# Docker's unconditional allowlist as of moby's vendored profile (2026), without the calls
+# that exist only on 32-bit ABIs (this filter admits none) and without WITHHELD.
+ALLOWED = (
+    "accept", "accept4", "access", "adjtimex", "alarm", "arch_prctl", "bind", "brk", "cachestat",
+    "capget", "capset", "chdir", "chmod", "chown", "clock_adjtime", "clock_getres", "clock_gettime",
+    "clock_nanosleep", "close", "close_range", "connect", "copy_file_range", "creat",
+    "dup", "dup2", "dup3", "epoll_create", "epoll_create1", "epoll_ctl", "epoll_ctl_old",
+    "epoll_pwait", "epoll_pwait2", "epoll_wait", "epoll_wait_old", "eventfd", "eventfd2",
+    "execve", "execveat", "exit", "exit_group", "faccessat", "faccessat2", "fadvise64",
+    "fallocate", "fchdir", "fchmod", "fchmodat", "fchmodat2", "fchown", "fchownat", "fcntl",
+    "fdatasync", "fgetxattr", "flistxattr", "flock", "fork", "fremovexattr", "fsetxattr",
+    "fstat", "fstatfs", "fsync", "ftruncate", "futex", "futex_requeue", "futex_wait",
+    "futex_waitv", "futex_wake", "futimesat", "getcpu", "getcwd", "getdents", "getdents64",
+    "getegid", "geteuid", "getgid", "getgroups", "getitimer", "getpeername", "getpgid",
+    "getpgrp", "getpid", "getppid", "getpriority", "getrandom", "getresgid", "getresuid",
+    "getrlimit", "get_robust_list", "getrusage", "getsid", "getsockname", "getsockopt",
+    "get_thread_area", "gettid", "gettimeofday", "getuid", "getxattr", "getxattrat",
+    "inotify_add_watch", "inotify_init", "inotify_init1", "inotify_rm_watch",
+    "io_cancel", "ioctl", "io_destroy", "io_getevents", "io_pgetevents", "ioprio_get",
+    "ioprio_set", "io_setup", "io_submit", "kill", "lchown", "lgetxattr", "link", "linkat",
+    "listen", "listxattr", "listxattrat", "llistxattr", "lremovexattr", "lseek", "lsetxattr",
+    "lstat", "madvise", "map_shadow_stack", "membarrier", "memfd_create", "mincore", "mkdir",
+    "mkdirat", "mknod", "mknodat", "mlock", "mlock2", "mlockall", "mmap", "mprotect",
+    "mq_getsetattr", "mq_notify", "mq_open", "mq_timedreceive", "mq_timedsend", "mq_unlink",
+    "mremap", "mseal", "msgctl", "msgget", "msgrcv", "msgsnd", "msync", "munlock",
+    "munlockall", "munmap", "nanosleep", "newfstatat", "open", "openat", "openat2", "pause",
+    "pidfd_open", "pidfd_send_signal", "pipe", "pipe2", "pkey_alloc", "pkey_free",
+    "pkey_mprotect", "poll", "ppoll", "prctl", "pread64", "preadv", "preadv2", "prlimit64",
+    "process_mrelease", "pselect6", "pwrite64", "pwritev", "pwritev2", "read", "readahead",
+    "readlink", "readlinkat", "readv", "recvfrom", "recvmmsg", "recvmsg", "remap_file_pages",
+    "removexattr", "removexattrat", "rename", "renameat", "renameat2", "restart_syscall",
+    "rmdir", "rseq", "rt_sigaction", "rt_sigpending", "rt_sigprocmask", "rt_sigqueueinfo",
+    "rt_sigreturn", "rt_sigsuspend", "rt_sigtimedwait", "rt_tgsigqueueinfo",
+    "sched_getaffinity", "sched_getattr", "sched_getparam", "sched_get_priority_max",
+    "sched_get_priority_min", "sched_getscheduler", "sched_rr_get_interval",
+    "sched_setaffinity", "sched_setattr", "sched_setparam", "sched_setscheduler",
+    "sched_yield", "seccomp", "select", "semctl", "semget", "semop", "semtimedop", "sendfile",
+    "sendmmsg", "sendmsg", "sendto", "setfsgid", "setfsuid", "setgid", "setgroups",
+    "setitimer", "setpgid", "setpriority", "setregid", "setresgid", "setresuid", "setreuid",
+    "setrlimit", "set_robust_list", "setsid", "setsockopt", "set_thread_area",
+    "set_tid_address", "setuid", "setxattr", "setxattrat", "shmat", "shmctl", "shmdt",
+    "shmget", "shutdown", "sigaltstack", "signalfd", "signalfd4", "socketpair", "splice",
+    "stat", "statfs", "statx", "symlink", "symlinkat", "sync", "sync_file_range", "syncfs",
+    "sysinfo", "tee", "tgkill", "time", "timer_create", "timer_delete", "timer_getoverrun",
+    "timer_gettime", "timer_settime", "timerfd_create", "timerfd_gettime", "timerfd_settime",
+    "times", "tkill", "truncate", "umask", "uname", "unlink", "unlinkat", "utime", "utimensat",
+    "utimes", "vfork", "vmsplice", "wait4", "waitid", "write", "writev",
 )
+
+# What Docker's profile allows without capabilities and this one does not, and why.
+WITHHELD = {
+    "ptrace": "another process's memory; Docker allows it on 4.8+, the sandbox's processes share a uid",
+    "process_vm_readv": "another process's memory (as ptrace)",
+    "process_vm_writev": "another process's memory (as ptrace)",
+    "landlock_create_ruleset": "new kernel code no program here needs",
+    "landlock_add_rule": "new kernel code no program here needs",
+    "landlock_restrict_self": "new kernel code no program here needs",
+    "memfd_secret": "memory hidden from the kernel's direct map; new code, no use here",
+    "name_to_handle_at": "the half of open_by_handle_at (the 'shocker' escape) that needs no capability",
+    "fanotify_mark": "useless without fanotify_init, which needs CAP_SYS_ADMIN",
+    "listmount": "the mount tree; new code (6.8), /proc/self/mountinfo already answers",
+    "statmount": "the mount tree; new code (6.8), /proc/self/mountinfo already answers",
+    "modify_ldt": "16-bit segments, a record of bugs, needed by no 64-bit program here",
+    "uretprobe": "called only from the kernel's uprobe trampolines; seccomp cannot stop it (see PASSED_THROUGH)",
+    "uprobe": "called only from the kernel's uprobe trampolines; seccomp cannot stop it (see PASSED_THROUGH)",
+}
+
+# x86_64 calls the kernel runs before any seccomp filter (6.14+): uretprobe (335) and
+# uprobe (336) only act when called from a trampoline the kernel put in place for a probe
+# that root attached, and fail (SIGILL, ENXIO) anywhere else.
+PASSED_THROUGH = (335, 336)
+
+# Calls with rules of their own (see _add_rules); the rest of their uses fall to the default.
+CONDITIONAL = ("clone", "clone3", "socket", "personality")
+
+# Numbers for names the installed libseccomp may not know (2.5.4 knows up to 456): since
+# Linux 5.1 new calls have one number on every architecture but alpha and mips.
+UNIFIED = {"listmount": 458, "statmount": 457, "mseal": 462, "setxattrat": 463, "getxattrat": 464,
+           "listxattrat": 465, "removexattrat": 466}
 
 
 @dataclass(frozen=True)
 class Arch:
-    """One architecture's audit number and syscall numbers."""
+    """An architecture the filter supports: its name and its audit number (libseccomp's token)."""
 
     name: str
-    audit: int
-    numbers: dict[str, int]
-    x32_bit: bool  # x86_64 also accepts x32 calls, marked by X32_SYSCALL_BIT
+    token: int
 
 
-X86_64 = Arch("x86_64", 0xC000003E, {
-    "unshare": 272, "setns": 308, "mount": 165, "umount2": 166, "pivot_root": 155, "chroot": 161,
-    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-    "fspick": 433, "mount_setattr": 442,
-    "ptrace": 101, "process_vm_readv": 310, "process_vm_writev": 311,
-    "bpf": 321, "perf_event_open": 298, "userfaultfd": 323,
-    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-    "keyctl": 250, "add_key": 248, "request_key": 249,
-    "kexec_load": 246, "kexec_file_load": 320, "init_module": 175, "finit_module": 313,
-    "delete_module": 176, "open_by_handle_at": 304, "name_to_handle_at": 303,
-    "swapon": 167, "swapoff": 168, "reboot": 169, "acct": 163, "quotactl": 179,
-    "quotactl_fd": 443, "syslog": 103,
-    "clone": 56, "clone3": 435,
-}, x32_bit=True)
-
-# aarch64 uses the generic table (asm-generic/unistd.h).
-AARCH64 = Arch("aarch64", 0xC00000B7, {
-    "unshare": 97, "setns": 268, "mount": 40, "umount2": 39, "pivot_root": 41, "chroot": 51,
-    "open_tree": 428, "move_mount": 429, "fsopen": 430, "fsconfig": 431, "fsmount": 432,
-    "fspick": 433, "mount_setattr": 442,
-    "ptrace": 117, "process_vm_readv": 270, "process_vm_writev": 271,
-    "bpf": 280, "perf_event_open": 241, "userfaultfd": 282,
-    "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
-    "keyctl": 219, "add_key": 217, "request_key": 218,
-    "kexec_load": 104, "kexec_file_load": 294, "init_module": 105, "finit_module": 273,
-    "delete_module": 106, "open_by_handle_at": 265, "name_to_handle_at": 264,
-    "swapon": 224, "swapoff": 225, "reboot": 142, "acct": 89, "quotactl": 60,
-    "quotactl_fd": 443, "syslog": 116,
-    "clone": 220, "clone3": 435,
-}, x32_bit=False)
-
+X86_64 = Arch("x86_64", 0xC000003E)
+AARCH64 = Arch("aarch64", 0xC00000B7)
 ARCHES = {"x86_64": X86_64, "amd64": X86_64, "aarch64": AARCH64, "arm64": AARCH64}
 
 
+class Unavailable(OSError):
+    """libseccomp is missing: the filter cannot be built, and sandboxes must not run without it."""
+
+
 def current_arch() -> Arch | None:
-    """The table for this machine, or None when there is none (the filter is then skipped)."""
+    """The architecture of this machine, or None when it is not supported (the filter is then skipped)."""
     return ARCHES.get(platform.machine().lower())
 
 
-class _Program:
-    """A list of BPF instructions with forward jumps to named labels."""
-
-    def __init__(self) -> None:
-        self.code: list[tuple[int, object, object, int]] = []
-        self.labels: dict[str, int] = {}
-
-    def load(self, offset: int) -> None:
-        self.code.append((BPF_LD_W_ABS, 0, 0, offset))
-
-    def jump(self, op: int, k: int, true: str | int, false: str | int = 0) -> None:
-        """Jump to label `true` if the test holds, else to `false` (0: the next instruction)."""
-        self.code.append((op, true, false, k))
-
-    def ret(self, value: int) -> None:
-        self.code.append((BPF_RET_K, 0, 0, value))
-
-    def label(self, name: str) -> None:
-        self.labels[name] = len(self.code)
-
-    def assemble(self) -> bytes:
-        out = bytearray()
-        for index, (op, true, false, k) in enumerate(self.code):
-            jt = self._offset(index, true)
-            jf = self._offset(index, false)
-            out += struct.pack("=HBBI", op, jt, jf, k)
-        return bytes(out)
-
-    def _offset(self, index: int, target: object) -> int:
-        if isinstance(target, int):
-            return target
-        distance = self.labels[str(target)] - index - 1
-        if not 0 <= distance <= 255:
-            raise ValueError(f"BPF jump to {target} out of range ({distance})")
-        return distance
+def number(name: str) -> int | None:
+    """The system call `name`'s number on this machine, None when it has no such call."""
+    if pyseccomp is None:
+        raise Unavailable(errno.ENOSYS, _MISSING)
+    found = pyseccomp.resolve_syscall(pyseccomp.Arch.NATIVE, name)
+    if found < 0:  # -1: unknown to libseccomp; below -1: a call of other architectures only
+        return UNIFIED.get(name) if found == -1 else None
+    return found
 
 
-def build(arch: Arch) -> bytes:
-    """Assemble the filter for `arch`: a sequence of `struct sock_filter`."""
-    p = _Program()
-    p.load(OFFSET_ARCH)
-    p.jump(BPF_JEQ_K, arch.audit, 0, "deny")
-    p.load(OFFSET_NR)
-    if arch.x32_bit:
-        p.jump(BPF_JGE_K, X32_SYSCALL_BIT, "deny")
-    for name in DENIED:
-        p.jump(BPF_JEQ_K, arch.numbers[name], "deny")
-    p.jump(BPF_JEQ_K, arch.numbers["clone3"], "enosys")
-    p.jump(BPF_JEQ_K, arch.numbers["clone"], "clone")
-    p.ret(SECCOMP_RET_ALLOW)
-    p.label("clone")
-    p.load(OFFSET_ARG0_LOW)
-    p.jump(BPF_JSET_K, CLONE_NEW_ANY, "deny")
-    p.ret(SECCOMP_RET_ALLOW)
-    p.label("deny")
-    p.ret(SECCOMP_RET_ERRNO | errno.EPERM)
-    p.label("enosys")
-    p.ret(SECCOMP_RET_ERRNO | errno.ENOSYS)
-    return p.assemble()
+def allowed_numbers() -> set[int]:
+    """The numbers `ALLOWED` resolves to here (what tests check the filter against)."""
+    return {n for n in map(number, ALLOWED) if n is not None}
+
+
+def build() -> bytes:
+    """Compile the filter for this machine: a sequence of `struct sock_filter`.
+
+    Raises:
+        Unavailable: libseccomp is not installed.
+        OSError: libseccomp refused a rule.
+    """
+    if pyseccomp is None:
+        raise Unavailable(errno.ENOSYS, _MISSING)
+    rules = pyseccomp.SyscallFilter(pyseccomp.ERRNO(errno.EPERM))
+    rules.set_attr(pyseccomp.Attr.ACT_BADARCH, pyseccomp.ERRNO(errno.EPERM))
+    rules.set_attr(pyseccomp.Attr.CTL_OPTIMIZE, 2)  # a binary tree on the number, not a list
+    _add_rules(rules)
+    with tempfile.TemporaryFile() as out:
+        rules.export_bpf(out)
+        out.seek(0)
+        return out.read()
+
+
+def _add_rules(rules: pyseccomp.SyscallFilter) -> None:
+    """The allowlist, the argument checks of `CONDITIONAL`, and ENOSYS past `NEWEST`."""
+    allow, enosys = pyseccomp.ALLOW, pyseccomp.ERRNO(errno.ENOSYS)
+    for n in sorted(allowed_numbers()):
+        rules.add_rule(allow, n)
+    rules.add_rule(allow, number("clone"), pyseccomp.Arg(0, pyseccomp.MASKED_EQ, CLONE_NEW_ANY, 0))
+    rules.add_rule(enosys, number("clone3"))
+    socket = number("socket")
+    rules.add_rule(allow, socket, pyseccomp.Arg(0, pyseccomp.LT, AF_ALG))
+    rules.add_rule(allow, socket, pyseccomp.Arg(0, pyseccomp.EQ, AF_ALG + 1))
+    rules.add_rule(allow, socket, pyseccomp.Arg(0, pyseccomp.GT, AF_VSOCK))
+    for value in PERSONALITIES:
+        rules.add_rule(allow, number("personality"), pyseccomp.Arg(0, pyseccomp.EQ, value))
+    for n in range(NEWEST + 1, FUTURE_END + 1):
+        rules.add_rule(enosys, n)
 
 
 class _SockFprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+def _compile() -> tuple[bytes | None, str]:
+    """The program for this machine, or None and why not (reported when a sandbox needs it)."""
+    if _ARCH is None or pyseccomp is None:
+        return None, _MISSING
+    try:
+        return build(), ""
+    except OSError as exc:
+        return None, f"a seccomp filter from libseccomp ({exc})"
+
+
 _ARCH = current_arch()
-_PROGRAM = build(_ARCH) if _ARCH is not None else None
+_PROGRAM, _MISSING = _compile()
 
 
 def available() -> bool:
-    """Whether this architecture has a table, i.e. whether `install` will filter anything."""
+    """Whether `install` will filter anything (a supported architecture and libseccomp)."""
     return _PROGRAM is not None
 
 
 def install() -> bool:
     """Install the filter on the calling thread (and everything it will start).
 
-    Returns False, doing nothing, on an architecture without a table; the supervisor
+    Returns False, doing nothing, on an architecture without support; the supervisor
     logs that at start (see `supervisor.isolation`).
 
     Raises:
+        Unavailable: libseccomp is not installed (on a supported architecture).
         OSError: the kernel refused the filter (no seccomp support, or neither
             no-new-privs nor CAP_SYS_ADMIN).
     """
-    if _PROGRAM is None:
+    if _ARCH is None:
         return False
+    if _PROGRAM is None:
+        raise Unavailable(errno.ENOSYS, _MISSING)
     buffer = ctypes.create_string_buffer(_PROGRAM, len(_PROGRAM))
     prog = _SockFprog(len(_PROGRAM) // 8, ctypes.cast(buffer, ctypes.c_void_p))
     libc.prctl(libc.PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.cast(ctypes.pointer(prog), ctypes.c_void_p))

@@ -14,9 +14,11 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+# ldconfig's cache as the script reads it, when libseccomp is installed.
+LDCONFIG = 'echo "	libseccomp.so.2 (libc6,x86-64) => /lib/x86_64-linux-gnu/libseccomp.so.2"'
 
 
-def _run_setup(tmp_path: Path, present: tuple[str, ...]) -> list[str]:
+def _run_setup(tmp_path: Path, present: tuple[str, ...], libseccomp: bool = True) -> list[str]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     record = tmp_path / "apt.log"
@@ -26,6 +28,8 @@ def _run_setup(tmp_path: Path, present: tuple[str, ...]) -> list[str]:
         os.symlink(found, bin_dir / tool)
     stubs = {"apt-get": f'echo "$@" >> {record}', "python3": "exit 0"}
     stubs.update({name: "exit 0" for name in present})
+    if libseccomp:
+        stubs["ldconfig"] = LDCONFIG
     for name, body in stubs.items():
         (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
         (bin_dir / name).chmod(0o755)
@@ -42,3 +46,9 @@ def test_uuidgen_missing_installs_uuid_runtime(tmp_path: Path, present: tuple[st
 
 def test_nothing_missing_installs_nothing(tmp_path: Path) -> None:
     assert _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen")) == []
+
+
+def test_libseccomp_missing_installs_it(tmp_path: Path) -> None:
+    lines = _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen"), libseccomp=False)
+    installs = [line for line in lines if "install" in line.split()]
+    assert installs and installs[0].split()[-1] == "libseccomp2", lines
