@@ -208,29 +208,31 @@ def test_prolog_works_in_the_sandbox(service: Service, session: str):
     assert result["stdout"] == "3\n", result
 
 
-def test_threads_subprocesses_and_pip_work_in_the_sandbox(service: Service, session: str):
-    script = ("import concurrent.futures, subprocess, sys\n"
-              "with concurrent.futures.ThreadPoolExecutor(4) as pool:\n"
-              "    print(sum(pool.map(abs, [-1, -2, -3])))\n"
-              "print(subprocess.run(['sh', '-c', 'echo sub'], capture_output=True, text=True).stdout.strip())\n"
-              "print(subprocess.run([sys.executable, '-m', 'pip', '--version'], capture_output=True).returncode)\n")
-    service.write(session, "tools.py", script)
-    result = service.run(session, "python3 tools.py", timeout=60)
-    assert result["stdout"] == "6\nsub\n0\n", result
+THREADS_SUBPROCESSES_PIP = (
+    "import concurrent.futures, subprocess, sys\n"
+    "with concurrent.futures.ThreadPoolExecutor(4) as pool:\n"
+    "    print(sum(pool.map(abs, [-1, -2, -3])))\n"
+    "print(subprocess.run(['sh', '-c', 'echo sub'], capture_output=True, text=True).stdout.strip())\n"
+    "print(subprocess.run([sys.executable, '-m', 'pip', '--version'], capture_output=True).returncode)\n")
+ASYNCIO_SOCKETS_SELECTORS = (
+    "import asyncio, socket\n"
+    "async def main():\n"
+    "    r, w = await asyncio.open_unix_connection(sock=socket.socketpair()[0])\n"
+    "    proc = await asyncio.create_subprocess_exec('echo', 'hi', stdout=asyncio.subprocess.PIPE)\n"
+    "    out, _ = await proc.communicate()\n"
+    "    await asyncio.sleep(0.01)\n"
+    "    return out.decode().strip()\n"
+    "print(asyncio.run(main()))\n")
 
 
-def test_asyncio_sockets_and_selectors_work_in_the_sandbox(service: Service, session: str):
-    script = ("import asyncio, socket\n"
-              "async def main():\n"
-              "    r, w = await asyncio.open_unix_connection(sock=socket.socketpair()[0])\n"
-              "    proc = await asyncio.create_subprocess_exec('echo', 'hi', stdout=asyncio.subprocess.PIPE)\n"
-              "    out, _ = await proc.communicate()\n"
-              "    await asyncio.sleep(0.01)\n"
-              "    return out.decode().strip()\n"
-              "print(asyncio.run(main()))\n")
-    service.write(session, "aio.py", script)
-    result = service.run(session, "python3 aio.py", timeout=30)
-    assert result["stdout"] == "hi\n", result
+@pytest.mark.parametrize(("script", "printed"), [
+    (THREADS_SUBPROCESSES_PIP, "6\nsub\n0\n"),
+    (ASYNCIO_SOCKETS_SELECTORS, "hi\n"),
+], ids=["threads-subprocesses-pip", "asyncio-sockets-selectors"])
+def test_python_programs_work_in_the_sandbox(service: Service, session: str, script: str, printed: str):
+    service.write(session, "program.py", script)
+    result = service.run(session, "python3 program.py", timeout=60)
+    assert result["stdout"] == printed, result
 
 
 def test_coreutils_and_shell_work_in_the_sandbox(service: Service, session: str):
