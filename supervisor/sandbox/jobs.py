@@ -201,7 +201,6 @@ class CaseResult:
     duration_ms: float
     cpu_ms: float | None = None
     peak_memory_kb: int | None = None
-    stderr: str | None = None  # program cases only
 
 
 @dataclass

@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import shutil
 import signal
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -94,7 +93,9 @@ def evaluate(job: jobs.EvaluateJob, path: str, limits: jobs.UnitLimits, cwd: str
         if failure is not None:
             failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
             return {"passed": False, "case_results": failed, "error": failure}
-    argv = ("/bin/sh", "-c", spec.cmd) if spec.cmd is not None else (sys.executable, path)
+    # The default: the sandbox's `python3` (the first on its PATH is the service's own
+    # interpreter, the one function cases run in).
+    argv = ("/bin/sh", "-c", spec.cmd) if spec.cmd is not None else ("python3", path)
     results: list[dict[str, Any]] = []
     budget = job.result_budget
     for index, case in enumerate(job.cases):
@@ -117,7 +118,9 @@ def _result(index: int, case: jobs.CaseSpec, **fields: Any) -> dict[str, Any]:
     """A case result, by default one that did not run (skipped, or after a failed compile)."""
     defaults: dict[str, Any] = dict(passed=False, got=None, expected=case.output, error=None, status="skipped",
                                     stdout="", stderr="", duration_ms=0.0)
-    return asdict(jobs.CaseResult(case=index, input=case.input, **{**defaults, **fields}))
+    fields = {**defaults, **fields}
+    stderr = fields.pop("stderr")
+    return {**asdict(jobs.CaseResult(case=index, input=case.input, **fields)), "stderr": stderr}
 
 
 def judge(index: int, case: jobs.CaseSpec, ran: Ran, job: jobs.EvaluateJob, spec: jobs.ProgramSpec) -> dict[str, Any]:

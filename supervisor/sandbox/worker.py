@@ -54,7 +54,9 @@ def _exec(unit: jobs.RunUnit | jobs.ExecUnit, identity: confine.UnitIdentity) ->
     else:
         argv, environment = list(unit.argv), {**identity.environment, **unit.environment}
     try:
-        os.execve(argv[0], argv, environment)
+        if "/" in argv[0]:
+            os.execve(argv[0], argv, environment)
+        os.execvpe(argv[0], argv, environment)  # found on the sandbox's PATH, as a shell would
     except BaseException:  # noqa: BLE001 - e.g. a NUL byte in the command
         os._exit(127)
 

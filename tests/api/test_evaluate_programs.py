@@ -262,5 +262,11 @@ def test_a_malformed_request_is_422(service: Service, body: dict[str, Any], deta
     assert detail in response.text
 
 
+def test_stderr_is_a_field_of_program_cases_only(service: Service):
+    function = service.evaluate("def f():\n    return 1", "f", [("", "1")])["case_results"][0]
+    program = evaluate(service, "print(1)", [("", "1")])["case_results"][0]
+    assert "stderr" not in function and program["stderr"] == ""
+
+
 def test_entry_point_is_ignored_by_program_cases(service: Service):
     assert statuses(evaluate(service, A_PLUS_B, [("1 2", "3")], entry_point="whatever")) == ["passed"]
