@@ -5,7 +5,7 @@ supervisor receives the request:
 
     start-by = queue wait (REPL_MAX_QUEUE_WAIT)
         the job is started by then, or answered UNAVAILABLE (503) and never started
-    sandbox deadline (per command, or per case plus CASE_OVERHEAD), enforced by the sandbox
+    sandbox deadline (per command, or per case, and per `compile`, plus CASE_OVERHEAD), enforced by the sandbox
   < job budget + BACKSTOP_GRACE: the supervisor kills the sandbox, answers OUTCOME_UNKNOWN
   < RPC timeout = queue wait + job budget + BACKSTOP_GRACE + REPLY_MARGIN: the web worker
         gives up and answers OUTCOME_UNKNOWN (504): the request was sent, the job may run
@@ -35,7 +35,9 @@ def job_budget(op: str, request: Any, config: Any) -> float:
         return float(request.timeout or config.run_timeout)
     if op == "evaluate":
         per_case = float(request.timeout or config.eval_timeout) + CASE_OVERHEAD
-        return max(len(request.io_cases), 1) * per_case
+        # A program evaluation's `compile` runs once, under the same limits as a case.
+        units = len(request.io_cases) + (1 if getattr(request, "compile", None) else 0)
+        return max(units, 1) * per_case
     return 0.0
 
 

@@ -11,7 +11,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails
 
 from protocol import limits
 
@@ -69,14 +79,51 @@ def _check_maximum(value: Any, info: ValidationInfo, op: str) -> Any:
 # --- evaluation ------------------------------------------------------------------------
 
 class IOCase(_Model):
-    input: Text = Field(description="The argument list of a Python call: `a=1, b=2`, `[1, 2]`, or empty.")
-    output: Text = Field(description="The expected value: a Python literal or an expression.")
+    """One case, of one of two kinds: a function call (`input`, `output`: the entry point
+    is called with `input` and must return `output`) or a program run (`stdin`, `stdout`:
+    the program is fed `stdin` and must print `stdout`). Which kind a case is, and what
+    each kind needs, is decided here and nowhere else (a request holds one kind:
+    `EvaluateRequest`)."""
+
+    input: Text | None = Field(None, description="The argument list of a Python call: `a=1, b=2`, `[1, 2]`, or empty.")
+    output: Text | None = Field(None, description="The expected value: a Python literal or an expression.")
+    stdin: Text | None = Field(None, description="A program case: the text fed to its standard input (default empty).")
+    stdout: Text | None = Field(None, description="A program case: the standard output expected (see `compare`).")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_kind(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data  # the model's own error
+        program = "stdin" in data or "stdout" in data
+        if program and ("input" in data or "output" in data):
+            raise ValueError("a case is either a function call ({input, output}) or a program run "
+                             "({stdin, stdout}), not both")
+        needed = ("stdout",) if program else ("input", "output")
+        missing = [name for name in needed if data.get(name) is None]
+        if missing:  # as a missing required field is reported, under the field's own name
+            raise ValidationError.from_exception_data(
+                cls.__name__, [InitErrorDetails(type="missing", loc=(name,), input=data) for name in missing])
+        return data
+
+    @property
+    def is_program(self) -> bool:
+        return self.stdout is not None
+
+
+Compare = Literal["exact", "lines", "tokens", "float"]
+MAIN_FILE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
+PROGRAM_ONLY = ("cmd", "compile", "main_file", "compare", "rel_tol", "abs_tol")
+DEFAULT_REL_TOL = 1e-6
+DEFAULT_ABS_TOL = 1e-6
 
 
 class EvaluateRequest(_Model):
     id: SessionId
     code: Text
-    entry_point: Text = Field(description="An expression naming the callable: `add`, `Solution().twoSum`.")
+    entry_point: Text | None = Field(
+        None, description="An expression naming the callable: `add`, `Solution().twoSum`. Required for "
+                          "function-call cases; not used by program cases.")
     io_cases: list[IOCase]
     timeout: Seconds | None = Field(None, description="Wall-clock limit per case (s).")
     cpu_limit: Seconds | None = Field(None, description="CPU limit per case (s).")
@@ -84,9 +131,58 @@ class EvaluateRequest(_Model):
     float_tolerance: float | None = Field(
         None, ge=0, le=1, allow_inf_nan=False,
         description="Compare floats with `math.isclose`, this value as both the relative and the absolute "
-                    "tolerance, through lists, tuples and dict values (e.g. `1e-6`); default exact `==`.")
+                    "tolerance, through lists, tuples and dict values (e.g. `1e-6`); default exact `==`. "
+                    "Function-call cases only.")
     stop_on_first_failure: bool = Field(
         False, description="Run no case after the first one that does not pass; those get status `skipped`.")
+    cmd: Command | None = Field(
+        None, description="Program cases: the command each case runs with `/bin/sh -c` in the session "
+                          "directory; `code` is saved read-only at `$PROGRAM` (`/program/<main_file>`). "
+                          "Default: run `code` with the sandbox's Python.")
+    compile: Command | None = Field(
+        None, description="Program cases: a command run once, with `/bin/sh -c` in the session directory, "
+                          "before the cases; if it fails every case fails with its output.")
+    main_file: Annotated[Text, Field(pattern=MAIN_FILE_PATTERN)] | None = Field(
+        None, description="Program cases: the file name `code` is saved under (default `main.py`), e.g. "
+                          "`main.pl` or `main.c` for a compiler that goes by the extension.")
+    compare: Compare | None = Field(
+        None, description="Program cases: how stdout is compared with the expected `stdout`: `exact`, "
+                          "`lines` (the default: trailing whitespace of each line and trailing empty lines "
+                          "ignored), `tokens` (whitespace-separated words), `float` (tokens; numbers within "
+                          "`rel_tol`/`abs_tol`).")
+    rel_tol: float | None = Field(
+        None, ge=0, le=1, allow_inf_nan=False,
+        description=f"`compare: float`: the relative tolerance (default {DEFAULT_REL_TOL}).")
+    abs_tol: float | None = Field(
+        None, ge=0, allow_inf_nan=False,
+        description=f"`compare: float`: the absolute tolerance (default {DEFAULT_ABS_TOL}).")
+
+    @property
+    def is_program(self) -> bool:
+        """Program cases (stdin/stdout); with no case at all, when a program field is given."""
+        if self.io_cases:
+            return self.io_cases[0].is_program
+        return self.cmd is not None or self.compile is not None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> EvaluateRequest:
+        kinds = {case.is_program for case in self.io_cases}
+        if len(kinds) > 1:
+            raise ValueError("io_cases mixes function-call cases ({input, output}) and program cases "
+                             "({stdin, stdout}); one request holds one kind")
+        if self.is_program:
+            if self.float_tolerance is not None:
+                raise ValueError("float_tolerance is for function-call cases; program cases use "
+                                 "compare: float with rel_tol and abs_tol")
+            if (self.rel_tol is not None or self.abs_tol is not None) and self.compare != "float":
+                raise ValueError("rel_tol and abs_tol apply to compare: float only")
+            return self
+        if self.entry_point is None:
+            raise ValueError("entry_point is required for function-call cases ({input, output})")
+        given = [name for name in PROGRAM_ONLY if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: for program cases ({{stdin, stdout}}) only")
+        return self
 
     @field_validator("timeout", "cpu_limit", "memory_limit_mb", "io_cases")
     @classmethod
@@ -106,6 +202,7 @@ class CaseResult(_Model):
     error: str | None = None
     status: CaseStatus
     stdout: str = ""
+    stderr: str | None = Field(None, description="Program cases: what the program wrote to stderr (capped).")
     duration_ms: float = 0.0
     cpu_ms: float | None = Field(None, description="CPU time the case's processes used (ms).")
     peak_memory_kb: int | None = Field(None, description="Peak resident memory of the case's process (KiB).")

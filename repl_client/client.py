@@ -285,15 +285,24 @@ class ReplClient:
         self,
         id: str,
         code: str,
-        entry_point: str,
+        entry_point: str | None,
         io_cases: Iterable[IoCase],
         timeout: float | None = None,
         cpu_limit: float | None = None,
         memory_limit_mb: int | None = None,
         float_tolerance: float | None = None,
         stop_on_first_failure: bool = False,
+        *,
+        cmd: str | None = None,
+        compile: str | None = None,
+        main_file: str | None = None,
+        compare: str | None = None,
+        rel_tol: float | None = None,
+        abs_tol: float | None = None,
     ) -> EvaluationResult:
-        """Call ``entry_point`` of ``code`` on each case and compare the results.
+        """Check ``code`` against each case: call ``entry_point`` and compare the
+        value it returns (function-call cases), or run the program and compare
+        what it prints (stdin/stdout cases).
 
         A failing or crashing case is not an exception: look at ``passed`` and
         ``case_results`` of the result.
@@ -301,12 +310,14 @@ class ReplClient:
         Args:
             id: The session id (its directory is the cases' working directory);
                 an unknown id gets an empty scratch directory.
-            code: Python source defining the entry point.
+            code: Python source defining the entry point, or the program.
             entry_point: An expression naming the callable, e.g. ``add`` or
-                ``Solution().twoSum``.
-            io_cases: ``{"input": ..., "output": ...}`` mappings, or
-                ``(input, output)`` pairs; ``input`` is a call's argument list
-                such as ``"1, 2"``, ``output`` a Python literal or expression.
+                ``Solution().twoSum``; ``None`` for stdin/stdout cases.
+            io_cases: ``{"input": ..., "output": ...}`` mappings or
+                ``(input, output)`` pairs, where ``input`` is a call's argument
+                list such as ``"1, 2"`` and ``output`` a Python literal or
+                expression; or ``{"stdin": ..., "stdout": ...}`` mappings, the
+                text fed to the program and the output expected. One kind per call.
             timeout: Wall-clock limit per case in seconds (service default 5).
             cpu_limit: CPU limit per case in seconds (service default 4).
             memory_limit_mb: Memory limit per case (service default 2048).
@@ -314,10 +325,19 @@ class ReplClient:
                 tolerance (``math.isclose``), through lists, tuples and dicts.
             stop_on_first_failure: Skip every case after the first that does not
                 pass (their status is ``skipped``).
+            cmd: stdin/stdout cases: the command each case runs (``/bin/sh -c``,
+                in the session directory); the code is at ``$PROGRAM``.
+                Default: the code run with the service's Python.
+            compile: stdin/stdout cases: a command run once before the cases.
+            main_file: stdin/stdout cases: the code's file name (default ``main.py``).
+            compare: stdin/stdout cases: ``exact``, ``lines`` (the service's
+                default), ``tokens`` or ``float``.
+            rel_tol: ``compare="float"``: the relative tolerance.
+            abs_tol: ``compare="float"``: the absolute tolerance.
 
         Raises:
-            ValidationFailed: A limit is above the service's maximum, or a case
-                is malformed.
+            ValidationFailed: A limit is above the service's maximum, a case is
+                malformed, or the cases mix the two kinds.
         """
         cases = [_io_case(case) for case in io_cases]
         body = _without_none(
@@ -331,9 +351,16 @@ class ReplClient:
                 "memory_limit_mb": memory_limit_mb,
                 "float_tolerance": float_tolerance,
                 "stop_on_first_failure": stop_on_first_failure or None,
+                "cmd": cmd,
+                "compile": compile,
+                "main_file": main_file,
+                "compare": compare,
+                "rel_tol": rel_tol,
+                "abs_tol": abs_tol,
             }
         )
-        read_timeout = self._read_timeout(answer_timeout("evaluate", timeout, len(cases)))
+        units = len(cases) + (1 if compile else 0)  # the compile step has a case's limits
+        read_timeout = self._read_timeout(answer_timeout("evaluate", timeout, units))
         reply = self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)
         return _parse(EvaluationResult, reply)
 
@@ -416,7 +443,8 @@ def _without_none(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _io_case(case: IoCase) -> dict[str, Any]:
-    """Normalise one I/O case to ``{"input": ..., "output": ...}``."""
+    """Normalise one I/O case to a mapping: ``{"input": ..., "output": ...}`` for a
+    pair; a mapping (either kind) as it is."""
     if isinstance(case, Mapping):
         return dict(case)
     if isinstance(case, Sequence) and not isinstance(case, (str, bytes)) and len(case) == 2:

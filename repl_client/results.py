@@ -75,15 +75,22 @@ class CaseResult:
 
     Attributes:
         case: Index of the case in the request.
-        input: The case's input as sent.
-        passed: True when the call returned the expected value.
-        got: The returned value: a JSON value, or its ``repr`` when it has none.
-        expected: The expected value, in the same representation.
+        input: The case's input as sent (a stdin/stdout case: its stdin).
+        passed: True when the call returned the expected value (or the program
+            printed the expected output).
+        got: The returned value: a JSON value, or its ``repr`` when it has none;
+            for a stdin/stdout case, what the program printed (capped).
+        expected: The expected value, in the same representation (the expected
+            stdout of a stdin/stdout case).
         error: ``"TypeName: message\\n<traceback>"``, ``"Timeout"``, etc., or None.
         status: ``passed``, ``failed``, ``error``, ``timeout``, ``memory``,
             ``crashed`` or ``skipped``; ``None`` from the original service.
         stdout: What the case printed (capped).
         duration_ms: Time the case took, when reported.
+        stderr: What a stdin/stdout case's program wrote to stderr (capped);
+            ``None`` for function-call cases.
+        cpu_ms: CPU time the case used, when reported.
+        peak_memory_kb: Peak resident memory of the case's process, when reported.
     """
 
     case: int
@@ -95,6 +102,9 @@ class CaseResult:
     status: str | None = None
     stdout: str = ""
     duration_ms: float | None = None
+    stderr: str | None = None
+    cpu_ms: float | None = None
+    peak_memory_kb: int | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CaseResult:

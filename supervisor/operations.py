@@ -141,8 +141,8 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
 
     def payload(session: str | None, fsize: int) -> jobs.SandboxJob:
         return jobs.EvaluateJob(
-            session=session, measure_usage=session == req.id, code=req.code, entry_point=req.entry_point,
-            cases=tuple(jobs.CaseSpec(input=case.input, output=case.output) for case in req.io_cases),
+            session=session, measure_usage=session == req.id, code=req.code, entry_point=req.entry_point or "",
+            cases=_cases(req), program=_program(req),
             timeout=timeout, cpu=cpu, memory_mb=req.memory_limit_mb or cfg.eval_memory_mb,
             stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb, fsize=fsize,
             float_tolerance=req.float_tolerance, stop_on_first_failure=req.stop_on_first_failure)
@@ -167,6 +167,26 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
         cleanup = lambda: ctx.store.remove_scratch(scratch)  # noqa: E731
     ctx.pool.submit(payload(session, cfg.disk_quota_mb << 20), budget,
                     _job_reply(ctx, None, reply, lambda body: body, cleanup), queue_wait(cfg))
+
+
+def _cases(req: models.EvaluateRequest) -> tuple[jobs.CaseSpec, ...]:
+    """The cases as the sandbox takes them: a program case's stdin and expected stdout in
+    the places of a function case's input and output."""
+    return tuple(jobs.CaseSpec(input=case.stdin or "", output=case.stdout or "") if case.is_program
+                 else jobs.CaseSpec(input=case.input or "", output=case.output or "") for case in req.io_cases)
+
+
+def _program(req: models.EvaluateRequest) -> jobs.ProgramSpec | None:
+    """How program cases run and compare, with the defaults of docs/api.md §4; None for
+    function-call cases."""
+    if not req.is_program:
+        return None
+    defaults = jobs.ProgramSpec()
+    return jobs.ProgramSpec(
+        cmd=req.cmd, compile=req.compile, main_file=req.main_file or defaults.main_file,
+        compare=req.compare or defaults.compare,
+        rel_tol=models.DEFAULT_REL_TOL if req.rel_tol is None else req.rel_tol,
+        abs_tol=models.DEFAULT_ABS_TOL if req.abs_tol is None else req.abs_tol)
 
 
 def read_file(ctx: Context, req: models.ReadFileRequest, reply: Reply) -> None:

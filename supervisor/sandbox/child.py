@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, frames, hygiene, jobs, template, units, values
+from supervisor.sandbox import confine, frames, hygiene, jobs, programs, template, units, values
 from supervisor.sandbox.usage import DiskWatch, disk_usage
 
 RESULT_LIMIT = 32 << 20
@@ -230,34 +230,45 @@ def _limits(cpu: float, memory_mb: int, fsize: int) -> jobs.UnitLimits:
 # --- /run ------------------------------------------------------------------------------
 
 def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: template.Handle) -> dict[str, Any]:
-    started = time.monotonic()
     unit = jobs.RunUnit(cmd=job.cmd, limits=_limits(job.timeout + 1, job.memory_mb, job.fsize), cwd=cwd)
-    forked = base.fork(unit)
-    pid = base.pid_of(forked.seq)
-    limit = job.output_limit
-    captures = [units.Capture(forked.stdout, limit), units.Capture(forked.stderr, limit)]
     watch = _disk_watch(job, cwd)
     try:
-        outcome = units.supervise(pid, captures, started + job.timeout, stopper(config, pid, base),
-                                  stdin=(forked.stdin, job.stdin.encode("utf-8", "surrogatepass")),
-                                  watch=watch, started=started)
+        ran = _run_stdio(config, base, unit, job.stdin.encode("utf-8", "surrogatepass"),
+                         (job.output_limit, job.output_limit), job.timeout, watch)
     finally:
         if watch is not None:
             watch.close()
-    ended = base.wait_exit(forked.seq, EXIT_REPORT_TIMEOUT)
-    stderr = captures[1].data.decode("utf-8", "replace")
+    outcome, ended = ran.outcome, ran.ended
+    stderr = ran.stderr.decode("utf-8", "replace")
     if outcome.stopped:
         stderr += ("" if not stderr or stderr.endswith("\n") else "\n") + outcome.stopped + "\n"
     return {
-        "stdout": captures[0].data.decode("utf-8", "replace"),
+        "stdout": ran.stdout.decode("utf-8", "replace"),
         "stderr": stderr,
         "exit_code": _exit_code(ended.status, outcome.timed_out),
         "timed_out": outcome.timed_out,
-        "truncated": captures[0].truncated or captures[1].truncated,
+        "truncated": ran.stdout_truncated or ran.stderr_truncated,
         "duration_ms": round(outcome.duration_ms, 3),
         "cpu_ms": round(ended.cpu_seconds * 1000, 3),
         "peak_memory_kb": ended.maxrss_kb,
     }
+
+
+def _run_stdio(config: SandboxConfig, base: template.Handle, unit: jobs.RunUnit | jobs.ExecUnit, stdin: bytes,
+               limits: tuple[int, int], timeout: float, watch: DiskWatch | None) -> programs.Ran:
+    """Fork a unit that uses stdio (a command or a program), feed its stdin, collect its
+    stdout and stderr (each up to its limit) until it ends or `timeout` passes, and learn
+    how it ended. Everything it started is dead when this returns."""
+    started = time.monotonic()
+    forked = base.fork(unit)
+    pid = base.pid_of(forked.seq)
+    captures = [units.Capture(forked.stdout, limits[0]), units.Capture(forked.stderr, limits[1])]
+    outcome = units.supervise(pid, captures, started + timeout, stopper(config, pid, base),
+                              stdin=(forked.stdin, stdin), watch=watch, started=started)
+    ended = base.wait_exit(forked.seq, EXIT_REPORT_TIMEOUT)
+    return programs.Ran(stdout=bytes(captures[0].data), stderr=bytes(captures[1].data),
+                        stdout_truncated=captures[0].truncated, stderr_truncated=captures[1].truncated,
+                        outcome=outcome, ended=ended)
 
 
 def _disk_watch(job: jobs.SandboxJob, cwd: str) -> DiskWatch | None:
@@ -289,6 +300,8 @@ def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base:
                    scratch: hygiene.Scratch) -> dict[str, Any]:
     """Run the cases one after another, each a fork of the template, with the sandbox
     restored to a fresh state between two cases."""
+    if job.program is not None:
+        return run_programs(job, config, cwd, base, scratch)
     cases: list[jobs.CaseSpec | None] = list(job.cases) or [None]  # with no case, still compile once
     forker = _job_template(job, config, base)
     results: list[dict[str, Any]] = []
@@ -320,6 +333,28 @@ def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base:
         results = [_compile_failure(i, c, compile_error) for i, c in enumerate(job.cases)]
     passed = compile_error is None and all(r["passed"] for r in results)
     return {"passed": passed, "case_results": results, "error": compile_error}
+
+
+def run_programs(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle,
+                 scratch: hygiene.Scratch) -> dict[str, Any]:
+    """Program (stdin/stdout) cases: the program saved for the job, each case a unit that
+    runs it (`programs`), the sandbox restored between two units."""
+    spec = job.program or jobs.ProgramSpec()
+    path = programs.install(job.code, spec.main_file, config.insecure)
+    watch = _disk_watch(job, cwd)
+
+    def run(unit: jobs.ExecUnit, stdin: bytes, stdout_limit: int, stderr_limit: int) -> programs.Ran:
+        return _run_stdio(config, base, unit, stdin, (stdout_limit, stderr_limit), job.timeout, watch)
+
+    def clean() -> None:
+        clean_between_units(config, scratch, base, killed=True)
+
+    try:
+        return programs.evaluate(job, path, _limits(job.cpu, job.memory_mb, job.fsize), cwd, run, clean)
+    finally:
+        programs.remove(path, config.insecure)
+        if watch is not None:
+            watch.close()
 
 
 def _job_template(job: jobs.EvaluateJob, config: SandboxConfig, base: template.Handle) -> template.Handle:

@@ -14,7 +14,8 @@ from typing import Any, Literal
 
 @dataclass(frozen=True)
 class CaseSpec:
-    """One io_case as the request gave it: Python source text for both sides."""
+    """One io_case as the request gave it: Python source text for both sides of a
+    function-call case; for a program case, the stdin text and the expected stdout."""
 
     input: str
     output: str
@@ -66,7 +67,20 @@ class EvaluateJob:
     result_budget: int = 48 << 20
     float_tolerance: float | None = None  # None: exact `==`; see `values.close`
     stop_on_first_failure: bool = False
+    program: ProgramSpec | None = None  # program (stdin/stdout) cases: how to run them
     kind: Literal["evaluate"] = "evaluate"
+
+
+@dataclass(frozen=True)
+class ProgramSpec:
+    """How the cases of a program evaluation run and are compared (docs/api.md §4)."""
+
+    cmd: str | None = None       # None: `code` run by the sandbox's Python
+    compile: str | None = None   # run once before the cases
+    main_file: str = "main.py"
+    compare: str = "lines"
+    rel_tol: float = 1e-6
+    abs_tol: float = 1e-6
 
 
 SandboxJob = RunJob | EvaluateJob
@@ -82,6 +96,8 @@ def job_from_wire(data: dict[str, Any]) -> SandboxJob:
         return RunJob(**_known(RunJob, data))
     values = _known(EvaluateJob, data)
     values["cases"] = tuple(CaseSpec(**_known(CaseSpec, c)) for c in values.get("cases", ()))
+    if values.get("program") is not None:
+        values["program"] = ProgramSpec(**_known(ProgramSpec, values["program"]))
     return EvaluateJob(**values)
 
 
@@ -117,7 +133,20 @@ class RunUnit:
     kind: Literal["run"] = "run"
 
 
-Unit = CaseUnit | RunUnit
+@dataclass(frozen=True)
+class ExecUnit:
+    """One program for the template to fork and exec as it is (a program case, or its
+    evaluation's compile step): `argv` with the sandbox's environment plus `environment`."""
+
+    argv: tuple[str, ...]
+    limits: UnitLimits
+    cwd: str
+    environment: dict[str, str] = dataclasses.field(default_factory=dict)
+    kind: Literal["exec"] = "exec"
+
+
+Unit = CaseUnit | RunUnit | ExecUnit
+StdioUnit = (RunUnit, ExecUnit)  # units that use stdin, stdout and stderr (not a report pipe)
 
 
 def unit_to_wire(unit: Unit) -> dict[str, Any]:
@@ -128,6 +157,9 @@ def unit_from_wire(data: dict[str, Any]) -> Unit:
     limits = UnitLimits(**data["limits"])
     if data["kind"] == "run":
         return RunUnit(cmd=data["cmd"], limits=limits, cwd=data["cwd"])
+    if data["kind"] == "exec":
+        return ExecUnit(argv=tuple(str(a) for a in data["argv"]), limits=limits, cwd=data["cwd"],
+                        environment={str(k): str(v) for k, v in data.get("environment", {}).items()})
     case = CaseSpec(**data["case"]) if data.get("case") is not None else None
     return CaseUnit(code=data["code"], entry_point=data["entry_point"], case=case,
                     stdout_limit=data["stdout_limit"], limits=limits, cwd=data["cwd"],

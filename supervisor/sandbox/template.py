@@ -253,9 +253,9 @@ class Forked:
         return (self.unit_w, self.stdin, self.stdout, self.stderr, self.report)
 
     def close_unused(self, unit: jobs.Unit) -> None:
-        """Close the ends `unit` does not use (a command reports nothing, a case reads and
-        writes no stdio: its output is captured in its report)."""
-        unused = (self.report,) if isinstance(unit, jobs.RunUnit) else (self.stdin, self.stdout, self.stderr)
+        """Close the ends `unit` does not use (a command or a program reports nothing, a
+        function case reads and writes no stdio: its output is captured in its report)."""
+        unused = (self.report,) if isinstance(unit, jobs.StdioUnit) else (self.stdin, self.stdout, self.stderr)
         for fd in unused:
             os.close(fd)
 

@@ -1,6 +1,6 @@
 """A unit's process: the only kind of process that runs user code (and its children).
 
-The template forks one per unit (an evaluation case or a `/run` command). The fork
+The template forks one per unit (an evaluation case, a program case or a `/run` command). The fork
 inherits the template's confinement (no capabilities, no-new-privs, seccomp, namespaces);
 here it gives up the template's saved uid for good, lowers the limits to its job's,
 moves into the session directory, closes every descriptor of the harness, and becomes
@@ -34,14 +34,12 @@ def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> N
         _lower_limits(unit.limits)
         os.chdir(unit.cwd)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL if isinstance(unit, jobs.RunUnit) else signal.SIG_IGN)
+        # An ignored signal stays ignored across exec: a program gets the default back.
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL if isinstance(unit, jobs.StdioUnit) else signal.SIG_IGN)
     except BaseException:  # noqa: BLE001 - never run user code half-confined
         os._exit(SandboxExit.BROKEN)
-    if isinstance(unit, jobs.RunUnit):
-        try:
-            os.execve("/bin/sh", ["/bin/sh", "-c", unit.cmd], identity.environment)
-        except BaseException:  # noqa: BLE001 - e.g. a NUL byte in the command
-            os._exit(SandboxExit.COMMAND_NOT_RUN)
+    if isinstance(unit, jobs.StdioUnit):
+        _exec(unit, identity)
     try:
         _run_case(unit)
     except BaseException:  # noqa: BLE001 - the init reports a case that died without a result
@@ -49,11 +47,25 @@ def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> N
     os._exit(SandboxExit.DONE)
 
 
+def _exec(unit: jobs.RunUnit | jobs.ExecUnit, identity: confine.UnitIdentity) -> NoReturn:
+    """Become the command (`sh -c`) or the program; 127 when it cannot be executed."""
+    if isinstance(unit, jobs.RunUnit):
+        argv, environment = ["/bin/sh", "-c", unit.cmd], identity.environment
+    else:
+        argv, environment = list(unit.argv), {**identity.environment, **unit.environment}
+    try:
+        if "/" in argv[0]:
+            os.execve(argv[0], argv, environment)
+        os.execvpe(argv[0], argv, environment)  # found on the sandbox's PATH, as a shell would
+    except BaseException:  # noqa: BLE001 - e.g. a NUL byte in the command
+        os._exit(SandboxExit.COMMAND_NOT_RUN)
+
+
 def _arrange_descriptors(unit: jobs.Unit, fds: list[int]) -> None:
     """Stdio and the unit's own pipes at fixed numbers; every other descriptor closed,
     the template's control socket first of all (user code must not reach it)."""
     stdin, stdout, stderr, report = fds
-    if isinstance(unit, jobs.RunUnit):
+    if isinstance(unit, jobs.StdioUnit):
         sources = [stdin, stdout, stderr]
     else:
         null = os.open(os.devnull, os.O_RDWR)

@@ -185,6 +185,18 @@ def test_evaluate_with_tolerance_and_stop_on_first_failure(client: ReplClient, s
     assert [c.status for c in tolerant.case_results] == ["passed", "failed", "skipped"]
 
 
+def test_evaluate_program_cases(client: ReplClient, sid: str) -> None:
+    code = "a, b = map(float, input().split())\nprint(a / b)"
+    cases = [{"stdin": "1 3", "stdout": "0.333333"}, {"stdin": "1 0", "stdout": "0"}]
+    result = client.evaluate_code(sid, code, None, cases, compare="float", stop_on_first_failure=True)
+    assert [c.status for c in result.case_results] == ["passed", "error"]
+    assert result.case_results[0].got == "0.3333333333333333\n"
+    assert "ZeroDivisionError" in (result.case_results[1].stderr or "")
+    prolog = client.evaluate_code(sid, "main :- read(X), write(X), nl.\n", None, [{"stdin": "hi.", "stdout": "hi"}],
+                                  main_file="main.pl", cmd='swipl -g main -t halt "$PROGRAM"')
+    assert prolog.passed is True
+
+
 def test_evaluate_syntax_error(client: ReplClient, sid: str) -> None:
     result = client.evaluate_code(sid, "def add(a, b) return a", "add", [("1, 2", "3")])
     assert result.passed is False

@@ -364,6 +364,21 @@ def test_evaluate_code_request_and_result(fake: FakeService, client: ReplClient)
     assert result.case_results[1].status == "failed"
 
 
+def test_evaluate_code_with_program_cases(fake: FakeService, client: ReplClient) -> None:
+    fake.reply("POST", "/evaluate_code", Canned(body={"passed": True, "error": None, "case_results": [
+        {"case": 0, "input": "1 2", "passed": True, "got": "3\n", "expected": "3", "status": "passed",
+         "stdout": "3\n", "stderr": "warn\n", "cpu_ms": 12.5, "peak_memory_kb": 9000}]}))
+    result = client.evaluate_code("s1", "print(3)", None, [{"stdin": "1 2", "stdout": "3"}], compile="true",
+                                  cmd='python3 "$PROGRAM"', main_file="m.py", compare="float", rel_tol=0.1,
+                                  abs_tol=0.2)
+    assert fake.last("POST", "/evaluate_code").body == {
+        "id": "s1", "code": "print(3)", "io_cases": [{"stdin": "1 2", "stdout": "3"}], "compile": "true",
+        "cmd": 'python3 "$PROGRAM"', "main_file": "m.py", "compare": "float", "rel_tol": 0.1, "abs_tol": 0.2,
+    }
+    case = result.case_results[0]
+    assert (case.got, case.stderr, case.cpu_ms, case.peak_memory_kb) == ("3\n", "warn\n", 12.5, 9000)
+
+
 def test_results_are_frozen() -> None:
     result = RunResult(stdout="", stderr="", id="s")
     with pytest.raises(dataclasses.FrozenInstanceError):

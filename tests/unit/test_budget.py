@@ -50,6 +50,18 @@ def test_timeouts_nest(op: str, limit: float | None, cases: int) -> None:
     assert latest_answer < budget.rpc_timeout(op, request, DEFAULTS) < budget.client_timeout(op, request, DEFAULTS)
 
 
+@pytest.mark.parametrize("limit", LIMITS)
+def test_a_compile_step_counts_as_one_more_case(limit: float | None) -> None:
+    timeout = min(limit, DEFAULTS.max_eval_timeout) if limit else None
+    body = {"id": "s", "code": "x", "io_cases": [{"stdin": "", "stdout": ""}] * 3, "timeout": timeout}
+    plain = EvaluateRequest.model_validate(body, context={"config": DEFAULTS})
+    compiled = EvaluateRequest.model_validate({**body, "compile": "true"}, context={"config": DEFAULTS})
+    per_case = budget.job_budget("evaluate", plain, DEFAULTS) / 3
+    assert budget.job_budget("evaluate", compiled, DEFAULTS) == pytest.approx(4 * per_case)
+    assert deadlines.answer_timeout("evaluate", timeout, 4) == pytest.approx(
+        budget.client_timeout("evaluate", compiled, DEFAULTS))
+
+
 def test_the_client_defaults_are_the_service_defaults() -> None:
     assert deadlines.DEFAULT_RUN_TIMEOUT == DEFAULTS.run_timeout
     assert deadlines.DEFAULT_CASE_TIMEOUT == DEFAULTS.eval_timeout

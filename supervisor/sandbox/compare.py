@@ -1,0 +1,62 @@
+"""How a program case's output is compared with the expected output (docs/api.md §4).
+
+Pure functions of two strings, run in the sandbox's init, which user code cannot reach:
+a program's only say in its verdict is what it wrote to stdout. The init decodes that
+output with `surrogateescape`, so a byte that is not UTF-8 becomes a lone surrogate,
+which no expected output can hold (requests refuse them): invalid output never matches.
+
+Modes:
+    exact:  the same text, byte for byte.
+    lines:  the same lines, ignoring whitespace at the end of each line (spaces, tabs, a
+            `\\r` of CRLF) and empty lines at the end (Judge0's default).
+    tokens: the same whitespace-separated tokens.
+    float:  the same tokens, where two tokens that are both decimal numbers are equal
+            within `rel_tol` or `abs_tol` (`math.isclose`). Anything else, `nan` and `inf`
+            included, must be the same text.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+MODES = ("exact", "lines", "tokens", "float")
+LINE_END_SPACE = " \t\r\f\v"
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def same_output(got: str, expected: str, mode: str, rel_tol: float = 0.0, abs_tol: float = 0.0) -> bool:
+    """Whether `got` passes as `expected` under `mode`.
+
+    Raises:
+        ValueError: an unknown mode.
+    """
+    if mode == "exact":
+        return got == expected
+    if mode == "lines":
+        return _lines(got) == _lines(expected)
+    if mode == "tokens":
+        return got.split() == expected.split()
+    if mode == "float":
+        ours, theirs = got.split(), expected.split()
+        return len(ours) == len(theirs) and all(
+            _same_token(a, b, rel_tol, abs_tol) for a, b in zip(ours, theirs, strict=True))
+    raise ValueError(f"unknown compare mode {mode!r}")
+
+
+def _lines(text: str) -> list[str]:
+    lines = [line.rstrip(LINE_END_SPACE) for line in text.split("\n")]
+    while lines and not lines[-1]:
+        lines.pop()
+    return lines
+
+
+def _same_token(got: str, expected: str, rel_tol: float, abs_tol: float) -> bool:
+    if got == expected:
+        return True
+    if not (NUMBER.fullmatch(got) and NUMBER.fullmatch(expected)):
+        return False
+    a, b = float(got), float(expected)
+    if math.isinf(a) or math.isinf(b):
+        return False  # past float range: only the same text is the same number
+    return math.isclose(a, b, rel_tol=rel_tol, abs_tol=abs_tol)
