@@ -47,6 +47,13 @@ RUN apt-get update \
 WORKDIR /app
 COPY requirements.txt ./
 RUN pip install -r requirements.txt
+# The interpreter user code runs on (REPL_SANDBOX_PYTHON): a virtualenv under /opt (which
+# sandboxes see read-only) with a scientific stack and none of the service's packages.
+# To offer user code another package, add it to sandbox-requirements.txt and rebuild.
+COPY sandbox-requirements.txt ./
+RUN python3 -m venv /opt/sandbox-python \
+ && /opt/sandbox-python/bin/pip install -r sandbox-requirements.txt
+ENV REPL_SANDBOX_PYTHON=/opt/sandbox-python/bin/python3
 COPY . .
 RUN mkdir -p /run/repl \
  && mkdir -p -m 0711 /var/lib/repl/sessions

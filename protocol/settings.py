@@ -66,6 +66,14 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return parse
 
 
+def _absolute_path(raw: str) -> str:
+    """A path that means the same from any working directory (empty: unset)."""
+    value = raw.strip()
+    if value and not os.path.isabs(value):
+        raise ValueError("expected an absolute path")
+    return value
+
+
 def _module_names(raw: str) -> tuple[str, ...]:
     if raw.strip().lower() == "none":
         return ()
@@ -127,6 +135,10 @@ SETTINGS: tuple[Setting, ...] = (
             "When set, every endpoint but `/` and the health checks needs `Authorization: Bearer <token>`."),
     Setting("sandbox_uid", "REPL_SANDBOX_UID", 60000, int,
             "Unprivileged uid (and gid) sandboxed code runs as; the uid after it is the sandboxes' template's.", 1),
+    Setting("sandbox_python", "REPL_SANDBOX_PYTHON", "", _absolute_path,
+            "The interpreter user code runs on, e.g. a virtualenv's `bin/python3` with the packages user code "
+            "may import (Python 3.11 or later); unset: the service's own. When set, the service's own packages "
+            "are hidden from user code."),
     Setting("preload_modules", "REPL_PRELOAD_MODULES", _module_names(DEFAULT_PRELOAD), _module_names,
             "Comma-separated modules imported once before sandboxes are forked, so importing them costs "
             "user code nothing (e.g. `numpy,scipy` for a sandbox interpreter that has them); `none` for none."),

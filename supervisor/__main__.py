@@ -13,12 +13,12 @@ import sys
 
 from protocol import logformat, settings
 from protocol.budget import exclusive_wait
-from supervisor import isolation
+from supervisor import isolation, runtime
 from supervisor.exitcodes import ExitCode
 from supervisor.lanes import Lanes
 from supervisor.operations import Context
 from supervisor.pool import Pool
-from supervisor.sandbox import confine
+from supervisor.sandbox import confine, seccomp
 from supervisor.server import Server, lock
 from supervisor.sessions import SessionStore
 
@@ -33,6 +33,11 @@ def main() -> int:
         print(f"supervisor: {exc}", file=sys.stderr)
         return ExitCode.INVALID_SETTING
     logformat.configure(config.log_format, config.log_level, tag="supervisor")
+    try:
+        sandbox_runtime = runtime.resolve(config.sandbox_python)
+    except runtime.RuntimeUnusable as exc:
+        log.error("refusing to start: %s", exc)
+        return ExitCode.INVALID_SETTING
     mode = isolation.check(config)
     if mode.missing and not config.insecure:
         log.error("refusing to start: this machine cannot isolate sandboxes: %s. "
@@ -61,7 +66,7 @@ def main() -> int:
     store = SessionStore(config.session_root, owner, config.disk_quota_mb << 20, config.max_body_bytes)
     server: Server | None = None
     pool = Pool(
-        _zygote_settings(config, mode),
+        _zygote_settings(config, mode, sandbox_runtime),
         config.pool_size, config.max_concurrent_jobs, config.max_queue,
         register=lambda fd: server.poller.register(fd, 1),  # type: ignore[union-attr]
         unregister=lambda fd: server.poller.unregister(fd))  # type: ignore[union-attr]
@@ -87,7 +92,7 @@ def main() -> int:
     return ExitCode.OK
 
 
-def _zygote_settings(config: settings.Config, mode: isolation.Mode) -> dict:
+def _zygote_settings(config: settings.Config, mode: isolation.Mode, sandbox_runtime: runtime.Runtime) -> dict:
     """What the zygote needs to fork and confine sandboxes.
 
     `max_processes` becomes each sandboxed process's RLIMIT_NPROC. That limit counts every
@@ -102,6 +107,9 @@ def _zygote_settings(config: settings.Config, mode: isolation.Mode) -> dict:
         "cgroup_procs": mode.cgroups.procs if mode.cgroups is not None else {},
         "preload_modules": list(config.preload_modules),
         "log_format": config.log_format,
+        "python": sandbox_runtime.python,
+        "hidden_dirs": list(sandbox_runtime.hidden),
+        "seccomp_program": seccomp.program().hex(),
     }
 
 

@@ -122,7 +122,7 @@ class Pool:
         env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
         root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
         self.zygote = subprocess.Popen(
-            [sys.executable, "-m", "supervisor.sandbox.zygote", str(theirs.fileno())],
+            [self.settings.get("python", sys.executable), "-m", "supervisor.sandbox.zygote", str(theirs.fileno())],
             pass_fds=[theirs.fileno()], env=env, cwd=root, stdin=subprocess.DEVNULL,
             # Its own process group: a SIGTERM to the supervisor's group (Ctrl-C, honcho,
             # `kill -- -PGID`) must reach only the supervisor, which then drains; the

@@ -95,8 +95,11 @@ def _bind_prefix(prefix: str, fd: int, target_root: str) -> None:
     libc.mount(None, target, None, RO_FLAGS)
 
 
-def build_root(session_root: str) -> None:
+def build_root(session_root: str, covered: list[str] | None = None) -> None:
     """Enter a private mount namespace whose root is the read-only sandbox image.
+
+    `covered`: directories of the image covered with an empty one (the service's own
+    packages, when user code runs on another interpreter: `supervisor.runtime`).
 
     Called once in the zygote. The session root is bound at SESSIONS (a mount can only be
     bound from the caller's own mount namespace, so it must be in the image); each sandbox
@@ -119,6 +122,10 @@ def build_root(session_root: str) -> None:
         _bind_prefix(prefix, fd, NEW_ROOT)
         os.close(fd)
     _seal_parents(list(prefix_fds))
+    for directory in covered or ():
+        if os.path.isdir(NEW_ROOT + directory):
+            libc.mount("tmpfs", NEW_ROOT + directory, "tmpfs", libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NODEV,
+                       "size=4k,mode=555")
     for hidden in HIDDEN_FILES:
         if os.path.isfile(NEW_ROOT + hidden):
             libc.mount("/dev/null", NEW_ROOT + hidden, None, libc.MS_BIND)
@@ -328,7 +335,9 @@ def read_cap_last() -> int:
 
 def sandbox_environment() -> dict[str, str]:
     """The whole environment user code sees: nothing of the service's own."""
-    python_bins = [os.path.join(p, "bin") for p in _python_prefixes()]
+    # The interpreter's own prefix first: a virtualenv's python3 before its base's.
+    prefixes = sorted(_python_prefixes(), key=lambda p: p != os.path.realpath(sys.prefix))
+    python_bins = [os.path.join(p, "bin") for p in prefixes]
     return {
         "PATH": ":".join(python_bins + [SANDBOX_PATH]),
         "HOME": "/tmp",

@@ -248,6 +248,20 @@ _ARCH = current_arch()
 _PROGRAM, _MISSING = _compile()
 
 
+def program() -> bytes:
+    """The compiled filter, for a zygote that cannot compile it (`use`); empty when there
+    is none on this machine (an unsupported architecture, or no libseccomp)."""
+    return _PROGRAM or b""
+
+
+def use(compiled: bytes) -> None:
+    """Install `compiled` (from `program` in the supervisor) from now on: the zygote may run
+    on an interpreter without libseccomp's bindings (REPL_SANDBOX_PYTHON)."""
+    global _PROGRAM
+    if compiled:
+        _PROGRAM = compiled
+
+
 def available() -> bool:
     """Whether `install` will filter anything (a supported architecture and libseccomp)."""
     return _PROGRAM is not None

@@ -30,7 +30,7 @@ from typing import Any
 
 from protocol import logformat
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import child, confine, libc, template
+from supervisor.sandbox import child, confine, libc, seccomp, template
 
 log = logging.getLogger("supervisor.zygote")
 
@@ -95,9 +95,10 @@ class Zygote:
             max_open_files=settings["max_open_files"], cap_last=confine.read_cap_last(),
             environment=confine.sandbox_environment())
         self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
+        seccomp.use(bytes.fromhex(settings.get("seccomp_program", "")))
         preload(settings.get("preload_modules", []))
         if not self.insecure:
-            confine.build_root(settings["session_root"])
+            confine.build_root(settings["session_root"], settings.get("hidden_dirs", []))
         self.wake_r, self.wake_w = os.pipe()
         os.set_blocking(self.wake_w, False)
         signal.set_wakeup_fd(self.wake_w)

@@ -326,11 +326,18 @@ def test_dockerfile_builds_the_image_the_spec_asks_for() -> None:
     env = dict(re.findall(r"(REPL_[A-Z_]+|PORT)=(\S+)", " ".join(i for i in instructions if i.startswith("ENV"))))
     settings.load(env)
     assert env["PORT"] == "6000"
+    # User code runs on a virtualenv of its own with the documented scientific stack.
+    assert env["REPL_SANDBOX_PYTHON"] == "/opt/sandbox-python/bin/python3"
+    assert any(i.startswith("RUN python3 -m venv /opt/sandbox-python")
+               and "/opt/sandbox-python/bin/pip install -r sandbox-requirements.txt" in i for i in instructions)
+    stack = {line.split("==")[0] for line in (ROOT / "sandbox-requirements.txt").read_text().splitlines()
+             if line and not line.startswith("#")}
+    assert {"numpy", "scipy", "pandas", "sympy", "networkx"} <= stack
 
     # Whatever the image copies exists and is not excluded by .dockerignore.
     ignored = [p.strip() for p in (ROOT / ".dockerignore").read_text().splitlines()
                if p.strip() and not p.startswith("#")]
-    needed = ["Procfile", "requirements.txt", "scripts/start.sh", "webapp/__init__.py",
+    needed = ["Procfile", "requirements.txt", "sandbox-requirements.txt", "scripts/start.sh", "webapp/__init__.py",
               "webapp/gunicorn_conf.py", "supervisor/__main__.py", "protocol/settings.py"]
     for path in needed:
         assert (ROOT / path).exists(), path
@@ -351,6 +358,11 @@ def test_the_image_command_runs_both_processes_and_drains_on_docker_stop(deploym
                REPL_SESSION_ROOT=deployment.relocate(env["REPL_SESSION_ROOT"]),
                REPL_SUPERVISOR_ENDPOINT="ipc://" + deployment.relocate(
                    os.path.dirname(env["REPL_SUPERVISOR_ENDPOINT"][len("ipc://"):])) + "/supervisor.sock")
+    # The image's sandbox interpreter, made as the Dockerfile makes it (without its packages),
+    # outside /tmp as the supervisor requires.
+    venv = Path(tempfile.mkdtemp(prefix="repl-image-python-", dir="/var/tmp"))
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, timeout=120)
+    env["REPL_SANDBOX_PYTHON"] = env["REPL_SANDBOX_PYTHON"].replace("/opt/sandbox-python", str(venv))
     deployment.env.update(env)
     start = deployment.start("image", json.loads(instructions[-1][len("CMD"):]))
     deployment.service.wait_ready()
@@ -372,3 +384,4 @@ def test_the_image_command_runs_both_processes_and_drains_on_docker_stop(deploym
     assert start.wait(30) in (0, 128 + signal.SIGTERM)
     log = deployment.service.log("image")
     assert "supervisor INFO supervisor stopped" in log and "Shutting down: Master" in log, log
+    shutil.rmtree(venv, ignore_errors=True)
