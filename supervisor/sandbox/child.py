@@ -180,6 +180,8 @@ def restore(config: SandboxConfig, base: template.Handle, scratch: hygiene.Scrat
     if not base.alive or base.pid in hygiene.reap_orphans():
         base.close()
         base = start_template(config)
+    else:
+        base.reset_scheduling()
     return base
 
 

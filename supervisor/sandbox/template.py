@@ -318,6 +318,27 @@ class Handle:
             spare = self.pid_of(self.spare.seq)
         return frozenset(p for p in (self.pid, spare) if p is not None)
 
+    def reset_scheduling(self) -> None:
+        """Put this template and its waiting spare back at the scheduling every sandbox
+        starts with: normal policy, nice 0, every CPU the init may use.
+
+        setpriority, sched_setscheduler and sched_setaffinity check only the caller's
+        uid against the target's effective uid, and both run with the sandbox user's
+        effective uid, so user code of a job can change them (nice 19, SCHED_IDLE, one
+        CPU); every later unit would inherit that from its fork. The init (root) undoes
+        it after each job, before the next spare is forked.
+        """
+        cpus = os.sched_getaffinity(0)
+        for pid in self.protected():
+            try:
+                os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+                os.setpriority(os.PRIO_PROCESS, pid, 0)
+                os.sched_setaffinity(pid, cpus)
+            except ProcessLookupError:
+                pass  # died meanwhile: the next job finds out and starts another
+            except PermissionError:
+                pass  # insecure mode without the privilege: its units are the user's own
+
     def _fork_unit(self) -> Forked:
         unit_r, unit_w = os.pipe()
         in_r, in_w = os.pipe()
