@@ -484,7 +484,11 @@ def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any],
 
 def _cpu_exhausted(ended: jobs.Exit, job: jobs.EvaluateJob) -> bool:
     status = ended.status
-    if status is None or not os.WIFSIGNALED(status):
+    if status is None:
+        return False
+    if ended.cpu_seconds > float(job.cpu):
+        return True  # RLIMIT_CPU counts whole seconds: a fractional limit is held here
+    if not os.WIFSIGNALED(status):
         return False
     signum = os.WTERMSIG(status)
     if signum == signal.SIGXCPU:
