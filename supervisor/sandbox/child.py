@@ -132,6 +132,12 @@ def start_template(config: SandboxConfig) -> template.Handle:
             keep = theirs.fileno()
             os.closerange(3, keep)
             os.closerange(keep + 1, confine.MAX_FD)
+            # Its stdio is the supervisor's log, which no process that imports what user
+            # code names (a job template: `import this` prints) may write into.
+            null = os.open(os.devnull, os.O_RDWR)
+            for fd in (0, 1, 2):
+                os.dup2(null, fd)
+            os.close(null)
             _confine_template(config)
             template.serve(theirs, config.unit_identity())
         finally:
@@ -180,6 +186,8 @@ def restore(config: SandboxConfig, base: template.Handle, scratch: hygiene.Scrat
     if not base.alive or base.pid in hygiene.reap_orphans():
         base.close()
         base = start_template(config)
+    else:
+        base.reset_scheduling()
     return base
 
 
@@ -511,7 +519,11 @@ def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any],
 
 def _cpu_exhausted(ended: jobs.Exit, job: jobs.EvaluateJob) -> bool:
     status = ended.status
-    if status is None or not os.WIFSIGNALED(status):
+    if status is None:
+        return False
+    if ended.cpu_seconds > float(job.cpu):
+        return True  # RLIMIT_CPU counts whole seconds: a fractional limit is held here
+    if not os.WIFSIGNALED(status):
         return False
     signum = os.WTERMSIG(status)
     if signum == signal.SIGXCPU:

@@ -294,6 +294,8 @@ class Handle:
         """Have a unit run `unit`: the spare if it is still waiting, else a new fork. The
         unit itself goes to the process on a pipe of its own."""
         forked, self.spare = self.spare, None
+        if forked is not None:
+            self._file_reports()
         if forked is not None and forked.seq in self.exits:
             forked.close()  # the spare died while waiting (it never does on its own)
             forked = None
@@ -302,6 +304,13 @@ class Handle:
         forked.close_unused(unit)
         write_message(forked.unit_w, jobs.unit_to_wire(unit))
         return forked
+
+    def _file_reports(self) -> None:
+        """Read the reports the template has already sent (a spare's exit among them),
+        without waiting for more."""
+        while self.alive and select.select([self.sock], [], [], 0)[0]:
+            if self._next(time.monotonic() + 1) is None:
+                return
 
     def keep_spare(self) -> None:
         """Fork the spare now, without waiting for the template to answer."""
@@ -317,6 +326,27 @@ class Handle:
         if self.spare is not None and spare is None:
             spare = self.pid_of(self.spare.seq)
         return frozenset(p for p in (self.pid, spare) if p is not None)
+
+    def reset_scheduling(self) -> None:
+        """Put this template and its waiting spare back at the scheduling every sandbox
+        starts with: normal policy, nice 0, every CPU the init may use.
+
+        setpriority, sched_setscheduler and sched_setaffinity check only the caller's
+        uid against the target's effective uid, and both run with the sandbox user's
+        effective uid, so user code of a job can change them (nice 19, SCHED_IDLE, one
+        CPU); every later unit would inherit that from its fork. The init (root) undoes
+        it after each job, before the next spare is forked.
+        """
+        cpus = os.sched_getaffinity(0)
+        for pid in self.protected():
+            try:
+                os.sched_setscheduler(pid, os.SCHED_OTHER, os.sched_param(0))
+                os.setpriority(os.PRIO_PROCESS, pid, 0)
+                os.sched_setaffinity(pid, cpus)
+            except ProcessLookupError:
+                pass  # died meanwhile: the next job finds out and starts another
+            except PermissionError:
+                pass  # insecure mode without the privilege: its units are the user's own
 
     def _fork_unit(self) -> Forked:
         unit_r, unit_w = os.pipe()

@@ -142,7 +142,8 @@ def decode(data: Any) -> Any:
     """
     try:
         return _decode(data, 0)
-    except (KeyError, TypeError, IndexError, AttributeError, RecursionError, OverflowError) as exc:
+    except (KeyError, TypeError, IndexError, AttributeError, RecursionError, ArithmeticError) as exc:
+        # ArithmeticError: Fraction(1, 0), Decimal("x") (InvalidOperation), OverflowError
         raise ValueError(f"malformed value: {type(exc).__name__}") from None
 
 
@@ -212,7 +213,7 @@ def same(got: Any, expected: Any, tolerance: float | None = None) -> bool:
     `tolerance`, see `close`."""
     try:
         return close(got, expected, tolerance, 0) if tolerance is not None else bool(got == expected)
-    except RecursionError:
+    except (RecursionError, ArithmeticError):  # ArithmeticError: a Decimal sNaN refuses comparison
         return False
 
 

@@ -176,3 +176,15 @@ def test_user_code_inherits_no_descriptor_of_the_service(service: Service, sessi
     assert len(got) <= 5, got  # 0, 1, 2, the result pipe and the pipe the expected text may come on
     listing = service.run(session_id, "ls /proc/self/fd | wc -l")["stdout"]
     assert int(listing) <= 4, listing  # 0, 1, 2 and the directory ls is reading
+
+
+def test_a_fractional_cpu_limit_is_held_to(service: Service):
+    """RLIMIT_CPU counts whole seconds; a case that returns after using more CPU than a
+    fractional `cpu_limit` allows has passed its limit all the same."""
+    code = ("import time\n"
+            "def spin(seconds):\n    start = time.process_time()\n"
+            "    while time.process_time() - start < seconds:\n        pass\n    return 1\n")
+    over = service.evaluate(code, "spin", [("0.8", "1")], timeout=5, cpu_limit=0.5)["case_results"][0]
+    assert over["status"] == "timeout" and over["error"] == "Timeout", over
+    under = service.evaluate(code, "spin", [("0.05", "1")], timeout=5, cpu_limit=0.5)["case_results"][0]
+    assert under["status"] == "passed", under

@@ -46,3 +46,12 @@ def test_a_syntax_error_shows_no_path_of_the_service(service: Service):
     for text in (body["error"], body["case_results"][0]["error"]):
         assert "/supervisor/" not in text and ".py\"" not in text, text
         assert "<solution>" in text, text
+
+
+def test_a_signalling_nan_is_a_wrong_answer_not_a_failure_of_the_request(service: Service):
+    """Decimal("sNaN") refuses to be compared (InvalidOperation): it equals nothing."""
+    code = "from decimal import Decimal\ndef f(x):\n    return Decimal('sNaN') if x else 1\n"
+    body = service.evaluate(code, "f", [("1", "1"), ("0", "1")])
+    assert [c["status"] for c in body["case_results"]] == ["failed", "passed"], body
+    body = service.evaluate(code, "f", [("1", "[1.0]")], float_tolerance=1e-6)
+    assert body["case_results"][0]["status"] == "failed", body

@@ -46,3 +46,23 @@ def test_jobs_leave_no_descriptor_or_process_in_the_sandbox() -> None:
         wait_for(lambda: set(open_descriptors(svc)) == set(before), timeout=10)
         after = open_descriptors(svc)
         assert after == before, f"descriptors per sandbox process before {before}, after {after}"
+
+
+def test_a_spare_unit_that_died_while_waiting_is_not_used() -> None:
+    """Should the spare unit ever die while it waits (nothing of user code can kill it: see
+    tests/security/test_template.py), the next job gets a new fork, not a crashed case."""
+    with running_service(REPL_POOL_SIZE=1, REPL_MAX_CONCURRENT_JOBS=1) as svc:
+        assert svc.evaluate("def f():\n    return 1", "f", [("", "1")])["passed"]
+
+        def spares() -> list[psutil.Process]:
+            supervisor = psutil.Process(svc.procs["supervisor"].pid)
+            zygote = next(c for c in supervisor.children() if "supervisor.sandbox.zygote" in " ".join(c.cmdline()))
+            return [s for init in zygote.children() for t in init.children() for s in t.children()]
+
+        wait_for(lambda: len(spares()) >= 1, timeout=10)
+        for spare in spares():
+            spare.kill()
+        wait_for(lambda: not spares(), timeout=10)
+        for _ in range(3):
+            result = svc.evaluate("def f():\n    return 2", "f", [("", "2")])
+            assert result["passed"], result

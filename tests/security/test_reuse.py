@@ -82,6 +82,16 @@ def test_garbage_on_the_report_channel_fails_that_case_only(service: Service):
     assert statuses[1] == "error" and "InvalidReport" in body["case_results"][1]["error"], body
 
 
+def test_a_report_whose_value_cannot_be_rebuilt_fails_that_case_only(service: Service):
+    """A value that decodes to an arithmetic error (Fraction(1, 0), Decimal("x")) is a
+    garbled report of that case, not a failure of the whole request."""
+    body = evaluate_hostile(service, "forge_unbuildable_report.py", "forge", [(str(i), str(i)) for i in range(4)])
+    statuses = [c["status"] for c in body["case_results"]]
+    assert statuses[0] == statuses[3] == "passed", body
+    for case in body["case_results"][1:3]:
+        assert case["status"] == "error" and "InvalidReport" in case["error"], body
+
+
 def test_a_process_whose_main_thread_exited_is_killed_too(service: Service):
     session = new_session(service, "thr")
     cases = [(str(i), "None") for i in range(3)]

@@ -53,3 +53,32 @@ def test_user_code_cannot_touch_the_spare_unit(tight: Service):
     body = tight.evaluate(code, "f", [("", "[]")] * 3)
     assert all(c["status"] == "passed" for c in body["case_results"]), body
     assert spares <= spare_units(tight), "a spare unit was killed by the code of another job"
+
+
+SCHEDULING = ("import os\nprint([os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0), "
+              "sorted(os.sched_getaffinity(0))])\n")
+
+
+def test_user_code_cannot_lower_the_priority_of_later_jobs(tight: Service):
+    """setpriority, sched_setscheduler and sched_setaffinity check only the caller's uid
+    against the target's effective uid, which the template and its spare share with user
+    code: a job that puts them at nice 19, SCHED_IDLE or on one CPU must not hand that to
+    the units of the jobs after it (every fork inherits it), whoever sends them."""
+    session = new_session(tight, "sched")
+    tight.write(session, "sched.py", SCHEDULING)
+    fresh = tight.run(session, "python3 sched.py")["stdout"]
+    reached = []
+    for _ in range(4):
+        reached += run_hostile(tight, session, "reschedule_others.py")["stdout"].split("changed ")[1:]
+    # On a job template (the module is not preloaded, two cases) while the base spare waits.
+    body = tight.evaluate("import colorsys\n" + hostile("reschedule_others.py"), "f", [("", "[]")] * 2)
+    reached += [str(c["got"]) for c in body["case_results"]]
+    assert any("idle" in r for r in reached), f"the attack reached nothing; test it differently: {reached}"
+    for _ in range(8):
+        assert tight.run(session, "python3 sched.py")["stdout"] == fresh
+    code = ("import os\ndef f():\n    return [os.sched_getscheduler(0), os.getpriority(os.PRIO_PROCESS, 0), "
+            "sorted(os.sched_getaffinity(0))]\n")
+    for _ in range(4):
+        body = tight.evaluate("import colorsys\n" + hostile("reschedule_others.py"), "f", [("", "[]")] * 2)
+        body = tight.evaluate(code, "f", [("", fresh.strip())])
+        assert body["passed"], body

@@ -218,3 +218,15 @@ def test_text_lines_carry_the_request_id_on_both_sides(service: Service) -> None
     job = next(line for line in service.log("supervisor").splitlines() if f"request_id={request_id}" in line)
     assert TEXT_LINE.match(job) and f" job kind=write_file session={sid} request_id={request_id} " in job, job
     assert re.search(r" duration_ms=\d+(\.\d)? outcome=ok$", job), job
+
+
+def test_user_code_cannot_write_into_the_supervisor_log(json_service: Service) -> None:
+    """A job template imports what the job's code imports, in a process that is not user
+    code's; modules that print when imported (`this`, `__hello__`, `unittest.__main__`)
+    must not reach the supervisor's stderr, where every line is JSON."""
+    code = "import this\nimport __hello__\nimport unittest.__main__\ndef f():\n    return 1\n"
+    body = json_service.evaluate(code, "f", [("", "1")] * 2)
+    assert len(body["case_results"]) == 2, body
+    wait_for_entry(json_service, "supervisor", lambda e: e.get("kind") == "evaluate")
+    log = json_service.log("supervisor")
+    assert "Zen of Python" not in log and "Hello world" not in log and "Ran 1 test" not in log, log[-2000:]
