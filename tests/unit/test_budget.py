@@ -81,3 +81,12 @@ def test_a_batch_waits_for_each_of_its_waves(count: int, limit: float | None, ca
     latest_answer = waves * (budget.queue_wait(DEFAULTS) + longest + budget.BACKSTOP_GRACE)
     rpc = budget.rpc_timeout("evaluate_batch", batch, DEFAULTS)
     assert latest_answer < rpc < budget.client_timeout("evaluate_batch", batch, DEFAULTS)
+
+
+@pytest.mark.parametrize(("count", "limit", "cases"), list(itertools.product((1, 32, 33, 100), LIMITS, (1, 10))))
+def test_the_client_waits_for_a_batch_as_the_rule_says(count: int, limit: float | None, cases: int) -> None:
+    batch = _batch(count, limit, cases)
+    sent = [(s.timeout, len(s.io_cases)) for s in batch.submissions]
+    assert deadlines.BATCH_WINDOW == budget.batch_window(DEFAULTS)
+    expected = budget.client_timeout("evaluate_batch", batch, DEFAULTS)
+    assert deadlines.batch_answer_timeout(sent) == pytest.approx(expected)
