@@ -28,7 +28,7 @@ def batch_results(reply: dict[str, Any]) -> dict[str, Any]:
     results = []
     for item in reply.get("results", []):
         if item.get("ok"):
-            results.append({"status": 200, **item.get("body", {})})
+            results.append({**item.get("body", {}), "status": 200})
         else:
             status, detail = errors.status_and_detail(ServiceError.from_dict(item.get("error") or {}))
             results.append({"status": status, "detail": detail})
