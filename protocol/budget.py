@@ -11,6 +11,11 @@ supervisor receives the request:
         gives up and answers OUTCOME_UNKNOWN (504): the request was sent, the job may run
   < client read timeout = RPC timeout + CLIENT_MARGIN (repl_client)
 
+A batch (`evaluate_batch`) runs its submissions as jobs of their own, at most
+`batch_window` of them at a time (the pool's concurrency), each with its own queue wait
+and budget from when the batch hands it over; so the batch ends within `batch_waves`
+times the longest submission's own RPC timeout, and that product is its RPC timeout.
+
 So a 503 is only ever the supervisor's own "not started" (or a request that never left the
 web tier), and a web-side timeout means the reply was lost, never that the job might still
 be queued. The web tier, the supervisor and the tests compute these from the same request
@@ -20,6 +25,7 @@ documented defaults (docs/api.md, "Deadlines"), and a test holds the two togethe
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 CASE_OVERHEAD = 0.5      # fork, confinement and reporting per case, generously
@@ -55,6 +61,18 @@ def queue_wait(config: Any) -> float:
     return float(config.max_queue_wait)
 
 
+def batch_window(config: Any) -> int:
+    """Submissions of one batch handed to the pool at once: as many as can run at once, so
+    a submission never waits for a sandbox behind its own batch, and each gets the whole
+    queue wait of a job of its own (only other traffic can make it wait)."""
+    return int(config.max_concurrent_jobs)
+
+
+def batch_waves(count: int, config: Any) -> int:
+    """How many submissions of a batch of `count` run one after another in the worst case."""
+    return max(math.ceil(count / batch_window(config)), 1)
+
+
 def rpc_timeout(op: str, request: Any, config: Any) -> float:
     """Seconds the web worker waits for the supervisor's answer to `op`.
 
@@ -62,6 +80,9 @@ def rpc_timeout(op: str, request: Any, config: Any) -> float:
     out of it means the answer was lost (OUTCOME_UNKNOWN), not that the job is still
     waiting to start.
     """
+    if op == "evaluate_batch":
+        longest = max(rpc_timeout("evaluate", submission, config) for submission in request.submissions)
+        return batch_waves(len(request.submissions), config) * longest
     budget = job_budget(op, request, config)
     if op in EXCLUSIVE_OPS:
         return exclusive_wait(config) + FILE_OP_TIMEOUT

@@ -41,11 +41,13 @@ BOUNDS: tuple[Bound, ...] = (
     Bound("evaluate", "memory_limit_mb", "max_eval_memory_mb", "eval_memory_mb", "MiB"),
     Bound("evaluate", "io_cases", "max_cases", None, "cases", count=True),
     Bound("run", "timeout", "max_run_timeout", "run_timeout", "s"),
+    Bound("evaluate_batch", "submissions", "max_batch", None, "submissions", count=True),
 )
 
 #: Fixed by the service, not by a request: (group, name) -> (setting, unit).
 FIXED: dict[tuple[str, str], tuple[str, str]] = {
     ("evaluate", "case_stdout"): ("case_stdout_bytes", "bytes"),
+    ("evaluate_batch", "concurrency"): ("max_concurrent_jobs", "submissions of one batch running at once"),
     ("run", "memory"): ("run_memory_mb", "MiB"),
     ("run", "output"): ("max_output_bytes", "bytes each of stdout and stderr"),
     ("session", "disk_quota"): ("disk_quota_mb", "MiB"),

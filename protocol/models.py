@@ -355,6 +355,38 @@ class StatusReply(_Model):
     counters: dict[str, int] = {}
 
 
+# --- batches ---------------------------------------------------------------------------
+
+class EvaluateBatchRequest(_Model):
+    """Many `/evaluate_code` bodies in one request, run side by side across the sandbox pool and
+    answered in submission order; one submission's failure never fails the others."""
+
+    submissions: list[EvaluateRequest] = Field(
+        min_length=1, description="Each an `/evaluate_code` body, validated as one (errors are located as "
+                                  "`submissions.<index>.<field>`).")
+
+    @field_validator("submissions", mode="before")
+    @classmethod
+    def _maxima(cls, v: Any, info: ValidationInfo) -> Any:
+        # Before the items are validated: an oversized batch is refused without reading it.
+        return _check_maximum(v, info, "evaluate_batch") if isinstance(v, list) else v
+
+
+class BatchEvaluated(EvaluateReply):
+    status: Literal[200] = Field(200, description="The submission ran: its `/evaluate_code` reply follows.")
+
+
+class BatchFailed(_Model):
+    status: int = Field(description=(
+        "The status `/evaluate_code` would have answered for this submission: 503 not executed (retry it), "
+        "504 outcome unknown (it may have run), 404, 500."))
+    detail: Any = Field(description="Why, as in the `detail` of that error response.")
+
+
+class EvaluateBatchReply(_Model):
+    results: list[BatchEvaluated | BatchFailed] = Field(description="One per submission, in submission order.")
+
+
 # The operations the supervisor answers: wire name -> (request model, reply model).
 OPERATIONS: dict[str, tuple[type[_Model], type[_Model]]] = {
     "evaluate": (EvaluateRequest, EvaluateReply),
@@ -368,6 +400,7 @@ OPERATIONS: dict[str, tuple[type[_Model], type[_Model]]] = {
     "delete_session": (DeleteSessionRequest, DeleteSessionReply),
     "list_files": (ListFilesRequest, ListFilesReply),
     "status": (StatusRequest, StatusReply),
+    "evaluate_batch": (EvaluateBatchRequest, EvaluateBatchReply),
 }
 
 

@@ -116,6 +116,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_eval_memory_mb", "REPL_MAX_EVAL_MEMORY_MB", 4096, int,
             "Largest per-case memory limit a request may ask for (MiB).", 16),
     Setting("max_cases", "REPL_MAX_CASES", 1000, int, "Largest number of io_cases in one request.", 1),
+    Setting("max_batch", "REPL_MAX_BATCH", 100, int,
+            "Largest number of submissions in one `/evaluate_batch` request.", 1),
     Setting("run_timeout", "REPL_RUN_TIMEOUT", 30.0, float, "Default wall-clock limit of `/run` (s).", 0.01),
     Setting("max_run_timeout", "REPL_MAX_RUN_TIMEOUT", 120.0, float,
             "Largest `/run` timeout a request may ask for (s).", 0.01),

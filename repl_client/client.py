@@ -33,6 +33,8 @@ run                         no          user code may have side effects; run twi
 evaluate_code               no          the verdict would be the same, but the code may write
                                         files in the session, and a repeat doubles the load
                                         when the service is already too slow to answer
+evaluate_batch              no          as evaluate_code; its 503 items (not executed) are
+                                        sent again, and only they
 delete_file, delete_session no          a repeat after success answers 404
 rename_file                 no          a repeat after success answers 404
 fork_session                no          each attempt would make a new copy
@@ -49,15 +51,25 @@ every call.
 
 from __future__ import annotations
 
-import base64
-import binascii
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any
 
 import requests
 
 from . import __version__
+from .batch import BatchResult, BatchRounds
+from .bodies import (
+    IoCase,
+    decode_base64,
+    encode_content,
+    evaluation_body,
+    evaluation_timeout,
+    expect_success,
+    parse,
+    string_field,
+    without_none,
+)
 from .deadlines import answer_timeout
 from .errors import InvalidResponse, ReplError
 from .results import EvaluationResult, FileEntry, RunResult
@@ -65,9 +77,6 @@ from .retry import NO_RETRY, RetryPolicy
 from .transport import Transport
 
 __all__ = ["ReplClient"]
-
-IoCase = Mapping[str, Any] | Sequence[Any]
-_Result = TypeVar("_Result", RunResult, EvaluationResult, FileEntry)
 
 
 class ReplClient:
@@ -153,7 +162,7 @@ class ReplClient:
         """
         body = {} if id is None else {"id": id}
         reply = self._post("/create_session", body, idempotent=id is not None)
-        return _string_field(reply, "id")
+        return string_field(reply, "id")
 
     def delete_session(self, id: str) -> None:
         """Remove a session and all its files.
@@ -161,7 +170,7 @@ class ReplClient:
         Raises:
             NotFound: The session does not exist.
         """
-        self._expect_success(self._post("/delete_session", {"id": id}, idempotent=False))
+        expect_success(self._post("/delete_session", {"id": id}, idempotent=False))
 
     def fork_session(self, id: str) -> str:
         """Copy a session, as one consistent snapshot, and return the copy's id.
@@ -170,7 +179,7 @@ class ReplClient:
             NotFound: The session does not exist.
         """
         reply = self._post("/fork_session", {"id": id}, idempotent=False)
-        return _string_field(reply, "new_id")
+        return string_field(reply, "new_id")
 
     # -- files -----------------------------------------------------------------
 
@@ -196,11 +205,11 @@ class ReplClient:
                 through a symbolic link that leads out of it.
             PayloadTooLarge: The body or the session's disk quota was exceeded.
         """
-        text, wire_encoding = _encode_content(content, encoding)
+        text, wire_encoding = encode_content(content, encoding)
         body: dict[str, Any] = {"id": id, "rel_path": rel_path, "content": text}
         if wire_encoding is not None:
             body["encoding"] = wire_encoding
-        self._expect_success(self._post("/write_file", body, idempotent=True))
+        expect_success(self._post("/write_file", body, idempotent=True))
 
     def read_file(self, id: str, rel_path: str, encoding: str | None = None) -> str | bytes:
         """Read a file.
@@ -219,8 +228,8 @@ class ReplClient:
                 or the path is refused.
         """
         params = {"id": id, "rel_path": rel_path, "encoding": encoding}
-        content = _string_field(self._get("/read_file", params), "content")
-        return _decode_base64(content) if encoding == "base64" else content
+        content = string_field(self._get("/read_file", params), "content")
+        return decode_base64(content) if encoding == "base64" else content
 
     def delete_file(self, id: str, rel_path: str) -> None:
         """Delete a file.
@@ -229,7 +238,7 @@ class ReplClient:
             NotFound: The file does not exist.
         """
         body = {"id": id, "rel_path": rel_path}
-        self._expect_success(self._post("/delete_file", body, idempotent=False))
+        expect_success(self._post("/delete_file", body, idempotent=False))
 
     def rename_file(self, id: str, old_path: str, new_path: str) -> None:
         """Rename (move) a file within its session.
@@ -238,7 +247,7 @@ class ReplClient:
             NotFound: ``old_path`` does not exist.
         """
         body = {"id": id, "old_path": old_path, "new_path": new_path}
-        self._expect_success(self._post("/rename_file", body, idempotent=False))
+        expect_success(self._post("/rename_file", body, idempotent=False))
 
     def list_files(self, id: str) -> list[FileEntry]:
         """List every entry of a session recursively (links listed, not followed).
@@ -249,7 +258,7 @@ class ReplClient:
         files = self._get("/list_files", {"id": id}).get("files")
         if not isinstance(files, list):
             raise InvalidResponse("reply has no list 'files'", status_code=200)
-        return [_parse(FileEntry, entry) for entry in files]
+        return [parse(FileEntry, entry) for entry in files]
 
     # -- execution -------------------------------------------------------------
 
@@ -276,10 +285,10 @@ class ReplClient:
             BadRequest: The session does not exist ("Session does not exist").
             ValidationFailed: ``timeout`` is above the service's maximum.
         """
-        body = _without_none({"id": id, "cmd": cmd, "stdin": stdin, "timeout": timeout})
+        body = without_none({"id": id, "cmd": cmd, "stdin": stdin, "timeout": timeout})
         read_timeout = self._read_timeout(answer_timeout("run", timeout))
         reply = self._post("/run", body, idempotent=False, read_timeout=read_timeout)
-        return _parse(RunResult, reply)
+        return parse(RunResult, reply)
 
     def evaluate_code(
         self,
@@ -339,30 +348,55 @@ class ReplClient:
             ValidationFailed: A limit is above the service's maximum, a case is
                 malformed, or the cases mix the two kinds.
         """
-        cases = [_io_case(case) for case in io_cases]
-        body = _without_none(
-            {
-                "id": id,
-                "code": code,
-                "entry_point": entry_point,
-                "io_cases": cases,
-                "timeout": timeout,
-                "cpu_limit": cpu_limit,
-                "memory_limit_mb": memory_limit_mb,
-                "float_tolerance": float_tolerance,
-                "stop_on_first_failure": stop_on_first_failure or None,
-                "cmd": cmd,
-                "compile": compile,
-                "main_file": main_file,
-                "compare": compare,
-                "rel_tol": rel_tol,
-                "abs_tol": abs_tol,
-            }
+        body = evaluation_body(
+            id=id,
+            code=code,
+            entry_point=entry_point,
+            io_cases=io_cases,
+            timeout=timeout,
+            cpu_limit=cpu_limit,
+            memory_limit_mb=memory_limit_mb,
+            float_tolerance=float_tolerance,
+            stop_on_first_failure=stop_on_first_failure,
+            cmd=cmd,
+            compile=compile,
+            main_file=main_file,
+            compare=compare,
+            rel_tol=rel_tol,
+            abs_tol=abs_tol,
         )
-        units = len(cases) + (1 if compile else 0)  # the compile step has a case's limits
-        read_timeout = self._read_timeout(answer_timeout("evaluate", timeout, units))
+        read_timeout = self._read_timeout(evaluation_timeout(body))
         reply = self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)
-        return _parse(EvaluationResult, reply)
+        return parse(EvaluationResult, reply)
+
+    def evaluate_batch(self, submissions: Iterable[Mapping[str, Any]]) -> list[BatchResult]:
+        """Evaluate many submissions in one request, side by side on the service.
+
+        Args:
+            submissions: Each a mapping of :meth:`evaluate_code`'s keyword arguments
+                (``id``, ``code``, ``entry_point``, ``io_cases`` and the optional limits);
+                at most the service's ``REPL_MAX_BATCH`` (100 by default).
+
+        Returns:
+            One item per submission, in order: its :class:`EvaluationResult`, or the
+            exception :meth:`evaluate_code` would have raised for it (returned, not
+            raised), e.g. :class:`OutcomeUnknown`. Submissions answered 503 (not
+            executed) are sent again as the retry policy allows; a
+            :class:`ServiceUnavailable` item is one that never got to run.
+
+        Raises:
+            ValidationFailed: A submission is malformed (``detail`` locates it as
+                ``submissions.<index>.<field>``) or there are too many.
+            ServiceUnavailable: None of them could be started, even after retries.
+        """
+        rounds = BatchRounds(submissions, self._transport.retry)
+        while True:
+            read_timeout = self._read_timeout(rounds.read_timeout())
+            reply = self._post("/evaluate_batch", rounds.request(), idempotent=False, read_timeout=read_timeout)
+            wait = rounds.record(reply)
+            if wait is None:
+                return rounds.results
+            self._transport.retry.sleep(wait)
 
     # -- probes ----------------------------------------------------------------
 
@@ -429,64 +463,3 @@ class ReplClient:
             read_timeout=self.timeout if read_timeout is None else read_timeout,
             idempotent=idempotent,
         )
-
-    @staticmethod
-    def _expect_success(reply: Any) -> None:
-        """Raise when a mutation's reply says ``success: false`` (never expected)."""
-        if isinstance(reply, dict) and reply.get("success") is False:
-            raise ReplError("service reported success: false", status_code=200, body=reply)
-
-
-def _without_none(body: dict[str, Any]) -> dict[str, Any]:
-    """Drop optional fields left at ``None`` so the service applies its defaults."""
-    return {key: value for key, value in body.items() if value is not None}
-
-
-def _io_case(case: IoCase) -> dict[str, Any]:
-    """Normalise one I/O case to a mapping: ``{"input": ..., "output": ...}`` for a
-    pair; a mapping (either kind) as it is."""
-    if isinstance(case, Mapping):
-        return dict(case)
-    if isinstance(case, Sequence) and not isinstance(case, (str, bytes)) and len(case) == 2:
-        return {"input": case[0], "output": case[1]}
-    raise TypeError(f"an io case is a mapping or an (input, output) pair, not {case!r}")
-
-
-def _encode_content(content: str | bytes, encoding: str | None) -> tuple[str, str | None]:
-    """Return the wire text and wire encoding for ``write_file``.
-
-    Bytes always travel as base64, since JSON cannot carry arbitrary bytes.
-    """
-    if isinstance(content, (bytes, bytearray, memoryview)):
-        if encoding not in (None, "base64"):
-            raise ValueError(f"bytes content needs encoding None or 'base64', not {encoding!r}")
-        return base64.b64encode(bytes(content)).decode("ascii"), "base64"
-    if not isinstance(content, str):
-        raise TypeError(f"content must be str or bytes, not {type(content).__name__}")
-    return content, encoding
-
-
-def _decode_base64(content: str) -> bytes:
-    """Decode the base64 ``content`` of a read, failing clearly if it is not base64."""
-    try:
-        return base64.b64decode(content, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise InvalidResponse(f"content is not valid base64: {exc}", status_code=200) from exc
-
-
-def _string_field(reply: Any, name: str) -> str:
-    """Return ``reply[name]``, which the API promises is a string."""
-    value = reply.get(name) if isinstance(reply, dict) else None
-    if not isinstance(value, str):
-        raise InvalidResponse(f"reply has no string field {name!r}", status_code=200, body=reply)
-    return value
-
-
-def _parse(cls: type[_Result], data: Any) -> _Result:
-    """Build result ``cls`` from JSON, turning a shape mismatch into InvalidResponse."""
-    try:
-        return cls.from_json(data)
-    except (TypeError, ValueError, KeyError) as exc:
-        raise InvalidResponse(
-            f"reply does not fit {cls.__name__}: {exc}", status_code=200, body=data
-        ) from exc

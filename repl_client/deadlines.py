@@ -12,13 +12,21 @@ unknown) instead of giving up first and guessing.
 The client ships on its own (it needs only ``requests``), so it applies the rule to the
 service's documented defaults rather than importing the server's ``protocol.budget``;
 ``tests/unit/test_budget.py`` checks that the two agree for the default configuration.
-A service configured with a longer ``REPL_MAX_QUEUE_WAIT`` needs a larger ``timeout``
-floor on the client (see :class:`~repl_client.ReplClient`).
+A service configured with a longer ``REPL_MAX_QUEUE_WAIT`` (or, for batches, a smaller
+``REPL_MAX_CONCURRENT_JOBS``) needs a larger ``timeout`` floor on the client (see
+:class:`~repl_client.ReplClient`).
+
+A batch runs in waves of at most ``REPL_MAX_CONCURRENT_JOBS`` submissions, each wave no
+longer than its longest submission's own deadline, so the wait for a batch is the number of
+waves times that (without the HTTP hop, which is paid once).
 """
 
 from __future__ import annotations
 
-__all__ = ["DEFAULT_CASE_TIMEOUT", "DEFAULT_RUN_TIMEOUT", "answer_timeout"]
+import math
+from collections.abc import Sequence
+
+__all__ = ["BATCH_WINDOW", "DEFAULT_CASE_TIMEOUT", "DEFAULT_RUN_TIMEOUT", "answer_timeout", "batch_answer_timeout"]
 
 #: The service's default wall-clock limit for ``/run`` (docs/api.md, "/run").
 DEFAULT_RUN_TIMEOUT = 30.0
@@ -32,6 +40,8 @@ CASE_OVERHEAD = 0.5
 ANSWER_MARGIN = 5.0
 #: The HTTP hop between the service's answer and ours.
 HTTP_MARGIN = 5.0
+#: Submissions of one batch the service runs at once (the default ``REPL_MAX_CONCURRENT_JOBS``).
+BATCH_WINDOW = 32
 
 
 def answer_timeout(kind: str, limit: float | None, cases: int = 1) -> float:
@@ -54,3 +64,16 @@ def answer_timeout(kind: str, limit: float | None, cases: int = 1) -> float:
     else:
         raise ValueError(f"no deadline rule for {kind!r}")
     return QUEUE_WAIT + budget + ANSWER_MARGIN + HTTP_MARGIN
+
+
+def batch_answer_timeout(submissions: Sequence[tuple[float | None, int]]) -> float:
+    """Seconds to wait for the answer to one ``evaluate_batch`` call.
+
+    Args:
+        submissions: Per submission, the per-case wall-clock limit sent (``None`` for the
+            default) and its number of cases.
+    """
+    waves = max(math.ceil(len(submissions) / BATCH_WINDOW), 1)
+    longest = max((answer_timeout("evaluate", limit, cases) - HTTP_MARGIN for limit, cases in submissions),
+                  default=0.0)
+    return waves * longest + HTTP_MARGIN

@@ -23,14 +23,15 @@ dead service gives a prompt, clear error rather than a hang.
 
 from __future__ import annotations
 
+import asyncio
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from .errors import ConnectionFailed, OutcomeUnknown, ReplError, ServiceUnavailable
 
-__all__ = ["RetryPolicy", "is_retryable", "retry_hint"]
+__all__ = ["RetryPolicy", "is_retryable", "next_wait", "retry_hint"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class RetryPolicy:
         jitter: Spread each backoff over [50 %, 100 %] of its value so many
             clients do not return in lock step.
         sleep: How to wait; replaceable in tests.
+        async_sleep: How :class:`~repl_client.AsyncReplClient` waits; replaceable in tests.
         clock: A monotonic clock in seconds; replaceable in tests.
     """
 
@@ -57,6 +59,7 @@ class RetryPolicy:
     total_time: float = 30.0
     jitter: bool = True
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False, compare=False)
+    async_sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False, compare=False)
     clock: Callable[[], float] = field(default=time.monotonic, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -109,3 +112,24 @@ def is_retryable(error: ReplError, *, idempotent: bool) -> bool:
 def retry_hint(error: ReplError) -> float | None:
     """The server's ``Retry-After`` carried by ``error``, if it has one."""
     return error.retry_after if isinstance(error, ServiceUnavailable) else None
+
+
+def next_wait(
+    error: ReplError, *, idempotent: bool, failures: int, policy: RetryPolicy, deadline: float
+) -> float | None:
+    """Seconds to wait before the next attempt of a call, or ``None`` to give up.
+
+    The whole retry rule in one place, for the sync and the async transport alike: the
+    error must be retryable for this call, attempts and the time budget must be left.
+
+    Args:
+        error: What the last attempt raised.
+        idempotent: Whether repeating the call after it took effect is harmless.
+        failures: How many attempts have failed so far, the last one included.
+        policy: The call's retry policy.
+        deadline: ``policy.clock()`` time by which the call must be over.
+    """
+    if failures >= policy.max_attempts or not is_retryable(error, idempotent=idempotent):
+        return None
+    wait = policy.delay(failures, retry_hint(error))
+    return wait if policy.clock() + wait <= deadline else None

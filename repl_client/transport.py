@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Protocol
 
 import requests
 from requests.adapters import HTTPAdapter
@@ -22,9 +22,9 @@ from .errors import (
     error_for_status,
     parse_retry_after,
 )
-from .retry import RetryPolicy, is_retryable, retry_hint
+from .retry import RetryPolicy, next_wait
 
-__all__ = ["Transport"]
+__all__ = ["Response", "Transport", "check_base_url", "decode"]
 
 logger = logging.getLogger("repl_client")
 
@@ -60,9 +60,7 @@ class Transport:
         pool_size: int,
         user_agent: str,
     ) -> None:
-        if not base_url.startswith(("http://", "https://")):
-            raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
-        self.base_url = base_url.rstrip("/")
+        self.base_url = check_base_url(base_url)
         self.connect_timeout = connect_timeout
         self.retry = retry
         self._http = _make_session(token, pool_size, user_agent)
@@ -120,8 +118,8 @@ class Transport:
                 return self._attempt(method, path, params, body, read_timeout)
             except ReplError as error:
                 failures += 1
-                wait = policy.delay(failures, retry_hint(error))
-                if not _should_retry(error, idempotent, failures, policy, wait, deadline):
+                wait = next_wait(error, idempotent=idempotent, failures=failures, policy=policy, deadline=deadline)
+                if wait is None:
                     raise
                 logger.info("retrying %s %s in %.2fs after: %s", method, path, wait, error)
                 policy.sleep(wait)
@@ -147,7 +145,18 @@ class Transport:
             )
         except requests.exceptions.RequestException as exc:
             raise _transport_error(method, path, exc) from exc
-        return _decode(response)
+        return decode(response)
+
+
+def check_base_url(base_url: str) -> str:
+    """``base_url`` without a trailing slash.
+
+    Raises:
+        ValueError: It is not an http(s) URL.
+    """
+    if not base_url.startswith(("http://", "https://")):
+        raise ValueError(f"base_url must start with http:// or https://, got {base_url!r}")
+    return base_url.rstrip("/")
 
 
 def _make_session(token: str | None, pool_size: int, user_agent: str) -> requests.Session:
@@ -161,20 +170,6 @@ def _make_session(token: str | None, pool_size: int, user_agent: str) -> request
     if token is not None:
         session.headers["Authorization"] = f"Bearer {token}"
     return session
-
-
-def _should_retry(
-    error: ReplError,
-    idempotent: bool,
-    failures: int,
-    policy: RetryPolicy,
-    wait: float,
-    deadline: float,
-) -> bool:
-    """Whether to wait ``wait`` seconds and try again, within the policy's bounds."""
-    if failures >= policy.max_attempts or not is_retryable(error, idempotent=idempotent):
-        return False
-    return policy.clock() + wait <= deadline
 
 
 def _transport_error(
@@ -203,7 +198,19 @@ def _never_sent(exc: requests.exceptions.RequestException) -> bool:
     return False
 
 
-def _decode(response: requests.Response) -> Any:
+class Response(Protocol):
+    """What ``decode`` reads of a reply: the surface ``requests`` and ``httpx`` share."""
+
+    @property
+    def status_code(self) -> int: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+    def json(self) -> Any: ...
+
+
+def decode(response: Response) -> Any:
     """Return the JSON of a 2xx reply, or raise the error the status calls for."""
     body = _json_body(response)
     if not 200 <= response.status_code < 300:
@@ -222,7 +229,7 @@ def _decode(response: requests.Response) -> Any:
     return body
 
 
-def _json_body(response: requests.Response) -> Any:
+def _json_body(response: Response) -> Any:
     """The decoded JSON body, or ``_NOT_JSON`` when the body is not JSON."""
     try:
         return response.json()
@@ -230,7 +237,7 @@ def _json_body(response: requests.Response) -> Any:
         return _NOT_JSON
 
 
-def _detail(body: Any, response: requests.Response) -> Any:
+def _detail(body: Any, response: Response) -> Any:
     """The server's ``detail``; for a body without one, the body (or its text)."""
     if isinstance(body, dict) and "detail" in body:
         return body["detail"]

@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol import models
-from protocol.budget import job_budget, queue_wait
+from protocol.budget import batch_window, job_budget, queue_wait
 from protocol.errors import ErrorCode, ServiceError
 from protocol.settings import Config
+from supervisor import batch
 from supervisor.lanes import Kind, Lanes
 from supervisor.pool import Pool
 from supervisor.sandbox import jobs
@@ -189,6 +190,13 @@ def _program(req: models.EvaluateRequest) -> jobs.ProgramSpec | None:
         abs_tol=models.DEFAULT_ABS_TOL if req.abs_tol is None else req.abs_tol)
 
 
+def evaluate_batch(ctx: Context, req: models.EvaluateBatchRequest, reply: Reply) -> None:
+    """Each submission is an `evaluate` of its own, so it is ordered, queued and limited
+    exactly like one sent alone; `supervisor.batch` runs them side by side and answers in order."""
+    batch.fan_out(req.submissions, lambda submission, answer: evaluate(ctx, submission, answer),
+                  batch_window(ctx.config), reply)
+
+
 def read_file(ctx: Context, req: models.ReadFileRequest, reply: Reply) -> None:
     _on_lane(ctx, req.id, Kind.QUICK, lambda: {
         "content": ctx.store.read(req.id, req.rel_path, req.encoding), "id": req.id, "rel_path": req.rel_path,
@@ -261,6 +269,6 @@ HANDLERS: dict[str, Callable[[Context, Any, Reply], None]] = {
     "evaluate": evaluate, "run": run, "read_file": read_file, "write_file": write_file,
     "delete_file": delete_file, "rename_file": rename_file, "fork_session": fork_session,
     "create_session": create_session, "delete_session": delete_session, "list_files": list_files,
-    "status": status,
+    "status": status, "evaluate_batch": evaluate_batch,
 }
 assert set(HANDLERS) == set(models.OPERATIONS), "every wire operation needs a handler"

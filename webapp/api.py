@@ -16,10 +16,27 @@ from flask import Blueprint, Response, current_app, request
 from protocol import models
 from protocol.budget import rpc_timeout
 from protocol.errors import ErrorCode, ServiceError
-from webapp import requestlog
+from webapp import errors, requestlog
 from webapp.jsonio import json_response, parse_body
 
 bp = Blueprint("api", __name__)
+
+
+def batch_results(reply: dict[str, Any]) -> dict[str, Any]:
+    """Each submission's answer as `/evaluate_code` would have given it, with its status:
+    `{"status": 200, <the evaluate reply>}` or `{"status": 503, "detail": ...}` (docs/api.md §12)."""
+    results = []
+    for item in reply.get("results", []):
+        if item.get("ok"):
+            results.append({**item.get("body", {}), "status": 200})
+        else:
+            status, detail = errors.status_and_detail(ServiceError.from_dict(item.get("error") or {}))
+            results.append({"status": status, "detail": detail})
+    return {"results": results}
+
+
+def _as_is(reply: dict[str, Any]) -> dict[str, Any]:
+    return reply
 
 
 @dataclass(frozen=True)
@@ -28,6 +45,7 @@ class Endpoint:
     path: str
     op: str
     summary: str
+    shape: Callable[[dict[str, Any]], dict[str, Any]] = _as_is  # the supervisor's reply -> the HTTP body
 
     @property
     def request_model(self) -> type[pydantic.BaseModel]:
@@ -49,6 +67,8 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     Endpoint("POST", "/create_session", "create_session", "Create a session"),
     Endpoint("POST", "/delete_session", "delete_session", "Delete a session and its files"),
     Endpoint("GET", "/list_files", "list_files", "List every entry of a session"),
+    Endpoint("POST", "/evaluate_batch", "evaluate_batch", "Evaluate many submissions at once, answered in order",
+             batch_results),
 )
 
 
@@ -96,8 +116,9 @@ def _handler(endpoint: Endpoint) -> Callable[[], Response]:
         request.environ["repl.session"] = getattr(model, "id", None)
         body = model.model_dump(exclude_none=True)
         timeout = rpc_timeout(endpoint.op, model, current_app.config["REPL"])
-        return json_response(current_app.extensions["supervisor"].call(endpoint.op, body, timeout,
-                                                                       request_id=requestlog.current_id()))
+        reply = current_app.extensions["supervisor"].call(endpoint.op, body, timeout,
+                                                          request_id=requestlog.current_id())
+        return json_response(endpoint.shape(reply))
     handle.__name__ = f"api_{endpoint.op}"
     return handle
 

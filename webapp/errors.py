@@ -8,6 +8,7 @@ bare 500 whose traceback goes to the log, never to the client.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from flask import Flask, Response
 from werkzeug.exceptions import HTTPException
@@ -43,12 +44,18 @@ def error_response(status: int, detail: object) -> Response:
     return response
 
 
+def status_and_detail(exc: ServiceError) -> tuple[int, Any]:
+    """The HTTP status of a supervisor error and the detail a client may see (an INTERNAL
+    error's detail stays in the logs). Also used for each failed submission of a batch."""
+    if exc.code is ErrorCode.INTERNAL:
+        return 500, "internal error"
+    return STATUS[exc.code], exc.detail
+
+
 def register(app: Flask) -> None:
     @app.errorhandler(ServiceError)
     def _service_error(exc: ServiceError) -> Response:
-        if exc.code is ErrorCode.INTERNAL:
-            return error_response(500, "internal error")
-        return error_response(STATUS[exc.code], exc.detail)
+        return error_response(*status_and_detail(exc))
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> Response:

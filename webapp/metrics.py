@@ -127,6 +127,10 @@ def observe_reply(op: str, reply: dict[str, Any]) -> None:
             EVALUATIONS.labels("compile_error").inc()
         else:
             EVALUATIONS.labels("passed" if reply.get("passed") else "failed").inc()
+    elif op == "evaluate_batch":
+        for item in reply.get("results") or []:
+            if isinstance(item, dict) and item.get("ok"):
+                observe_reply("evaluate", item.get("body") or {})
     elif op == "run":
         if reply.get("timed_out"):
             RUN_COMMANDS.labels("timeout").inc()

@@ -56,6 +56,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "create_session": {"id": "demo-2"},
     "delete_session": {"id": "demo"},
     "list_files": {"id": "demo"},
+    "evaluate_batch": {"submissions": [
+        {"id": "demo", "code": "def add(a, b):\n    return a + b", "entry_point": "add",
+         "io_cases": [{"input": "1, 2", "output": "3"}]},
+        {"id": "demo", "code": "def add(a, b):\n    return a - b", "entry_point": "add",
+         "io_cases": [{"input": "1, 2", "output": "3"}]}]},
 }
 
 # The error statuses every API operation may answer, and why.

@@ -8,6 +8,7 @@ works in sessions of its own, so tests do not depend on one another.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterator
@@ -224,3 +225,48 @@ def test_deleted_session_is_not_found(client: ReplClient) -> None:
         client.list_files(session_id)
     with pytest.raises(NotFound):
         client.delete_session(session_id)
+
+
+def test_evaluate_batch(client: ReplClient, sid: str) -> None:
+    crash = "import os\ndef add(a, b):\n    os.abort()"
+    submissions: list[dict[str, Any]] = [
+        {"id": sid, "code": ADD_SOURCE, "entry_point": "add", "io_cases": [("1, 2", "3")]},
+        {"id": sid, "code": ADD_SOURCE, "entry_point": "add", "io_cases": [("1, 2", "4")], "timeout": 2},
+        {"id": sid, "code": crash, "entry_point": "add", "io_cases": [("1, 2", "3")]},
+    ]
+    passing, failing, crashing = client.evaluate_batch(submissions)
+    assert isinstance(passing, EvaluationResult) and passing.passed is True
+    assert isinstance(failing, EvaluationResult) and failing.case_results[0].got == 3
+    assert isinstance(crashing, EvaluationResult) and crashing.case_results[0].status == "crashed"
+    with pytest.raises(ValidationFailed) as caught:
+        client.evaluate_batch([submissions[0], {**submissions[0], "timeout": 10**7}])
+    assert "submissions.1.timeout" in str(caught.value)
+
+
+def test_the_async_client_against_the_service(service: Any) -> None:
+    from repl_client import AsyncReplClient
+
+    async def main() -> None:
+        async with AsyncReplClient(service.url, token=getattr(service, "token", None)) as client:
+            assert await client.ping() is True and (await client.readyz())["ready"] is True
+            assert await client.healthz() == {"status": "ok"}
+            sid = await client.create_session()
+            try:
+                await client.write_file(sid, "data.bin", b"\x00\xff")
+                assert await client.read_file(sid, "data.bin", encoding="base64") == b"\x00\xff"
+                assert [entry.path for entry in await client.list_files(sid)] == ["data.bin"]
+                ran = await client.run(sid, "wc -c < data.bin", timeout=10)
+                assert ran.ok and ran.stdout.strip() == "2"
+                # Two calls at once on one client, and a batch beside them.
+                single, batch = await asyncio.gather(
+                    client.evaluate_code(sid, ADD_SOURCE, "add", [("1, 2", "3")]),
+                    client.evaluate_batch([{"id": sid, "code": ADD_SOURCE, "entry_point": "add",
+                                            "io_cases": [(f"{i}, 1", str(i + 1))]} for i in range(10)]))
+                assert single.passed is True
+                assert [r.case_results[0].got for r in batch if isinstance(r, EvaluationResult)] == list(range(1, 11))
+                with pytest.raises(BadRequest):
+                    await client.run(f"missing-{uuid.uuid4().hex}", "true")
+            finally:
+                await client.delete_session(sid)
+
+    asyncio.run(main())

@@ -8,6 +8,7 @@ records every request it receives, so retries can be counted.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import dataclasses
 import email.utils
@@ -865,3 +866,170 @@ def test_base_url_must_be_http() -> None:
 def test_retry_policy_rejects_zero_attempts() -> None:
     with pytest.raises(ValueError):
         RetryPolicy(max_attempts=0)
+
+
+# -- batches -------------------------------------------------------------------
+
+
+def _evaluated(index: int) -> dict[str, Any]:
+    case = {"case": 0, "input": "", "passed": True, "got": index, "expected": index, "status": "passed"}
+    return {"status": 200, "passed": True, "case_results": [case], "error": None}
+
+
+def _submission(index: int, **extra: Any) -> dict[str, Any]:
+    return {"id": "s1", "code": f"x = {index}", "entry_point": "x", "io_cases": [("", str(index))], **extra}
+
+
+NOT_RUN = {"status": 503, "detail": "no sandbox became free in time; the job was not started, retry shortly"}
+
+
+def _answering(not_run: set[int]) -> Callable[[Seen], Canned]:
+    """Answer each submission with its index (taken from its code), or 503 for `not_run`."""
+
+    def reply(seen: Seen) -> Canned:
+        indexes = [int(sub["code"].split("= ")[1]) for sub in seen.body["submissions"]]
+        return Canned(body={"results": [NOT_RUN if i in not_run else _evaluated(i) for i in indexes]})
+
+    return reply
+
+
+def test_evaluate_batch_request_and_results_in_order(fake: FakeService, client: ReplClient) -> None:
+    lost = {"status": 504, "detail": "the sandbox died while running the job; it may have run"}
+    fake.reply("POST", "/evaluate_batch", Canned(body={"results": [_evaluated(0), lost, _evaluated(2)]}))
+    results = client.evaluate_batch([_submission(0), _submission(1, timeout=2), _submission(2)])
+    assert fake.last("POST", "/evaluate_batch").body["submissions"][1] == {
+        "id": "s1", "code": "x = 1", "entry_point": "x", "io_cases": [{"input": "", "output": "1"}], "timeout": 2}
+    first, second, third = results
+    assert isinstance(first, EvaluationResult) and first.case_results[0].got == 0
+    assert isinstance(second, OutcomeUnknown) and second.status_code == 504 and "may have run" in second.detail
+    assert isinstance(third, EvaluationResult) and third.case_results[0].got == 2
+    assert fake.count("POST", "/evaluate_batch") == 1  # a 504 item is never sent again
+
+
+def test_evaluate_batch_sends_the_503_items_again_and_only_them(
+    fake: FakeService, client: ReplClient, sleeps: list[float]
+) -> None:
+    first_round = _answering({1, 3})
+    fake.reply("POST", "/evaluate_batch", first_round, _answering(set()))
+    results = client.evaluate_batch([_submission(i) for i in range(5)])
+    assert [r.case_results[0].got for r in results if isinstance(r, EvaluationResult)] == [0, 1, 2, 3, 4]
+    assert fake.count("POST", "/evaluate_batch") == 2
+    resent = fake.last("POST", "/evaluate_batch").body["submissions"]
+    assert [sub["code"] for sub in resent] == ["x = 1", "x = 3"]
+    assert sleeps == [0.5]
+
+
+def test_evaluate_batch_gives_up_on_503_items_after_max_attempts(
+    fake: FakeService, client: ReplClient, sleeps: list[float]
+) -> None:
+    fake.reply("POST", "/evaluate_batch", _answering({1}))
+    results = client.evaluate_batch([_submission(0), _submission(1)])
+    assert isinstance(results[0], EvaluationResult)
+    assert isinstance(results[1], ServiceUnavailable) and "not started" in results[1].detail
+    assert fake.count("POST", "/evaluate_batch") == 3
+    assert sleeps == [0.5, 1.0]
+
+
+def test_a_whole_batch_503_is_retried_and_a_422_raised(
+    fake: FakeService, client: ReplClient, sleeps: list[float]
+) -> None:
+    nothing_ran = Canned(503, {"detail": "no submission of the batch was started"}, headers={"Retry-After": "1"})
+    fake.reply("POST", "/evaluate_batch", nothing_ran, _answering(set()))
+    assert len(client.evaluate_batch([_submission(0)])) == 1
+    assert sleeps == [1.0]
+    invalid = [{"type": "missing", "loc": ["body", "submissions", 0, "code"], "msg": "Field required"}]
+    fake.reply("POST", "/evaluate_batch", Canned(422, {"detail": invalid}))
+    with pytest.raises(ValidationFailed) as caught:
+        client.evaluate_batch([_submission(0)])
+    assert "submissions.0.code" in str(caught.value)
+
+
+def test_evaluate_batch_reply_of_the_wrong_length_is_invalid(fake: FakeService, client: ReplClient) -> None:
+    fake.reply("POST", "/evaluate_batch", Canned(body={"results": [_evaluated(0)]}))
+    with pytest.raises(InvalidResponse):
+        client.evaluate_batch([_submission(0), _submission(1)])
+
+
+def test_evaluate_batch_waits_for_every_wave(fake: FakeService, client: ReplClient) -> None:
+    from repl_client import deadlines
+
+    fake.reply("POST", "/evaluate_batch", _answering(set()))
+    submissions = [_submission(i, timeout=1) for i in range(deadlines.BATCH_WINDOW + 1)]
+    seen: list[float] = []
+    original = client._transport._attempt
+
+    def spy(method: str, path: str, params: Any, body: Any, read_timeout: float) -> Any:
+        seen.append(read_timeout)
+        return original(method, path, params, body, read_timeout)
+
+    client._transport._attempt = spy  # type: ignore[method-assign]
+    client.evaluate_batch(submissions)
+    one = deadlines.answer_timeout("evaluate", 1, 1) - deadlines.HTTP_MARGIN
+    assert seen == [pytest.approx(2 * one + deadlines.HTTP_MARGIN)]
+
+
+# -- the async client ----------------------------------------------------------
+
+
+def _async_client(fake: FakeService, sleeps: list[float]) -> Any:
+    from repl_client import AsyncReplClient
+
+    async def record(seconds: float) -> None:
+        sleeps.append(seconds)
+
+    policy = RetryPolicy(max_attempts=3, backoff_base=0.5, jitter=False, async_sleep=record)
+    return AsyncReplClient(fake.url, timeout=5.0, retry=policy, token="t0k")
+
+
+def test_async_client_batch_resends_503_items(fake: FakeService, sleeps: list[float]) -> None:
+    fake.reply("POST", "/evaluate_batch", _answering({0}), _answering(set()))
+
+    async def main() -> list[Any]:
+        async with _async_client(fake, sleeps) as client:
+            return await client.evaluate_batch([_submission(0), _submission(1)])
+
+    results = asyncio.run(main())
+    assert [r.case_results[0].got for r in results] == [0, 1]
+    assert [sub["code"] for sub in fake.last("POST", "/evaluate_batch").body["submissions"]] == ["x = 0"]
+    assert fake.last("POST", "/evaluate_batch").headers["Authorization"] == "Bearer t0k"
+    assert sleeps == [0.5]
+
+
+def test_async_client_retries_as_the_sync_one(fake: FakeService, sleeps: list[float]) -> None:
+    fake.reply("POST", "/run", Canned(503, {"detail": "busy"}, headers={"Retry-After": "2"}), Canned(body=RUN_REPLY))
+    fake.reply("POST", "/evaluate_code", Canned(drop=True))
+    fake.reply("GET", "/read_file", Canned(drop=True), Canned(body={"content": "ok", "id": "s1", "rel_path": "a"}))
+    fake.reply("GET", "/list_files", Canned(404, {"detail": "no such session"}))
+
+    async def main() -> None:
+        async with _async_client(fake, sleeps) as client:
+            assert (await client.run("s1", "echo hi")).stdout == "hi\n"  # a 503 is retried for every call
+            with pytest.raises(ConnectionFailed) as caught:  # not after the request may have arrived
+                await client.evaluate_code("s1", "x = 1", "x", [])
+            assert caught.value.request_sent is True
+            assert await client.read_file("s1", "a") == "ok"  # a read is retried after a drop
+            with pytest.raises(NotFound) as missing:
+                await client.list_files("s1")
+            assert missing.value.detail == "no such session"
+
+    asyncio.run(main())
+    assert sleeps == [2.0, 0.5]
+    assert fake.count("POST", "/run") == 2 and fake.count("POST", "/evaluate_code") == 1
+    assert fake.count("GET", "/read_file") == 2
+
+
+def test_async_client_refused_connection_is_not_sent(sleeps: list[float]) -> None:
+    from repl_client import AsyncReplClient
+
+    async def main() -> None:
+        policy = RetryPolicy(max_attempts=2, backoff_base=0, jitter=False)
+        async with AsyncReplClient(f"http://127.0.0.1:{_free_port()}", retry=policy) as client:
+            assert await client.ping() is False
+            with pytest.raises(ConnectionFailed) as caught:
+                await client.run("s1", "true")
+            assert caught.value.request_sent is False
+        assert client.closed
+        with pytest.raises(RuntimeError):
+            await client.healthz()
+
+    asyncio.run(main())

@@ -12,7 +12,7 @@ import itertools
 import pytest
 
 from protocol import budget, settings
-from protocol.models import EvaluateRequest, RunRequest
+from protocol.models import EvaluateBatchRequest, EvaluateRequest, RunRequest
 from repl_client import deadlines
 
 DEFAULTS = settings.load({})
@@ -75,3 +75,30 @@ def test_the_documented_rule_names_the_constants() -> None:
     for phrase in (f"{budget.BACKSTOP_GRACE:g} s", f"{budget.REPLY_MARGIN:g} s", f"{budget.CLIENT_MARGIN:g} s",
                    f"{budget.CASE_OVERHEAD:g} s", "REPL_MAX_QUEUE_WAIT"):
         assert phrase in doc, phrase
+
+
+def _batch(count: int, limit: float | None, cases: int) -> EvaluateBatchRequest:
+    submissions = [_request("evaluate", None, 1).model_dump(exclude_none=True)] * (count - 1)
+    submissions.append(_request("evaluate", limit, cases).model_dump(exclude_none=True))
+    return EvaluateBatchRequest.model_validate({"submissions": submissions}, context={"config": DEFAULTS})
+
+
+@pytest.mark.parametrize(("count", "limit", "cases"), list(itertools.product((1, 32, 33, 100), LIMITS, (1, 10))))
+def test_a_batch_waits_for_each_of_its_waves(count: int, limit: float | None, cases: int) -> None:
+    """Each wave may take a whole submission's time, from queue wait to backstop."""
+    batch = _batch(count, limit, cases)
+    waves = -(-count // DEFAULTS.max_concurrent_jobs)
+    assert budget.batch_waves(count, DEFAULTS) == waves
+    longest = max(budget.job_budget("evaluate", s, DEFAULTS) for s in batch.submissions)
+    latest_answer = waves * (budget.queue_wait(DEFAULTS) + longest + budget.BACKSTOP_GRACE)
+    rpc = budget.rpc_timeout("evaluate_batch", batch, DEFAULTS)
+    assert latest_answer < rpc < budget.client_timeout("evaluate_batch", batch, DEFAULTS)
+
+
+@pytest.mark.parametrize(("count", "limit", "cases"), list(itertools.product((1, 32, 33, 100), LIMITS, (1, 10))))
+def test_the_client_waits_for_a_batch_as_the_rule_says(count: int, limit: float | None, cases: int) -> None:
+    batch = _batch(count, limit, cases)
+    sent = [(s.timeout, len(s.io_cases)) for s in batch.submissions]
+    assert deadlines.BATCH_WINDOW == budget.batch_window(DEFAULTS)
+    expected = budget.client_timeout("evaluate_batch", batch, DEFAULTS)
+    assert deadlines.batch_answer_timeout(sent) == pytest.approx(expected)

@@ -40,6 +40,7 @@ def test_the_wheel_holds_the_typed_client_alone_and_installs(tmp_path: Path) -> 
     expected = {f"repl_client/{p.name}" for p in (ROOT / "repl_client").iterdir() if p.suffix == ".py"}
     assert modules == expected | {"repl_client/py.typed"}
     assert "Requires-Dist: requests" in metadata and "Requires-Python: >=3.11" in metadata
+    assert "Provides-Extra: async" in metadata and "Requires-Dist: httpx" in metadata  # AsyncReplClient
 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-index", "--target", str(target),

@@ -79,8 +79,8 @@ def test_every_example_is_in_the_document_and_valid(configured: Service) -> None
 
 
 def test_the_examples_succeed_against_the_service(configured: Service) -> None:
-    order = ["write_file", "read_file", "run", "evaluate", "list_files", "fork_session", "create_session",
-             "rename_file", "write_file", "delete_file", "delete_session"]
+    order = ["write_file", "read_file", "run", "evaluate", "evaluate_batch", "list_files", "fork_session",
+             "create_session", "rename_file", "write_file", "delete_file", "delete_session"]
     assert set(order) == set(EXAMPLES)
     paths = {"evaluate": "/evaluate_code", "run": "/run"}
     for op in order:
