@@ -87,6 +87,8 @@ class EvaluateRequest(_Model):
                     "tolerance, through lists, tuples and dict values (e.g. `1e-6`); default exact `==`.")
     stop_on_first_failure: bool = Field(
         False, description="Run no case after the first one that does not pass; those get status `skipped`.")
+    require_session: bool = Field(
+        False, description="Answer 404 when the session does not exist instead of using a scratch directory.")
 
     @field_validator("timeout", "cpu_limit", "memory_limit_mb", "io_cases")
     @classmethod
@@ -192,6 +194,9 @@ class RenameFileReply(_Model):
 
 class ForkSessionRequest(_Model):
     id: SessionId
+    new_id: SessionId | None = Field(None, description=(
+        "Set by the web tier, whatever a client sends: the copy's id, a new UUID4 that routes to the "
+        "source's supervisor (`protocol/routing.py`)."))
 
 
 class ForkSessionReply(_Model):
