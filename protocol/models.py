@@ -183,6 +183,8 @@ class EvaluateRequest(_Model):
         if given:
             raise ValueError(f"{', '.join(given)}: for program cases ({{stdin, stdout}}) only")
         return self
+    require_session: bool = Field(
+        False, description="Answer 404 when the session does not exist instead of using a scratch directory.")
 
     @field_validator("timeout", "cpu_limit", "memory_limit_mb", "io_cases")
     @classmethod
@@ -289,6 +291,9 @@ class RenameFileReply(_Model):
 
 class ForkSessionRequest(_Model):
     id: SessionId
+    new_id: SessionId | None = Field(None, description=(
+        "Set by the web tier, whatever a client sends: the copy's id, a new UUID4 that routes to the "
+        "source's supervisor (`protocol/routing.py`)."))
 
 
 class ForkSessionReply(_Model):

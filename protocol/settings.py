@@ -74,6 +74,16 @@ def _absolute_path(raw: str) -> str:
     return value
 
 
+def _endpoint_list(raw: str) -> tuple[str, ...]:
+    endpoints = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for endpoint in endpoints:
+        if not endpoint.startswith(("ipc://", "tcp://")):
+            raise ValueError(f"{endpoint!r} is not an ipc:// or tcp:// ZeroMQ endpoint")
+    if len(set(endpoints)) != len(endpoints):
+        raise ValueError("an endpoint is listed twice")
+    return endpoints
+
+
 def _module_names(raw: str) -> tuple[str, ...]:
     if raw.strip().lower() == "none":
         return ()
@@ -95,7 +105,20 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("session_root", "REPL_SESSION_ROOT", "/tmp/genie_repl", _text,
             "Directory holding one sub-directory per session (owned by the supervisor)."),
     Setting("supervisor_endpoint", "REPL_SUPERVISOR_ENDPOINT", "ipc:///tmp/genie_repl_supervisor.sock",
-            _text, "ZeroMQ address the supervisor binds and the web workers connect to."),
+            _text, "ZeroMQ address the supervisor binds (e.g. `tcp://*:5555`); also the one the web workers "
+            "connect to when `REPL_SUPERVISOR_ENDPOINTS` is unset."),
+    Setting("supervisor_endpoints", "REPL_SUPERVISOR_ENDPOINTS", (), _endpoint_list,
+            "Comma-separated endpoints of several supervisors the web tier spreads sessions over (rendezvous "
+            "hashing of the session id); unset: the one `REPL_SUPERVISOR_ENDPOINT`. Web tier only."),
+    Setting("curve_secret_key", "REPL_CURVE_SECRET_KEY", "", _text,
+            "Supervisor: its CurveZMQ secret key file (`server.key_secret` of `python3 -m supervisor.keys`); "
+            "required for a `tcp://` endpoint unless `REPL_INSECURE=1`."),
+    Setting("curve_clients_dir", "REPL_CURVE_CLIENTS_DIR", "", _text,
+            "Supervisor: directory of the public key files (`*.key`) of the clients allowed to connect."),
+    Setting("curve_client_key", "REPL_CURVE_CLIENT_KEY", "", _text,
+            "Web tier: its CurveZMQ secret key file (`web.key_secret`), used on every supervisor connection."),
+    Setting("curve_server_key", "REPL_CURVE_SERVER_KEY", "", _text,
+            "Web tier: the supervisors' public key file (`server.key`); all supervisors share one key pair."),
     Setting("web_workers", "REPL_WEB_WORKERS", 2, int, "Gunicorn worker processes.", 1),
     Setting("web_threads", "REPL_WEB_THREADS", 32, int,
             "Threads per gunicorn worker (each can wait on one long `/run`).", 1),

@@ -13,7 +13,7 @@ import sys
 
 from protocol import logformat, settings
 from protocol.budget import exclusive_wait
-from supervisor import isolation, runtime
+from supervisor import curve, isolation, runtime
 from supervisor.exitcodes import ExitCode
 from supervisor.lanes import Lanes
 from supervisor.operations import Context
@@ -38,6 +38,14 @@ def main() -> int:
     except runtime.RuntimeUnusable as exc:
         log.error("refusing to start: %s", exc)
         return ExitCode.INVALID_SETTING
+    try:
+        curve.check(config)
+    except curve.CurveRefused as exc:
+        log.error("refusing to start: %s", exc)
+        return ExitCode.UNAUTHENTICATED_ENDPOINT
+    if config.supervisor_endpoint.startswith("tcp://") and not curve.configured(config):
+        log.warning("!!! %s accepts operations from anyone who reaches it (REPL_INSECURE=1, no CurveZMQ keys) !!!",
+                    config.supervisor_endpoint)
     mode = isolation.check(config)
     if mode.missing and not config.insecure:
         log.error("refusing to start: this machine cannot isolate sandboxes: %s. "
@@ -77,12 +85,16 @@ def main() -> int:
     try:
         server.bind()
         pool.start()
+    except curve.CurveRefused as exc:
+        log.error("refusing to start: %s", exc)
+        return ExitCode.UNAUTHENTICATED_ENDPOINT
     except Exception as exc:  # noqa: BLE001 - startup failures end the process with a message
         log.error("refusing to start: %s", exc)
         pool.stop()
         return ExitCode.STARTUP_FAILED
-    log.info("supervisor ready on %s: isolation=%s limits=%s seccomp=%s pool=%d sessions=%s",
-             config.supervisor_endpoint, mode.name, mode.limits, mode.seccomp or "off", config.pool_size,
+    log.info("supervisor ready on %s: curve=%s isolation=%s limits=%s seccomp=%s pool=%d sessions=%s",
+             config.supervisor_endpoint, "on" if server.auth else "off", mode.name, mode.limits,
+             mode.seccomp or "off", config.pool_size,
              config.session_root)
     try:
         server.serve()

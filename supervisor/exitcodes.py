@@ -23,6 +23,7 @@ class ExitCode(enum.IntEnum):
     CANNOT_ISOLATE = 3    # the machine cannot confine sandboxes and REPL_INSECURE is not set
     ALREADY_RUNNING = 4   # another supervisor holds the session root's or the endpoint's lock
     STARTUP_FAILED = 5    # binding the endpoint or starting the zygote failed
+    UNAUTHENTICATED_ENDPOINT = 6  # a tcp:// endpoint without CurveZMQ keys and REPL_INSECURE not set
 
 
 class SandboxExit(enum.IntEnum):

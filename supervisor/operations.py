@@ -158,6 +158,8 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
     if ctx.store.exists(req.id):
         _submit_job(ctx, req.id, in_session, budget, reply, req.id, lambda body: body)
         return
+    if req.require_session:  # the web tier runs scratch evaluations on the least busy supervisor
+        raise ServiceError(ErrorCode.NOT_FOUND, f"Session {req.id!r} does not exist", cause="no_session")
     # No session: an empty scratch directory (a tmpfs in the sandbox; a directory of the
     # store in insecure mode), not ordered with anything.
     cleanup = None
@@ -226,7 +228,7 @@ def rename_file(ctx: Context, req: models.RenameFileRequest, reply: Reply) -> No
 
 def fork_session(ctx: Context, req: models.ForkSessionRequest, reply: Reply) -> None:
     def work() -> dict[str, Any]:
-        new_id, report = ctx.store.fork(req.id)
+        new_id, report = ctx.store.fork(req.id, req.new_id)
         return {"new_id": new_id, "skipped": report.skipped, "skipped_count": report.skipped_count}
     _on_lane(ctx, req.id, Kind.EXCLUSIVE, work, reply)
 

@@ -24,7 +24,7 @@ import zmq
 
 from protocol import envelope, models
 from protocol.errors import ErrorCode, ServiceError
-from supervisor import joblog
+from supervisor import curve, joblog
 from supervisor.lanes import Kind
 from supervisor.operations import HANDLERS, Context
 
@@ -58,6 +58,7 @@ class Server:
         self.router.setsockopt(zmq.SNDHWM, 0)
         self.router.setsockopt(zmq.RCVHWM, 0)
         self.poller = zmq.Poller()
+        self.auth: curve.ThreadAuthenticator | None = None
         self.stopping_since: float | None = None
         self.closing = False
         # Without a TTL the sweep still runs, for the quota's housekeeping (`store.settle`).
@@ -65,6 +66,13 @@ class Server:
         self.next_sweep = time.monotonic() + self.sweep_every
 
     def bind(self) -> None:
+        """Bind the endpoint, as a CURVE server first when keys are configured.
+
+        Raises:
+            curve.CurveRefused: a key file is unusable.
+            zmq.ZMQError: the endpoint cannot be bound.
+        """
+        self.auth = curve.secure(self.router, self.zmq, self.ctx.config)
         self.router.bind(self.endpoint)
         self.poller.register(self.router, zmq.POLLIN)
 
@@ -127,6 +135,8 @@ class Server:
                 self._drain_router()
         self.router.setsockopt(zmq.LINGER, REPLY_LINGER_MS)
         self.router.close()
+        if self.auth is not None:
+            self.auth.stop()
         self.zmq.term()
 
     def _timeout(self) -> int:

@@ -366,15 +366,19 @@ class SessionStore:
         with self.session(session_id) as sfd:
             return trees.list_tree(sfd)
 
-    def fork(self, session_id: str) -> tuple[str, trees.CopyReport]:
-        """Copy the session to a new id; return it and what could not be copied.
+    def fork(self, session_id: str, new_id: str | None = None) -> tuple[str, trees.CopyReport]:
+        """Copy the session to `new_id` (default a new UUID4); return it and what could not
+        be copied. The web tier passes a `new_id` that routes to this supervisor
+        (`protocol.routing`); one that names an existing session is refused.
 
         The copy is made under a hidden name and renamed into place, so nobody sees a
         half-made session. It is one consistent snapshot because the caller runs it with
         no job of the session running and no other operation of the session in between
         (`supervisor.lanes`).
         """
-        new_id = str(uuid.uuid4())
+        new_id = new_id or str(uuid.uuid4())
+        if self.exists(new_id):
+            raise ServiceError(ErrorCode.BAD_REQUEST, f"Session {new_id!r} already exists")
         temp = f".fork-{new_id}"
         with self.session(session_id) as sfd:
             os.mkdir(temp, 0o755, dir_fd=self.root_fd)

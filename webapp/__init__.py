@@ -12,9 +12,10 @@ from typing import Any
 
 from flask import Flask
 
-from protocol import logformat, settings
+from protocol import logformat, routing, settings
 from webapp import api, auth, bodylimit, errors, health, limits, metrics, openapi, requestlog
-from webapp.rpc import SupervisorClient
+from webapp.router import Router
+from webapp.rpc import CurveKeys, SupervisorClient
 
 
 def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
@@ -25,7 +26,10 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.config["REPL"] = config
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     # Wrapped so that every operation is timed and its outcome counted for /metrics.
-    app.extensions["supervisor"] = metrics.ObservedClient(SupervisorClient(config.supervisor_endpoint))
+    endpoints = routing.endpoints(config)
+    keys = CurveKeys.load(config, endpoints)
+    router = Router([SupervisorClient(endpoint, keys) for endpoint in endpoints], on_route=metrics.count_route)
+    app.extensions["supervisor"] = metrics.ObservedClient(router)
     errors.register(app)
     # Order matters: before_request hooks run in this order and stop at the first refusal,
     # so the log and the metrics see every request, the 401s included, and no body is

@@ -11,7 +11,9 @@ scrape answered by any worker adds up the files of all of them. Without that var
 The supervisor's numbers (sandboxes idle/busy, queue depth, sandbox kills by cause and the
 pool's other counters) are asked for with its `status` operation when the scrape happens,
 by a custom collector; if the supervisor does not answer, `/metrics` still answers with the
-web-side metrics and `repl_supervisor_up 0`.
+web-side metrics and `repl_supervisor_up 0`. With several supervisors each is asked, its
+series labelled `supervisor="<endpoint>"`, and `repl_rpc_routed_total` counts what this
+tier sent to each.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from protocol.errors import ServiceError
+from webapp.router import SupervisorStatus
 
 bp = Blueprint("metrics", __name__)
 
@@ -61,6 +64,8 @@ EVALUATIONS = Counter("repl_evaluations_total",
 EVALUATION_CASES = Counter("repl_evaluation_cases_total",
                            "Evaluated cases, by status (passed, failed, error, timeout, memory, crashed).",
                            ["status"])
+ROUTED = Counter("repl_rpc_routed_total", "Operations sent to each supervisor, by endpoint and operation.",
+                 ["supervisor", "op"])
 RUN_COMMANDS = Counter("repl_run_commands_total",
                        "Answered /run commands, by result (ok, nonzero exit, timeout).", ["result"])
 
@@ -167,54 +172,73 @@ class ObservedClient:
         return reply
 
 
+def count_route(endpoint: str, op: str) -> None:
+    """Count an operation sent to a supervisor (`webapp.router`), so the spread shows."""
+    ROUTED.labels(endpoint, op).inc()
+
+
 # --- scraping -----------------------------------------------------------------------------
 
 _METRIC_NAME = re.compile(r"[^a-zA-Z0-9_]")
 
 
 class SupervisorCollector:
-    """Asks the supervisor for its status at scrape time and exports it."""
+    """Asks every supervisor for its status at scrape time and exports it.
 
-    def __init__(self, call: Callable[[str, dict[str, Any], float], dict[str, Any]]) -> None:
-        self._call = call
+    With one supervisor the series carry no label (as before there were several); with
+    several, each series is labelled `supervisor` with the endpoint.
+    """
+
+    def __init__(self, statuses: Callable[[float], list[SupervisorStatus]]) -> None:
+        self._statuses = statuses
 
     def describe(self) -> Iterable[Metric]:
         return []  # never ask the supervisor merely to register the collector
 
     def collect(self) -> Iterator[Metric]:
-        try:
-            status = self._call("status", {}, STATUS_TIMEOUT)
-        except ServiceError:
-            status = None
-        yield GaugeMetricFamily("repl_supervisor_up", "1 if the supervisor answered this scrape's status request.",
-                                value=0 if status is None else 1)
-        if status is None:
-            return
-        yield GaugeMetricFamily("repl_supervisor_ready", "1 if the supervisor accepts jobs and has an idle sandbox.",
-                                value=1 if status.get("ready") else 0)
-        info = GaugeMetricFamily("repl_supervisor_info", "How the supervisor confines sandboxes (always 1).",
-                                 labels=["isolation", "limits_mode"])
-        info.add_metric([str(status.get("isolation", "")), str(status.get("limits_mode", ""))], 1)
-        yield info
-        sandboxes = GaugeMetricFamily("repl_pool_sandboxes", "Pre-forked sandboxes, by state.", labels=["state"])
-        sandboxes.add_metric(["idle"], int(status.get("idle", 0)))
-        sandboxes.add_metric(["busy"], int(status.get("busy", 0)))
-        yield sandboxes
-        yield GaugeMetricFamily("repl_pool_queue_depth", "Jobs waiting for a free sandbox.",
-                                value=int(status.get("queued", 0)))
-        counters = {str(k): int(v) for k, v in (status.get("counters") or {}).items()}
-        kills = CounterMetricFamily("repl_sandbox_kills", "Sandboxes or jobs killed by the service, by cause.",
-                                    labels=["cause"])
-        causes = {cause: 0 for cause in KILL_CAUSES}
-        causes.update({k[len(KILLS_PREFIX):]: v for k, v in counters.items() if k.startswith(KILLS_PREFIX)})
-        for cause, value in sorted(causes.items()):
-            kills.add_metric([cause], value)
-        yield kills
-        others = {name: 0 for name in SUPERVISOR_COUNTER_HELP}  # exported from the first scrape on
-        others.update({k: v for k, v in counters.items() if not k.startswith(KILLS_PREFIX)})
-        for name, value in sorted(others.items()):
-            help_text = SUPERVISOR_COUNTER_HELP.get(name, f"The supervisor pool's `{name}` counter.")
-            yield CounterMetricFamily(f"repl_supervisor_{_METRIC_NAME.sub('_', name)}", help_text, value=value)
+        answers = self._statuses(STATUS_TIMEOUT)
+        labelled = len(answers) > 1
+        families: dict[str, GaugeMetricFamily | CounterMetricFamily] = {}
+
+        def add(kind: type[GaugeMetricFamily] | type[CounterMetricFamily], name: str, help_text: str,
+                endpoint: str, value: float, **labels: str) -> None:
+            names = (["supervisor"] if labelled else []) + list(labels)
+            family = families.get(name)
+            if family is None:
+                family = families[name] = kind(name, help_text, labels=names)
+            family.add_metric(([endpoint] if labelled else []) + list(labels.values()), value)
+
+        for answer in answers:
+            _collect_one(add, answer)
+        yield from families.values()
+
+
+def _collect_one(add: Callable[..., None], answer: SupervisorStatus) -> None:
+    endpoint, status = answer.endpoint, answer.status
+    gauge, counter = GaugeMetricFamily, CounterMetricFamily
+    add(gauge, "repl_supervisor_up", "1 if the supervisor answered this scrape's status request.", endpoint,
+        0 if status is None else 1)
+    if status is None:
+        return
+    add(gauge, "repl_supervisor_ready", "1 if the supervisor accepts jobs and has an idle sandbox.", endpoint,
+        1 if status.get("ready") else 0)
+    add(gauge, "repl_supervisor_info", "How the supervisor confines sandboxes (always 1).", endpoint, 1,
+        isolation=str(status.get("isolation", "")), limits_mode=str(status.get("limits_mode", "")))
+    for state in ("idle", "busy"):
+        add(gauge, "repl_pool_sandboxes", "Pre-forked sandboxes, by state.", endpoint, int(status.get(state, 0)),
+            state=state)
+    add(gauge, "repl_pool_queue_depth", "Jobs waiting for a free sandbox.", endpoint, int(status.get("queued", 0)))
+    counters = {str(k): int(v) for k, v in (status.get("counters") or {}).items()}
+    causes = {cause: 0 for cause in KILL_CAUSES}
+    causes.update({k[len(KILLS_PREFIX):]: v for k, v in counters.items() if k.startswith(KILLS_PREFIX)})
+    for cause, value in sorted(causes.items()):
+        add(counter, "repl_sandbox_kills", "Sandboxes or jobs killed by the service, by cause.", endpoint, value,
+            cause=cause)
+    others = {name: 0 for name in SUPERVISOR_COUNTER_HELP}  # exported from the first scrape on
+    others.update({k: v for k, v in counters.items() if not k.startswith(KILLS_PREFIX)})
+    for name, value in sorted(others.items()):
+        help_text = SUPERVISOR_COUNTER_HELP.get(name, f"The supervisor pool's `{name}` counter.")
+        add(counter, f"repl_supervisor_{_METRIC_NAME.sub('_', name)}", help_text, endpoint, value)
 
 
 class _Forward:
@@ -227,7 +251,7 @@ class _Forward:
         return self._registry.collect()
 
 
-def render(supervisor_call: Callable[[str, dict[str, Any], float], dict[str, Any]]) -> bytes:
+def render(statuses: Callable[[float], list[SupervisorStatus]]) -> bytes:
     """The whole exposition: this tier's metrics (all workers) and the supervisor's."""
     registry = CollectorRegistry()
     directory = multiprocess_dir()
@@ -235,12 +259,11 @@ def render(supervisor_call: Callable[[str, dict[str, Any], float], dict[str, Any
         MultiProcessCollector(registry, path=directory)
     else:
         registry.register(_Forward(REGISTRY))
-    registry.register(SupervisorCollector(supervisor_call))
+    registry.register(SupervisorCollector(statuses))
     return generate_latest(registry)
 
 
 @bp.get("/metrics")
 def metrics() -> Response:
-    supervisor = current_app.extensions["supervisor"]
-    call = getattr(supervisor, "inner", supervisor).call  # the scrape's own RPC is not an API operation
-    return Response(render(call), status=200, content_type=CONTENT_TYPE_LATEST)
+    router = current_app.extensions["supervisor"].inner  # the scrape's own RPCs are not API operations
+    return Response(render(router.statuses), status=200, content_type=CONTENT_TYPE_LATEST)

@@ -24,12 +24,49 @@ from dataclasses import dataclass
 from typing import Any
 
 import zmq
+import zmq.auth
 from zmq.utils.monitor import recv_monitor_message
 
 from protocol import envelope
 from protocol.errors import ErrorCode, ServiceError
 
 CONNECT_WAIT = 0.5  # seconds to wait for a (re)connection before answering 503
+
+
+@dataclass(frozen=True)
+class CurveKeys:
+    """The web tier's CurveZMQ key pair and the supervisors' public key (z85 bytes)."""
+
+    public: bytes
+    secret: bytes
+    server: bytes
+
+    @classmethod
+    def load(cls, config: Any, endpoints: tuple[str, ...]) -> CurveKeys | None:
+        """The keys named by the settings, or None when none are set.
+
+        Raises:
+            ValueError: half the keys are set, a file cannot be read, or a `tcp://`
+                endpoint would be used without keys and REPL_INSECURE is not set (the
+                supervisor refuses such an endpoint too).
+        """
+        client, server = config.curve_client_key, config.curve_server_key
+        if not client and not server:
+            plain = [e for e in endpoints if e.startswith("tcp://")]
+            if plain and not config.insecure:
+                raise ValueError(f"{plain[0]} is a network endpoint: set REPL_CURVE_CLIENT_KEY and "
+                                 "REPL_CURVE_SERVER_KEY (see `python3 -m supervisor.keys`)")
+            return None
+        if not (client and server):
+            raise ValueError("REPL_CURVE_CLIENT_KEY and REPL_CURVE_SERVER_KEY must be set together")
+        try:
+            public, secret = zmq.auth.load_certificate(client)
+            server_public, _ = zmq.auth.load_certificate(server)
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read a CurveZMQ key file: {exc}") from None
+        if not secret:
+            raise ValueError(f"REPL_CURVE_CLIENT_KEY={client!r} holds no secret key (give the `.key_secret` file)")
+        return cls(public, secret, server_public)
 
 
 @dataclass
@@ -39,6 +76,7 @@ class _Channel:
     poller: zmq.Poller
     connected: bool = False
     used: bool = False  # a call has been made with it
+    refused: bool = False  # the supervisor refused this side's key in the handshake
 
 
 def _unavailable(why: str) -> ServiceError:
@@ -55,8 +93,9 @@ def _unknown(why: str) -> ServiceError:
 class SupervisorClient:
     """Sends one operation and waits for its reply, per calling thread."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, endpoint: str, curve: CurveKeys | None = None) -> None:
         self.endpoint = endpoint
+        self.curve = curve
         self._local = threading.local()
         self._pid = -1
         self._context: zmq.Context | None = None
@@ -84,7 +123,7 @@ class SupervisorClient:
                 channel = self._channel()
             channel.used = True
             if not self._wait_connected(channel, CONNECT_WAIT):
-                raise _unavailable("not reachable")
+                raise _unavailable("refused this web tier's CurveZMQ key" if channel.refused else "not reachable")
         channel.used = True
         rpc_id = uuid.uuid4().hex
         message = envelope.encode_request(envelope.Request(id=rpc_id, op=op, body=body, request_id=request_id))
@@ -135,7 +174,12 @@ class SupervisorClient:
         sock.setsockopt(zmq.IMMEDIATE, 1)
         sock.setsockopt(zmq.RECONNECT_IVL, 100)
         sock.setsockopt(zmq.RECONNECT_IVL_MAX, 1000)
-        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED)
+        if self.curve is not None:
+            sock.curve_publickey = self.curve.public
+            sock.curve_secretkey = self.curve.secret
+            sock.curve_serverkey = self.curve.server
+        monitor = sock.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED | zmq.EVENT_DISCONNECTED
+                                          | zmq.EVENT_HANDSHAKE_FAILED_AUTH)
         sock.connect(self.endpoint)
         poller = zmq.Poller()
         poller.register(sock, zmq.POLLIN)
@@ -168,6 +212,9 @@ class SupervisorClient:
             seen = True
             if event == zmq.EVENT_HANDSHAKE_SUCCEEDED:
                 channel.connected = True
+                channel.refused = False
+            elif event == zmq.EVENT_HANDSHAKE_FAILED_AUTH:
+                channel.refused = True
             elif event == zmq.EVENT_DISCONNECTED:
                 channel.connected = False
         return seen

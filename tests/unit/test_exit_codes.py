@@ -25,7 +25,8 @@ def test_systemd_does_not_restart_after_what_a_restart_cannot_fix() -> None:
     unit = (ROOT / "deploy" / "systemd" / "repl-supervisor.service").read_text(encoding="utf-8")
     listed = re.search(r"^RestartPreventExitStatus=(.*)$", unit, re.MULTILINE)
     assert listed is not None
-    assert {int(s) for s in listed.group(1).split()} == {ExitCode.INVALID_SETTING, ExitCode.CANNOT_ISOLATE}
+    assert {int(s) for s in listed.group(1).split()} == {ExitCode.INVALID_SETTING, ExitCode.CANNOT_ISOLATE,
+                                                     ExitCode.UNAUTHENTICATED_ENDPOINT}
 
 
 def test_sandbox_statuses_are_distinct_and_below_the_signal_range() -> None:
