@@ -42,7 +42,9 @@ def job_budget(op: str, request: Any, config: Any) -> float:
     if op == "evaluate":
         per_case = float(request.timeout or config.eval_timeout) + CASE_OVERHEAD
         # A program evaluation's `compile` runs once, under the same limits as a case.
-        units = len(request.io_cases) + (1 if getattr(request, "compile", None) else 0)
+        # The tests of test-code mode run after the cases, a case each.
+        units = (len(request.io_cases) + len(getattr(request, "test_plan", ()))
+                 + (1 if getattr(request, "compile", None) else 0))
         return max(units, 1) * per_case
     return 0.0
 

@@ -16,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -23,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 
-from protocol import limits
+from protocol import limits, testplan
 
 SESSION_ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 
@@ -124,7 +125,14 @@ class EvaluateRequest(_Model):
     entry_point: Text | None = Field(
         None, description="An expression naming the callable: `add`, `Solution().twoSum`. Required for "
                           "function-call cases; not used by program cases.")
-    io_cases: list[IOCase]
+    io_cases: list[IOCase] = Field(
+        default_factory=list, description="The cases. Required unless `tests` is given.")
+    tests: Text | None = Field(
+        None, description="Test-code mode: Python source whose tests run against `code`, each a case after "
+                          "the io_cases: top-level asserts (one case each), a `check(candidate)` function "
+                          "called with the entry point, or `unittest.TestCase` classes (one case per test "
+                          "method). The tests run in a process of their own: names they use and do not "
+                          "define are the solution's globals, values cross as builtin values.")
     timeout: Seconds | None = Field(None, description="Wall-clock limit per case (s).")
     cpu_limit: Seconds | None = Field(None, description="CPU limit per case (s).")
     memory_limit_mb: int | None = Field(None, gt=0, description="Memory limit per case (MiB).")
@@ -164,6 +172,29 @@ class EvaluateRequest(_Model):
             return self.io_cases[0].is_program
         return self.cmd is not None or self.compile is not None
 
+    _test_plan: tuple[testplan.PlannedTest, ...] = PrivateAttr(default=())
+
+    @property
+    def test_plan(self) -> tuple[testplan.PlannedTest, ...]:
+        """The tests planned in `tests` (`protocol.testplan`), in the order they run."""
+        return self._test_plan
+
+    @model_validator(mode="after")
+    def _plan_tests(self, info: ValidationInfo) -> EvaluateRequest:
+        if self.tests is None:
+            if "io_cases" not in self.model_fields_set:
+                raise ValueError("io_cases is required (or tests, for test-code mode)")
+            return self
+        if self.is_program:
+            raise ValueError("tests run against a function's globals: they cannot be combined with "
+                             "program cases ({stdin, stdout}) or cmd/compile")
+        try:
+            self._test_plan = tuple(testplan.plan(self.tests, self.entry_point))
+        except testplan.InvalidTests as exc:
+            raise ValueError(str(exc)) from None
+        limits.check("evaluate", "io_cases", [*self.io_cases, *self._test_plan], (info.context or {}).get("config"))
+        return self
+
     @model_validator(mode="after")
     def _one_kind(self) -> EvaluateRequest:
         kinds = {case.is_program for case in self.io_cases}
@@ -177,7 +208,7 @@ class EvaluateRequest(_Model):
             if (self.rel_tol is not None or self.abs_tol is not None) and self.compare != "float":
                 raise ValueError("rel_tol and abs_tol apply to compare: float only")
             return self
-        if self.entry_point is None:
+        if self.entry_point is None and (self.io_cases or self.tests is None):
             raise ValueError("entry_point is required for function-call cases ({input, output})")
         given = [name for name in PROGRAM_ONLY if getattr(self, name) is not None]
         if given:

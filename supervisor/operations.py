@@ -146,7 +146,8 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
             cases=_cases(req), program=_program(req),
             timeout=timeout, cpu=cpu, memory_mb=req.memory_limit_mb or cfg.eval_memory_mb,
             stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb, fsize=fsize,
-            float_tolerance=req.float_tolerance, stop_on_first_failure=req.stop_on_first_failure)
+            float_tolerance=req.float_tolerance, stop_on_first_failure=req.stop_on_first_failure,
+            tests=req.tests or "", test_plan=req.test_plan)
 
     def in_session() -> jobs.SandboxJob:
         if ctx.store.exists(req.id):

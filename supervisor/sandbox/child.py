@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from protocol import testplan
 from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import confine, frames, hygiene, jobs, programs, template, units, values
 from supervisor.sandbox.usage import DiskWatch, disk_usage
@@ -304,33 +305,37 @@ class _Expected:
     text: str = ""
 
 
+Work = jobs.CaseSpec | testplan.PlannedTest  # a function-call case, or a test of the tests
+
+
 def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle,
                    scratch: hygiene.Scratch) -> dict[str, Any]:
-    """Run the cases one after another, each a fork of the template, with the sandbox
-    restored to a fresh state between two cases."""
+    """Run the cases one after another, then the tests, each a fork of the template, with
+    the sandbox restored to a fresh state between two."""
     if job.program is not None:
         return run_programs(job, config, cwd, base, scratch)
-    cases: list[jobs.CaseSpec | None] = list(job.cases) or [None]  # with no case, still compile once
+    planned: list[Work] = [*job.cases, *job.test_plan]
+    work: list[Work | None] = list(planned) or [None]  # with no case, still compile once
     forker = _job_template(job, config, base)
     results: list[dict[str, Any]] = []
     compile_error: str | None = None
     budget = job.result_budget
     watch = _disk_watch(job, cwd)
     try:
-        for index, case in enumerate(cases):
+        for index, item in enumerate(work):
             if index:
                 clean_between_units(config, scratch, base, *([forker] if forker is not base else []), killed=True)
                 if not forker.alive:
                     forker = base
-            result, used = run_case(job, config, cwd, forker, base, case, budget, watch)
+            result, used = run_case(job, config, cwd, forker, base, item, budget, watch)
             budget -= used
             if result.get("compile_error") is not None:
                 compile_error = result["compile_error"]
                 break
-            if case is not None:
-                results.append(asdict(jobs.CaseResult(case=index, input=case.input, **result)))
+            if item is not None:
+                results.append(asdict(jobs.CaseResult(case=index, input=_shown_input(item), **result)))
                 if job.stop_on_first_failure and not result["passed"]:
-                    results += [_skipped(i, c) for i, c in enumerate(job.cases) if i > index]
+                    results += [_skipped(i, c) for i, c in enumerate(planned) if i > index]
                     break
     finally:
         if forker is not base:
@@ -338,9 +343,14 @@ def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base:
         if watch is not None:
             watch.close()
     if compile_error is not None:
-        results = [_compile_failure(i, c, compile_error) for i, c in enumerate(job.cases)]
+        results = [_compile_failure(i, c, compile_error) for i, c in enumerate(planned)]
     passed = compile_error is None and all(r["passed"] for r in results)
     return {"passed": passed, "case_results": results, "error": compile_error}
+
+
+def _shown_input(item: Work) -> str:
+    """A case's `input` in its result: the call's arguments, or the test's name."""
+    return item.input if isinstance(item, jobs.CaseSpec) else item.name
 
 
 def run_programs(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle,
@@ -368,8 +378,9 @@ def run_programs(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: t
 def _job_template(job: jobs.EvaluateJob, config: SandboxConfig, base: template.Handle) -> template.Handle:
     """A template that has imported what the code imports, when there is anything to
     import and more than one case to share it; else the sandbox's own template."""
-    modules = [m for m in template.imports_of(job.code) if m not in sys.modules]
-    if not modules or len(job.cases) < 2:
+    wanted = template.imports_of(job.code) + (template.imports_of(job.tests) if job.tests else [])
+    modules = [m for m in dict.fromkeys(wanted) if m not in sys.modules]
+    if not modules or len(job.cases) + len(job.test_plan) < 2:
         return base
     try:
         forked = base.fork_template(modules)
@@ -382,16 +393,18 @@ def _job_template(job: jobs.EvaluateJob, config: SandboxConfig, base: template.H
     return base
 
 
-def _skipped(index: int, case: jobs.CaseSpec) -> dict[str, Any]:
+def _skipped(index: int, item: Work) -> dict[str, Any]:
     """A case not run because an earlier one failed (`stop_on_first_failure`)."""
-    expected = expected_of(case)
-    shown = values.to_wire(expected.value) if expected.literal else None
-    return asdict(jobs.CaseResult(case=index, input=case.input, passed=False, got=None, expected=shown,
+    shown = None
+    if isinstance(item, jobs.CaseSpec):
+        expected = expected_of(item)
+        shown = values.to_wire(expected.value) if expected.literal else None
+    return asdict(jobs.CaseResult(case=index, input=_shown_input(item), passed=False, got=None, expected=shown,
                                   error=None, status="skipped", stdout="", duration_ms=0.0))
 
 
-def _compile_failure(index: int, case: jobs.CaseSpec, error: str) -> dict[str, Any]:
-    return asdict(jobs.CaseResult(case=index, input=case.input, passed=False, got=None, expected=None,
+def _compile_failure(index: int, item: Work, error: str) -> dict[str, Any]:
+    return asdict(jobs.CaseResult(case=index, input=_shown_input(item), passed=False, got=None, expected=None,
                                   error=error, status="error", stdout="", duration_ms=0.0))
 
 
@@ -403,19 +416,22 @@ def expected_of(case: jobs.CaseSpec) -> _Expected:
 
 
 def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: template.Handle,
-             base: template.Handle, case: jobs.CaseSpec | None, budget: int,
+             base: template.Handle, item: Work | None, budget: int,
              watch: DiskWatch | None) -> tuple[dict[str, Any], int]:
-    """Run one case and decide its verdict; return the case result's fields and the
-    bytes of report it used.
+    """Run one case (or one test of the tests) and decide its verdict; return the case
+    result's fields and the bytes of report it used.
 
     The killed processes of a case are waited for before the next case starts: nothing
     of one case can run, or be seen, during the next.
     """
+    case = item if isinstance(item, jobs.CaseSpec) else None
+    test = item if isinstance(item, testplan.PlannedTest) else None
     expected = expected_of(case) if case is not None else _Expected(literal=True)
     unit = jobs.CaseUnit(code=job.code, entry_point=job.entry_point,
                          case=jobs.CaseSpec(case.input, "" if expected.literal else case.output) if case else None,
                          stdout_limit=job.stdout_limit, limits=_limits(job.cpu, job.memory_mb, job.fsize),
-                         cwd=cwd, expected_withheld=expected.literal, float_tolerance=job.float_tolerance)
+                         cwd=cwd, expected_withheld=expected.literal, float_tolerance=job.float_tolerance,
+                         tests=job.tests if test else "", test=test)
     started = time.monotonic()
     forked = forker.fork(unit)
     seq = forked.seq
@@ -499,6 +515,8 @@ def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any],
         return {**base, "compile_error": str(report["error"]), "status": "error"}
     if outcome == "compiled":
         return {**base, "status": "passed", "passed": True}
+    if outcome == "test":
+        return _judge_test(report, base, stdout)
     if not expected.literal:
         base = {**base, "expected": report.get("expected")}
     if outcome in ("error", "memory"):
@@ -515,6 +533,25 @@ def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any],
         passed = report.get("eq") is True  # an expression: only the case process can compare
     return {**base, "passed": passed, "status": "passed" if passed else "failed",
             "got": values.display_repr(got) if opaque else values.to_wire(got), "stdout": stdout}
+
+
+_TEST_STATUSES = frozenset({"passed", "failed", "error", "memory", "crashed", "timeout", "skipped"})
+
+
+def _judge_test(report: dict[str, Any], base: dict[str, Any], stdout: str) -> dict[str, Any]:
+    """A test's result is what its tests' process says (the solution cannot reach it: see
+    `judge`); the values it compared are shown as a function case's would be. A test the
+    tests skip themselves (unittest's skip) does not fail the submission."""
+    status = report["status"]
+    if status not in _TEST_STATUSES:
+        raise ValueError("unknown status")
+    shown = {}
+    for key in ("got", "expected"):
+        value = values.decode(report.get(key))
+        shown[key] = values.display_repr(value) if values.has_opaque(report.get(key)) else values.to_wire(value)
+    error = report.get("error")
+    return {**base, **shown, "status": status, "passed": status in ("passed", "skipped"),
+            "error": None if error is None else str(error), "stdout": stdout}
 
 
 def _cpu_exhausted(ended: jobs.Exit, job: jobs.EvaluateJob) -> bool:

@@ -177,11 +177,12 @@ def bind_arguments(func: Callable[..., Any], args: list[Any],
 _HARNESS_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 
 
-def format_error(exc: BaseException) -> str:
-    """`TypeName: message` then the traceback, without this module's own frames."""
+def format_error(exc: BaseException, hidden: tuple[str, ...] = ()) -> str:
+    """`TypeName: message` then the traceback, without the harness's own frames (nor
+    those of files under `hidden`: unittest's, for a test it ran)."""
     summary = traceback.TracebackException.from_exception(exc, limit=50)
     summary.stack = traceback.StackSummary.from_list(
-        [frame for frame in summary.stack if not frame.filename.startswith(_HARNESS_DIR)]
+        [frame for frame in summary.stack if not frame.filename.startswith((_HARNESS_DIR, *hidden))]
     )
     lines = list(summary.format())
     try:

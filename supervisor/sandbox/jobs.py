@@ -11,6 +11,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from protocol.testplan import PlannedTest
+
 
 @dataclass(frozen=True)
 class CaseSpec:
@@ -68,6 +70,8 @@ class EvaluateJob:
     float_tolerance: float | None = None  # None: exact `==`; see `values.close`
     stop_on_first_failure: bool = False
     program: ProgramSpec | None = None  # program (stdin/stdout) cases: how to run them
+    tests: str = ""  # test-code mode: the tests' source, and the tests planned in it (after the cases)
+    test_plan: tuple[PlannedTest, ...] = ()
     kind: Literal["evaluate"] = "evaluate"
 
 
@@ -98,6 +102,7 @@ def job_from_wire(data: dict[str, Any]) -> SandboxJob:
     values["cases"] = tuple(CaseSpec(**_known(CaseSpec, c)) for c in values.get("cases", ()))
     if values.get("program") is not None:
         values["program"] = ProgramSpec(**_known(ProgramSpec, values["program"]))
+    values["test_plan"] = tuple(PlannedTest(**_known(PlannedTest, t)) for t in values.get("test_plan", ()))
     return EvaluateJob(**values)
 
 
@@ -120,6 +125,8 @@ class CaseUnit:
     cwd: str
     expected_withheld: bool = False  # the init parsed the expected output; the case never sees it
     float_tolerance: float | None = None  # for an expected expression, compared in the case
+    tests: str = ""
+    test: PlannedTest | None = None  # test-code mode: the one test this case runs (see `judge`)
     kind: Literal["case"] = "case"
 
 
@@ -161,10 +168,11 @@ def unit_from_wire(data: dict[str, Any]) -> Unit:
         return ExecUnit(argv=tuple(str(a) for a in data["argv"]), limits=limits, cwd=data["cwd"],
                         environment={str(k): str(v) for k, v in data.get("environment", {}).items()})
     case = CaseSpec(**data["case"]) if data.get("case") is not None else None
+    test = PlannedTest(**data["test"]) if data.get("test") is not None else None
     return CaseUnit(code=data["code"], entry_point=data["entry_point"], case=case,
                     stdout_limit=data["stdout_limit"], limits=limits, cwd=data["cwd"],
                     expected_withheld=bool(data.get("expected_withheld")),
-                    float_tolerance=data.get("float_tolerance"))
+                    float_tolerance=data.get("float_tolerance"), tests=str(data.get("tests") or ""), test=test)
 
 
 # --- what comes back -------------------------------------------------------------------
@@ -178,12 +186,13 @@ class CaseReport:
     expected`, used only when the init cannot compare the two itself.
     """
 
-    outcome: Literal["returned", "error", "memory", "compile_error", "compiled"]
+    outcome: Literal["returned", "error", "memory", "compile_error", "compiled", "test"]
     got: Any = None
     eq: bool = False
     expected: Any = None  # the case process's view of the expected value (wire form)
     error: str | None = None
     stdout: str = ""
+    status: str | None = None  # outcome "test": the test's status (see `judge`)
 
 
 @dataclass

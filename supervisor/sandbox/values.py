@@ -22,6 +22,7 @@ import decimal
 import fractions
 import math
 import sys
+from collections.abc import Callable
 from typing import Any
 
 MAX_DEPTH = 100
@@ -57,10 +58,22 @@ def safe_repr(value: Any) -> str:
 
 # --- case process side ---------------------------------------------------------------------
 
-def encode(value: Any) -> Any:
-    """The tagged JSON form of `value`; anything not of an exact builtin type is opaque."""
+Refer = Callable[[Any], Any]
+
+
+def encode(value: Any, refer: Refer | None = None) -> Any:
+    """The tagged JSON form of `value`; anything not of an exact builtin type is opaque.
+
+    With `refer`, a part that has no builtin value is `refer(part)` instead (a reference
+    the other side resolves: see `remote`), and `refer` may raise TypeError to refuse it.
+    """
+    if refer is not None:
+        try:
+            return _encode(value, 0, refer)
+        except RecursionError:
+            raise TypeError("the value is nested too deeply to cross") from None
     try:
-        return _encode(value, 0)
+        return _encode(value, 0, None)
     except (_Unencodable, RecursionError):
         return {"$": "opaque", "repr": safe_repr(value)}
 
@@ -80,8 +93,10 @@ def has_opaque(encoded: Any) -> bool:
     return False
 
 
-def _encode(value: Any, depth: int) -> Any:
+def _encode(value: Any, depth: int, refer: Refer | None) -> Any:
     if depth > MAX_DEPTH:
+        if refer is not None:
+            return refer(value)
         raise _Unencodable
     kind = type(value)
     if value is None or kind is bool or kind is str:
@@ -93,20 +108,28 @@ def _encode(value: Any, depth: int) -> Any:
     if kind is float:
         return value if math.isfinite(value) else {"$": "float", "v": repr(value)}
     if kind is list:
-        return [_encode(item, depth + 1) for item in value]
+        return [_encode(item, depth + 1, refer) for item in value]
     if kind is tuple or kind is set or kind is frozenset:
-        return {"$": kind.__name__, "v": [_encode(item, depth + 1) for item in value]}
+        return {"$": kind.__name__, "v": [_encode(item, depth + 1, refer) for item in value]}
     if kind is dict:
-        return {"$": "dict", "v": [[_encode(k, depth + 1), _encode(v, depth + 1)] for k, v in value.items()]}
+        return {"$": "dict", "v": [[_encode(k, depth + 1, refer), _encode(v, depth + 1, refer)]
+                                   for k, v in value.items()]}
     if kind is bytes:
         return {"$": "bytes", "v": base64.b64encode(value).decode()}
     if kind is complex:
-        return {"$": "complex", "v": [_encode(value.real, depth + 1), _encode(value.imag, depth + 1)]}
+        return {"$": "complex", "v": [_encode(value.real, depth + 1, refer), _encode(value.imag, depth + 1, refer)]}
     if kind is fractions.Fraction:
-        return {"$": "fraction", "v": [_encode(value.numerator, depth + 1), _encode(value.denominator, depth + 1)]}
+        return {"$": "fraction", "v": [_encode(value.numerator, depth + 1, refer),
+                                       _encode(value.denominator, depth + 1, refer)]}
     if kind is decimal.Decimal:
         return {"$": "decimal", "v": str(value)}
-    return _encode(_as_builtin(value), depth + 1)
+    try:
+        builtin = _as_builtin(value)
+    except _Unencodable:
+        if refer is None:
+            raise
+        return refer(value)
+    return _encode(builtin, depth + 1, refer)
 
 
 _BUILTIN_BASES: tuple[type[Any], ...] = (bool, int, float, str, bytes, complex, list, tuple, set, frozenset, dict)
@@ -134,14 +157,18 @@ def _as_builtin(value: Any) -> Any:
 
 # --- init side -----------------------------------------------------------------------------
 
-def decode(data: Any) -> Any:
-    """Rebuild a value sent by `encode`; Opaque for an opaque value.
+Resolve = Callable[[dict[str, Any]], Any]
+
+
+def decode(data: Any, resolve: Resolve | None = None) -> Any:
+    """Rebuild a value sent by `encode`; Opaque for an opaque value. A reference (`refer`
+    of `encode`) is `resolve(reference)`; without `resolve` it is malformed.
 
     Raises:
         ValueError: `data` is not a well-formed encoding (a forged or garbled report).
     """
     try:
-        return _decode(data, 0)
+        return _decode(data, 0, resolve)
     except (KeyError, TypeError, IndexError, AttributeError, RecursionError, ArithmeticError) as exc:
         # ArithmeticError: Fraction(1, 0), Decimal("x") (InvalidOperation), OverflowError
         raise ValueError(f"malformed value: {type(exc).__name__}") from None
@@ -150,13 +177,13 @@ def decode(data: Any) -> Any:
 _SCALARS = (str, bool, int, float, type(None))
 
 
-def _decode(data: Any, depth: int) -> Any:
+def _decode(data: Any, depth: int, resolve: Resolve | None) -> Any:
     if depth > MAX_DEPTH + 1:
         raise ValueError("malformed value: too deep")
     if isinstance(data, _SCALARS):
         return data
     if isinstance(data, list):
-        return [_decode(item, depth + 1) for item in data]
+        return [_decode(item, depth + 1, resolve) for item in data]
     if not isinstance(data, dict):
         raise ValueError("malformed value")
     tag = data["$"]
@@ -170,7 +197,9 @@ def _decode(data: Any, depth: int) -> Any:
         return base64.b64decode(data["v"], validate=True)
     if tag == "decimal":
         return decimal.Decimal(str(data["v"]))
-    items = [_decode(item, depth + 1) for item in data["v"]]
+    if tag == "ref" and resolve is not None:
+        return resolve(data)
+    items = [_decode(item, depth + 1, resolve) for item in data["v"]]
     if tag == "tuple":
         return tuple(items)
     if tag == "set":

@@ -6,7 +6,8 @@ here it gives up the template's saved uid for good, lowers the limits to its job
 moves into the session directory, closes every descriptor of the harness, and becomes
 the unit (its environment is the template's, set to the sandbox's own). It never returns into the template's code.
 
-A case writes one report frame (`frames` encoding, a `jobs.CaseReport`) to descriptor 3.
+A case writes one report frame (`frames` encoding, a `jobs.CaseReport`) to descriptor 3;
+a test-code case runs its tests here and the solution in a child (`judge`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sys
 from typing import Any, NoReturn
 
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, evaluate, frames, jobs
+from supervisor.sandbox import confine, evaluate, frames, jobs, judge
 
 RESULT_FD = 3
 
@@ -116,6 +117,9 @@ def _run_case(unit: jobs.CaseUnit) -> None:
         code_object = evaluate.compile_solution(unit.code)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
         _send({"outcome": "compile_error", "error": evaluate.format_error(exc)})
+        return
+    if unit.test is not None:
+        _send(judge.run(code_object, unit.tests, unit.test, unit.entry_point, unit.stdout_limit, RESULT_FD))
         return
     if unit.case is None:
         _send({"outcome": "compiled"})

@@ -1,0 +1,212 @@
+"""A test-code case: the tests run in this process, the solution in a child of it.
+
+The verdict of a test is whatever its tests' process says, so no code of the solution
+may run in that process. Run in one process, a solution could write a passing report
+itself, replace `check`, or return an object equal to everything. So the case process
+(the unit) compiles the solution, makes itself not dumpable (its memory, descriptors
+and /proc entries out of reach of a process of the same uid: ptrace is refused by the
+seccomp filter anyway), and forks: the child closes the report pipe and runs the
+solution's code, then serves the tests' operations (`remote`); the parent runs the
+tests with proxies for the solution's globals. Only builtin values come back.
+
+A signal from the solution can stop or kill this process, and so fail its own case,
+never pass it: SIGINT is made fatal here, so it cannot arrive as KeyboardInterrupt
+inside a test's `except`.
+
+The report (`jobs.CaseReport` with outcome "test") carries the test's own status.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import signal
+import socket
+import sys
+import unittest
+from typing import Any
+
+from protocol import testplan
+from supervisor.sandbox import evaluate, libc, remote, testcode, values
+from supervisor.sandbox.confine import WORKDIR
+
+
+class _Failure(Exception):  # noqa: N818 - not an error of ours: a test's outcome
+    """The test failed or erred: `status` and the error text for the case."""
+
+    def __init__(self, status: str, error: str) -> None:
+        super().__init__(error)
+        self.status = status
+        self.error = error
+
+
+def run(code_object: Any, tests: str, test: testplan.PlannedTest, entry_point: str, stdout_limit: int,
+        report_fd: int) -> dict[str, Any]:
+    """Run one planned test against the solution; the case report."""
+    captured = evaluate.CappedWriter(stdout_limit)
+    libc.prctl(libc.PR_SET_DUMPABLE, 0)
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:
+        _become_solution(ours, theirs, code_object, stdout_limit, report_fd)
+    theirs.close()
+    report: dict[str, Any] = {"outcome": "test", "status": "error", "got": None, "expected": None, "error": None}
+    sys.stdout, sys.stderr = captured, evaluate.CappedWriter(0)
+    try:
+        _seal_imports()
+        report.update(_run_test(remote.Channel(ours, captured), tests, test, entry_point))
+    except remote.SolutionGone:
+        report.update(_solution_ended(pid))
+    finally:
+        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        ours.close()
+        _end(pid)
+    report["stdout"] = captured.getvalue()
+    return report
+
+
+def _become_solution(ours: socket.socket, theirs: socket.socket, code_object: Any, stdout_limit: int,
+                     report_fd: int) -> None:
+    """The child: nothing of the tests' process reachable, then the solution's server."""
+    try:
+        ours.close()
+        os.close(report_fd)
+        libc.prctl(libc.PR_SET_DUMPABLE, 1)  # an ordinary process to itself and its children
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        remote.serve_solution(theirs, code_object, stdout_limit)
+    finally:
+        os._exit(0)
+
+
+def _seal_imports() -> None:
+    """Import only from directories the sandbox user cannot write: the solution runs
+    beside the tests and could plant a module in the session or in /tmp."""
+    root = os.geteuid() == 0  # insecure mode without a uid to switch to: nothing is unwritable
+
+    def sealed(path: str) -> bool:
+        if not path or not os.path.isabs(path) or path.startswith((WORKDIR, "/tmp", os.getcwd())):
+            return False
+        return os.path.exists(path) and (root or not os.access(path, os.W_OK))
+    sys.path[:] = [p for p in sys.path if sealed(p)]
+    sys.path_importer_cache.clear()
+
+
+def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, entry_point: str) -> dict[str, Any]:
+    """Run the test; its status and error. Names the tests use and do not define are the
+    solution's globals of those names (never a builtin's: a solution's `sorted` must not
+    stand in for the tests' own)."""
+    prepared = testcode.prepare(tests, test)
+    try:
+        channel.request(None)  # the solution's code has run (or its error is raised here)
+        namespace = testcode.new_namespace(prepared.explainer)
+        namespace.update(channel.lookup([n for n in prepared.global_names if not hasattr(builtins, n)]))
+        candidate = channel.entry(entry_point) if test.kind == "check" else None
+        exec(prepared.code, namespace)  # noqa: S102 - the tests, in the sandbox
+        if test.kind == "check":
+            namespace["check"](candidate)
+        elif test.kind == "unittest":
+            _run_unittest(namespace, test)
+    except AssertionError as exc:
+        return _assertion(exc, prepared.explainer)
+    except _Failure as failure:
+        return {"status": failure.status, "error": failure.error}
+    except remote.SolutionGone:
+        raise
+    except MemoryError as exc:
+        return {"status": "memory", "error": _error_text(exc)}
+    except BaseException as exc:  # noqa: BLE001 - any exception of a test is its case's error
+        return {"status": "error", "error": _error_text(exc)}
+    return {"status": "passed"}
+
+
+def _assertion(exc: AssertionError, explainer: testcode.Explainer) -> dict[str, Any]:
+    """A failed test: its values compared, when a rewritten assert failed."""
+    result: dict[str, Any] = {"status": "failed", "error": _error_text(exc)}
+    if explainer.compared:
+        result.update(got=values.encode(explainer.left), expected=values.encode(explainer.right))
+    return result
+
+
+_UNITTEST_DIR = os.path.dirname(unittest.__file__) + os.sep
+
+
+def _error_text(exc: BaseException) -> str:
+    """The error, and where it came from in the solution when it is the solution's."""
+    text = evaluate.format_error(exc, hidden=(_UNITTEST_DIR,))
+    inner = getattr(exc, "solution_error", "")
+    if inner:
+        text += "\nRaised in the solution:\n" + inner
+    return text
+
+
+class _Result(unittest.TestResult):
+    """Keeps the first failure or error of the one test run, as an exception."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.outcome: tuple[str, BaseException] | None = None
+        self.skip_reason: str | None = None
+
+    def _keep(self, status: str, err: Any) -> None:
+        if self.outcome is None:
+            self.outcome = (status, err[1])
+
+    def addFailure(self, test: Any, err: Any) -> None:  # noqa: N802 - unittest's name
+        self._keep("failed", err)
+
+    def addError(self, test: Any, err: Any) -> None:  # noqa: N802
+        self._keep("memory" if isinstance(err[1], MemoryError) else "error", err)
+
+    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:  # noqa: N802
+        if err is not None:
+            self._keep("failed" if issubclass(err[0], test.failureException) else "error", err)
+
+    def addSkip(self, test: Any, reason: str) -> None:  # noqa: N802
+        self.skip_reason = reason
+
+    def addUnexpectedSuccess(self, test: Any) -> None:  # noqa: N802
+        if self.outcome is None:
+            self.outcome = ("failed", AssertionError("unexpected success of a test marked expectedFailure"))
+
+
+def _run_unittest(namespace: dict[str, Any], test: testplan.PlannedTest) -> None:
+    cls = namespace.get(test.test_class)
+    if not isinstance(cls, type) or not issubclass(cls, unittest.TestCase):
+        raise _Failure("error", f"NameError: {test.test_class} is not a unittest.TestCase class")
+    result = _Result()
+    unittest.TestSuite([cls(test.method)]).run(result)
+    if result.outcome is not None:
+        status, exc = result.outcome
+        if isinstance(exc, remote.SolutionGone):
+            raise exc
+        raise _Failure(status, _error_text(exc))
+    if result.skip_reason is not None:
+        raise _Failure("skipped", f"Skipped: {result.skip_reason}")
+
+
+def _solution_ended(pid: int) -> dict[str, Any]:
+    """The solution's process is gone: how it ended, as the case's status."""
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        return {"status": "error", "error": "SolutionExit: the solution's process ended"}
+    if os.WIFSIGNALED(status):
+        signum = os.WTERMSIG(status)
+        if signum == signal.SIGXCPU:
+            return {"status": "timeout", "error": "Timeout"}
+        return {"status": "crashed", "error": f"Crashed: killed by signal {signal.Signals(signum).name}"}
+    return {"status": "error",
+            "error": f"ProcessExit: the solution's process exited with status {os.WEXITSTATUS(status)}"}
+
+
+def _end(pid: int) -> None:
+    """The solution's process and its CPU time counted in this one's."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    try:
+        os.waitpid(pid, 0)
+    except ChildProcessError:
+        pass
