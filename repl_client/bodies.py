@@ -51,13 +51,14 @@ def evaluation_body(
     *,
     id: str,
     code: str,
-    entry_point: str | None,
-    io_cases: Iterable[IoCase],
+    entry_point: str | None = None,
+    io_cases: Iterable[IoCase] = (),
     timeout: float | None = None,
     cpu_limit: float | None = None,
     memory_limit_mb: int | None = None,
     float_tolerance: float | None = None,
     stop_on_first_failure: bool = False,
+    tests: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """The ``/evaluate_code`` body for ``evaluate_code``'s arguments (also one submission
@@ -73,6 +74,7 @@ def evaluation_body(
             "memory_limit_mb": memory_limit_mb,
             "float_tolerance": float_tolerance,
             "stop_on_first_failure": stop_on_first_failure or None,
+            "tests": tests,
             **extra,
         }
     )
@@ -81,8 +83,16 @@ def evaluation_body(
 def evaluation_timeout(body: Mapping[str, Any]) -> float:
     """How long the service may take to answer the evaluation ``body`` (``deadlines``); a
     program's compile step counts as one more case, with a case's limits."""
-    units = len(body.get("io_cases") or ()) + (1 if body.get("compile") else 0)
+    units = len(body.get("io_cases") or ()) + (1 if body.get("compile") else 0) + _tests_bound(body.get("tests"))
     return answer_timeout("evaluate", body.get("timeout"), units)
+
+
+def _tests_bound(tests: Any) -> int:
+    """At least as many cases as the service plans in ``tests`` (an assert or a test
+    method each; an inherited method counted twice): the answer may take that long."""
+    if not isinstance(tests, str):
+        return 0
+    return tests.count("assert") + 2 * tests.count("def test") + 1
 
 
 def encode_content(content: str | bytes, encoding: str | None) -> tuple[str, str | None]:

@@ -308,6 +308,7 @@ class ReplClient:
         compare: str | None = None,
         rel_tol: float | None = None,
         abs_tol: float | None = None,
+        tests: str | None = None,
     ) -> EvaluationResult:
         """Check ``code`` against each case: call ``entry_point`` and compare the
         value it returns (function-call cases), or run the program and compare
@@ -343,6 +344,10 @@ class ReplClient:
                 default), ``tokens`` or ``float``.
             rel_tol: ``compare="float"``: the relative tolerance.
             abs_tol: ``compare="float"``: the absolute tolerance.
+            tests: Test-code mode: Python source with top-level asserts, a
+                ``check(candidate)`` function (called with ``entry_point``) or
+                ``unittest.TestCase`` classes; each test is a case after the
+                ``io_cases`` (which may then be empty).
 
         Raises:
             ValidationFailed: A limit is above the service's maximum, a case is
@@ -364,6 +369,7 @@ class ReplClient:
             compare=compare,
             rel_tol=rel_tol,
             abs_tol=abs_tol,
+            tests=tests,
         )
         read_timeout = self._read_timeout(evaluation_timeout(body))
         reply = self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)

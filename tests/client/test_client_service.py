@@ -186,6 +186,15 @@ def test_evaluate_with_tolerance_and_stop_on_first_failure(client: ReplClient, s
     assert [c.status for c in tolerant.case_results] == ["passed", "failed", "skipped"]
 
 
+def test_evaluate_with_tests(client: ReplClient, sid: str) -> None:
+    check = "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 2) == 5\n"
+    result = client.evaluate_code(sid, ADD_SOURCE, "add", [("0, 0", "0")], tests=check)
+    assert [(c.input, c.status) for c in result.case_results] == [("0, 0", "passed"), ("check(add)", "failed")]
+    assert (result.case_results[1].got, result.case_results[1].expected) == (4, 5)
+    (asserts,) = client.evaluate_batch([{"id": sid, "code": ADD_SOURCE, "tests": "assert add(1, 1) == 2\n"}])
+    assert isinstance(asserts, EvaluationResult) and asserts.passed is True
+
+
 def test_evaluate_program_cases(client: ReplClient, sid: str) -> None:
     code = "a, b = map(float, input().split())\nprint(a / b)"
     cases = [{"stdin": "1 3", "stdout": "0.333333"}, {"stdin": "1 0", "stdout": "0"}]
@@ -263,6 +272,8 @@ def test_the_async_client_against_the_service(service: Any) -> None:
                     client.evaluate_batch([{"id": sid, "code": ADD_SOURCE, "entry_point": "add",
                                             "io_cases": [(f"{i}, 1", str(i + 1))]} for i in range(10)]))
                 assert single.passed is True
+                tested = await client.evaluate_code(sid, ADD_SOURCE, None, [], tests="assert add(1, 2) == 3\n")
+                assert tested.passed is True and tested.case_results[0].input == "assert add(1, 2) == 3"
                 assert [r.case_results[0].got for r in batch if isinstance(r, EvaluationResult)] == list(range(1, 11))
                 with pytest.raises(BadRequest):
                     await client.run(f"missing-{uuid.uuid4().hex}", "true")
