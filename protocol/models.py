@@ -179,11 +179,18 @@ class EvaluateRequest(_Model):
         """The tests planned in `tests` (`protocol.testplan`), in the order they run."""
         return self._test_plan
 
+    @model_validator(mode="before")
+    @classmethod
+    def _cases_or_tests(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "io_cases" not in data and data.get("tests") is None:
+            # as a missing required field is reported: io_cases is required without tests
+            raise ValidationError.from_exception_data(
+                cls.__name__, [InitErrorDetails(type="missing", loc=("io_cases",), input=data)])
+        return data
+
     @model_validator(mode="after")
     def _plan_tests(self, info: ValidationInfo) -> EvaluateRequest:
         if self.tests is None:
-            if "io_cases" not in self.model_fields_set:
-                raise ValueError("io_cases is required (or tests, for test-code mode)")
             return self
         if self.is_program:
             raise ValueError("tests run against a function's globals: they cannot be combined with "

@@ -80,27 +80,34 @@ def _become_solution(ours: socket.socket, theirs: socket.socket, code_object: An
 
 
 def _seal_imports() -> None:
-    """Import only from directories the sandbox user cannot write: the solution runs
-    beside the tests and could plant a module in the session or in /tmp."""
-    root = os.geteuid() == 0  # insecure mode without a uid to switch to: nothing is unwritable
+    """Import only from directories the sandbox user cannot write nor make writable (not
+    its own): the solution runs beside the tests and could plant a module in the session,
+    in /tmp, or in a directory it creates on the path."""
+    uid = os.geteuid()
+    root = uid == 0  # insecure mode without a uid to switch to: nothing is unwritable
 
     def sealed(path: str) -> bool:
         if not path or not os.path.isabs(path) or path.startswith((WORKDIR, "/tmp", os.getcwd())):
             return False
-        return os.path.exists(path) and (root or not os.access(path, os.W_OK))
+        try:
+            owner = os.stat(path).st_uid
+        except OSError:
+            return False
+        return root or (owner != uid and not os.access(path, os.W_OK))
     sys.path[:] = [p for p in sys.path if sealed(p)]
     sys.path_importer_cache.clear()
 
 
 def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, entry_point: str) -> dict[str, Any]:
     """Run the test; its status and error. Names the tests use and do not define are the
-    solution's globals of those names (never a builtin's: a solution's `sorted` must not
-    stand in for the tests' own)."""
+    solution's globals of those names, but never a builtin's (a solution's `sorted` must
+    not stand in for the tests' own) nor a dunder name (the asserts' own helpers among
+    them: a solution's `__repl_compare__` would pass every assert)."""
     prepared = testcode.prepare(tests, test)
     try:
         channel.request(None)  # the solution's code has run (or its error is raised here)
-        namespace = testcode.new_namespace(prepared.explainer)
-        namespace.update(channel.lookup([n for n in prepared.global_names if not hasattr(builtins, n)]))
+        wanted = [n for n in prepared.global_names if not hasattr(builtins, n) and not n.startswith("__")]
+        namespace = {**channel.lookup(wanted), **testcode.new_namespace(prepared.explainer)}
         candidate = channel.entry(entry_point) if test.kind == "check" else None
         exec(prepared.code, namespace)  # noqa: S102 - the tests, in the sandbox
         if test.kind == "check":

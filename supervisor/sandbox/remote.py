@@ -158,7 +158,7 @@ class Channel:
             if message is not None:
                 frames.send(self.sock, message)
             reply = frames.recv(self.sock)
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:
             raise SolutionGone(f"{type(exc).__name__}: {exc}") from None
         if not isinstance(reply, dict):
             raise SolutionGone("the solution's process ended")
@@ -182,6 +182,8 @@ class Channel:
         found = self.request({"op": "lookup", "names": names})["found"]
         namespace: dict[str, Any] = {}
         for name, described in found.items():
+            if name not in names:
+                continue  # only what was asked for: the solution's reply is its own to make
             if "module" in described:
                 try:
                     namespace[name] = importlib.import_module(str(described["module"]))

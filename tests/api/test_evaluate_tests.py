@@ -181,7 +181,7 @@ def test_code_that_does_not_compile_fails_every_test(service: Service):
     ({"tests": "assert (\n"}, "tests do not compile: SyntaxError"),
     ({"tests": "def check(candidate):\n    assert candidate() == 1\n"}, "give entry_point"),
     ({"tests": "assert f() == 1\n", "io_cases": [{"stdin": "", "stdout": ""}]}, "cannot be combined with program"),
-    ({}, "io_cases is required (or tests"),
+    ({}, "Field required"),
 ])
 def test_tests_that_cannot_run_are_refused_with_the_reason(service: Service, body: dict, detail: str):
     response = service.post("/evaluate_code", {"id": SCRATCH, "code": "def f():\n    return 1\n", **body})
