@@ -431,9 +431,11 @@ def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: tem
                          case=jobs.CaseSpec(case.input, "" if expected.literal else case.output) if case else None,
                          stdout_limit=job.stdout_limit, limits=_limits(job.cpu, job.memory_mb, job.fsize),
                          cwd=cwd, expected_withheld=expected.literal, float_tolerance=job.float_tolerance,
-                         tests=job.tests if test else "", test=test)
+                         tests_follow=test is not None)
     started = time.monotonic()
     forked = forker.fork(unit)
+    if test is not None:
+        template.write_message(forked.stdin, asdict(jobs.TestMessage(tests=job.tests, test=test)))
     seq = forked.seq
     pid = forker.pid_of(seq)
     capture = units.Capture(forked.report, min(RESULT_LIMIT, max(budget, 0)))

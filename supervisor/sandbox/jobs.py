@@ -125,8 +125,9 @@ class CaseUnit:
     cwd: str
     expected_withheld: bool = False  # the init parsed the expected output; the case never sees it
     float_tolerance: float | None = None  # for an expected expression, compared in the case
-    tests: str = ""
-    test: PlannedTest | None = None  # test-code mode: the one test this case runs (see `judge`)
+    # Test-code mode: the test to run comes after the fork of the solution's process, on
+    # the unit's stdin (`TestMessage`), so that process never holds the tests (see `judge`).
+    tests_follow: bool = False
     kind: Literal["case"] = "case"
 
 
@@ -168,11 +169,22 @@ def unit_from_wire(data: dict[str, Any]) -> Unit:
         return ExecUnit(argv=tuple(str(a) for a in data["argv"]), limits=limits, cwd=data["cwd"],
                         environment={str(k): str(v) for k, v in data.get("environment", {}).items()})
     case = CaseSpec(**data["case"]) if data.get("case") is not None else None
-    test = PlannedTest(**data["test"]) if data.get("test") is not None else None
     return CaseUnit(code=data["code"], entry_point=data["entry_point"], case=case,
                     stdout_limit=data["stdout_limit"], limits=limits, cwd=data["cwd"],
                     expected_withheld=bool(data.get("expected_withheld")),
-                    float_tolerance=data.get("float_tolerance"), tests=str(data.get("tests") or ""), test=test)
+                    float_tolerance=data.get("float_tolerance"), tests_follow=bool(data.get("tests_follow")))
+
+
+@dataclass(frozen=True)
+class TestMessage:
+    """What a test-code case reads on its stdin once the solution's process is forked."""
+
+    tests: str
+    test: PlannedTest
+
+
+def test_message_from_wire(data: dict[str, Any]) -> TestMessage:
+    return TestMessage(tests=str(data["tests"]), test=PlannedTest(**_known(PlannedTest, data["test"])))
 
 
 # --- what comes back -------------------------------------------------------------------

@@ -19,6 +19,7 @@ The report (`jobs.CaseReport` with outcome "test") carries the test's own status
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import signal
 import socket
@@ -27,7 +28,7 @@ import unittest
 from typing import Any
 
 from protocol import testplan
-from supervisor.sandbox import evaluate, libc, remote, testcode, values
+from supervisor.sandbox import evaluate, jobs, libc, remote, testcode, values
 from supervisor.sandbox.confine import WORKDIR
 
 
@@ -40,36 +41,60 @@ class _Failure(Exception):  # noqa: N818 - not an error of ours: a test's outcom
         self.error = error
 
 
-def run(code_object: Any, tests: str, test: testplan.PlannedTest, entry_point: str, stdout_limit: int,
-        report_fd: int) -> dict[str, Any]:
-    """Run one planned test against the solution; the case report."""
+def run(code_object: Any, entry_point: str, stdout_limit: int, report_fd: int, tests_fd: int) -> dict[str, Any]:
+    """Fork the solution's process, then read the test (`jobs.TestMessage`) from
+    `tests_fd` and run it against the solution; the case report. The solution's process
+    is forked before the tests are read, so nothing of them (their expected values) is
+    ever in its memory."""
     captured = evaluate.CappedWriter(stdout_limit)
     libc.prctl(libc.PR_SET_DUMPABLE, 0)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
-        _become_solution(ours, theirs, code_object, stdout_limit, report_fd)
+        _become_solution(ours, theirs, code_object, stdout_limit, report_fd, tests_fd)
     theirs.close()
+    message = jobs.test_message_from_wire(json.loads(_read_all(tests_fd)))
     report: dict[str, Any] = {"outcome": "test", "status": "error", "got": None, "expected": None, "error": None}
     sys.stdout, sys.stderr = captured, evaluate.CappedWriter(0)
+    channel = remote.Channel(ours, captured)
     try:
         _seal_imports()
-        report.update(_run_test(remote.Channel(ours, captured), tests, test, entry_point))
+        report.update(_run_test(channel, message.tests, message.test, entry_point))
     except remote.SolutionGone:
-        report.update(_solution_ended(pid))
+        pass
     finally:
         sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
         ours.close()
-        _end(pid)
+    if channel.gone:  # whatever the tests made of it (a bare `except:` takes it too)
+        report.update(_solution_ended(pid))
+    _end(pid)
     report["stdout"] = captured.getvalue()
     return report
 
 
+def _read_all(fd: int) -> bytes:
+    """Everything until the writer (the init) closes the pipe; then the descriptor is
+    /dev/null, as a case's stdin is."""
+    chunks = []
+    while chunk := os.read(fd, 1 << 16):
+        chunks.append(chunk)
+    _null_onto(fd)
+    return b"".join(chunks)
+
+
+def _null_onto(fd: int) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, fd)
+    os.close(null)
+
+
 def _become_solution(ours: socket.socket, theirs: socket.socket, code_object: Any, stdout_limit: int,
-                     report_fd: int) -> None:
-    """The child: nothing of the tests' process reachable, then the solution's server."""
+                     report_fd: int, tests_fd: int) -> None:
+    """The child: nothing of the tests' process reachable (the pipe the tests are coming
+    on, the report pipe), then the solution's server."""
     try:
+        _null_onto(tests_fd)
         ours.close()
         os.close(report_fd)
         libc.prctl(libc.PR_SET_DUMPABLE, 1)  # an ordinary process to itself and its children

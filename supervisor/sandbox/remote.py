@@ -20,7 +20,6 @@ Operations (frames on the socket; replies carry what the solution printed meanwh
 from __future__ import annotations
 
 import builtins
-import importlib
 import operator
 import socket
 import sys
@@ -150,17 +149,22 @@ class Channel:
     def __init__(self, sock: socket.socket, output: evaluate.CappedWriter) -> None:
         self.sock = sock
         self.output = output
+        self.gone = False  # once the solution is gone, it stays gone, and the case says so
 
     def request(self, message: dict[str, Any] | None) -> dict[str, Any]:
         """Send `message` (None: only wait for the solution's first reply) and return the
         reply; the solution's exception is raised here, rebuilt."""
+        if self.gone:
+            raise SolutionGone("the solution's process ended")
         try:
             if message is not None:
                 frames.send(self.sock, message)
             reply = frames.recv(self.sock)
         except (OSError, ValueError, RecursionError) as exc:
+            self.gone = True
             raise SolutionGone(f"{type(exc).__name__}: {exc}") from None
         if not isinstance(reply, dict):
+            self.gone = True
             raise SolutionGone("the solution's process ended")
         self.output.write(str(reply.get("out") or ""))
         if "raised" in reply:
@@ -171,26 +175,26 @@ class Channel:
         try:
             return values.decode(data, self._resolve)
         except ValueError as exc:
+            self.gone = True
             raise SolutionGone(f"the solution sent a malformed value ({exc})") from None
 
     def _resolve(self, reference: dict[str, Any]) -> RemoteObject:
         return RemoteObject(self, int(reference["id"]), bool(reference.get("callable")))
 
     def lookup(self, names: list[str]) -> dict[str, Any]:
-        """The solution's globals among `names`: values copied, modules imported here by
-        name (the same module, never the solution's object), anything else a proxy."""
+        """The solution's globals among `names`: values copied, anything else a proxy. A
+        module the solution imported is this process's module of that name if this
+        process has already loaded it, else a proxy too: importing here a module the
+        solution names could run code of its choosing (a package's `__main__`)."""
         found = self.request({"op": "lookup", "names": names})["found"]
         namespace: dict[str, Any] = {}
         for name, described in found.items():
             if name not in names:
                 continue  # only what was asked for: the solution's reply is its own to make
             if "module" in described:
-                try:
-                    namespace[name] = importlib.import_module(str(described["module"]))
-                    continue
-                except BaseException:  # noqa: BLE001 - a module only the solution has
-                    namespace[name] = self._resolve(described["ref"])
-                    continue
+                loaded = sys.modules.get(str(described["module"]))
+                namespace[name] = loaded if isinstance(loaded, types.ModuleType) else self._resolve(described["ref"])
+                continue
             namespace[name] = self.decode(described["value"])
         return namespace
 

@@ -255,7 +255,12 @@ class Forked:
     def close_unused(self, unit: jobs.Unit) -> None:
         """Close the ends `unit` does not use (a command or a program reports nothing, a
         function case reads and writes no stdio: its output is captured in its report)."""
-        unused = (self.report,) if isinstance(unit, jobs.StdioUnit) else (self.stdin, self.stdout, self.stderr)
+        if isinstance(unit, jobs.StdioUnit):
+            unused: tuple[int, ...] = (self.report,)
+        elif isinstance(unit, jobs.CaseUnit) and unit.tests_follow:
+            unused = (self.stdout, self.stderr)  # its test comes on stdin (`jobs.TestMessage`)
+        else:
+            unused = (self.stdin, self.stdout, self.stderr)
         for fd in unused:
             os.close(fd)
 

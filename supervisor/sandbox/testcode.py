@@ -129,7 +129,24 @@ def prepare(tests: str, test: testplan.PlannedTest) -> PreparedTest:
     module = rewriter.visit(module)
     linecache.cache[TESTS_FILENAME] = (len(tests), None, tests.splitlines(True), TESTS_FILENAME)
     code = compile(module, TESTS_FILENAME, "exec")
-    return PreparedTest(code=code, explainer=Explainer(rewriter.sources), global_names=sorted(_names(code)))
+    needed = _names(code) - _bound_at_top_level(module)
+    return PreparedTest(code=code, explainer=Explainer(rewriter.sources), global_names=sorted(needed))
+
+
+def _bound_at_top_level(module: ast.Module) -> set[str]:
+    """Names the tests bind themselves at their top level (defined, imported, assigned):
+    never asked of the solution, so nothing of it is even looked at for them."""
+    bound: set[str] = set()
+    for node in module.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            bound.add(node.name)
+            continue
+        for inner in ast.walk(node):
+            if isinstance(inner, ast.Name) and isinstance(inner.ctx, ast.Store):
+                bound.add(inner.id)
+            elif isinstance(inner, ast.Import | ast.ImportFrom):
+                bound |= {(alias.asname or alias.name).split(".")[0] for alias in inner.names}
+    return bound
 
 
 def _names(code: Any) -> set[str]:

@@ -23,6 +23,7 @@ from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import confine, evaluate, frames, jobs, judge
 
 RESULT_FD = 3
+TESTS_FD = 0  # a test-code case: where its test comes (`jobs.TestMessage`)
 
 
 def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> NoReturn:
@@ -70,7 +71,8 @@ def _arrange_descriptors(unit: jobs.Unit, fds: list[int]) -> None:
         sources = [stdin, stdout, stderr]
     else:
         null = os.open(os.devnull, os.O_RDWR)
-        sources = [null, null, null, report]
+        tests = stdin if isinstance(unit, jobs.CaseUnit) and unit.tests_follow else null
+        sources = [tests, null, null, report]
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in sources]  # out of the targets' way
     for target, source in enumerate(high):
         os.dup2(source, target)
@@ -118,8 +120,8 @@ def _run_case(unit: jobs.CaseUnit) -> None:
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
         _send({"outcome": "compile_error", "error": evaluate.format_error(exc)})
         return
-    if unit.test is not None:
-        _send(judge.run(code_object, unit.tests, unit.test, unit.entry_point, unit.stdout_limit, RESULT_FD))
+    if unit.tests_follow:
+        _send(judge.run(code_object, unit.entry_point, unit.stdout_limit, RESULT_FD, TESTS_FD))
         return
     if unit.case is None:
         _send({"outcome": "compiled"})
