@@ -24,11 +24,10 @@ import os
 import signal
 import socket
 import sys
-import unittest
 from typing import Any
 
 from protocol import testplan
-from supervisor.sandbox import evaluate, jobs, libc, remote, testcode, values
+from supervisor.sandbox import evaluate, jobs, libc, remote, testcode, unittests, values
 from supervisor.sandbox.confine import WORKDIR
 
 
@@ -160,7 +159,7 @@ def _assertion(exc: AssertionError, explainer: testcode.Explainer) -> dict[str, 
     return result
 
 
-_UNITTEST_DIR = os.path.dirname(unittest.__file__) + os.sep
+_UNITTEST_DIR = os.path.join(os.path.dirname(os.__file__), "unittest") + os.sep  # frames hidden from errors
 
 
 def _error_text(exc: BaseException) -> str:
@@ -172,49 +171,14 @@ def _error_text(exc: BaseException) -> str:
     return text
 
 
-class _Result(unittest.TestResult):
-    """Keeps the first failure or error of the one test run, as an exception."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.outcome: tuple[str, BaseException] | None = None
-        self.skip_reason: str | None = None
-
-    def _keep(self, status: str, err: Any) -> None:
-        if self.outcome is None:
-            self.outcome = (status, err[1])
-
-    def addFailure(self, test: Any, err: Any) -> None:  # noqa: N802 - unittest's name
-        self._keep("failed", err)
-
-    def addError(self, test: Any, err: Any) -> None:  # noqa: N802
-        self._keep("memory" if isinstance(err[1], MemoryError) else "error", err)
-
-    def addSubTest(self, test: Any, subtest: Any, err: Any) -> None:  # noqa: N802
-        if err is not None:
-            self._keep("failed" if issubclass(err[0], test.failureException) else "error", err)
-
-    def addSkip(self, test: Any, reason: str) -> None:  # noqa: N802
-        self.skip_reason = reason
-
-    def addUnexpectedSuccess(self, test: Any) -> None:  # noqa: N802
-        if self.outcome is None:
-            self.outcome = ("failed", AssertionError("unexpected success of a test marked expectedFailure"))
-
-
 def _run_unittest(namespace: dict[str, Any], test: testplan.PlannedTest) -> None:
-    cls = namespace.get(test.test_class)
-    if not isinstance(cls, type) or not issubclass(cls, unittest.TestCase):
-        raise _Failure("error", f"NameError: {test.test_class} is not a unittest.TestCase class")
-    result = _Result()
-    unittest.TestSuite([cls(test.method)]).run(result)
-    if result.outcome is not None:
-        status, exc = result.outcome
-        if isinstance(exc, remote.SolutionGone):
-            raise exc
-        raise _Failure(status, _error_text(exc))
-    if result.skip_reason is not None:
-        raise _Failure("skipped", f"Skipped: {result.skip_reason}")
+    outcome = unittests.run_one(namespace, test.test_class, test.method)
+    if outcome is None:
+        return
+    status, problem = outcome
+    if isinstance(problem, remote.SolutionGone):
+        raise problem
+    raise _Failure(status, problem if isinstance(problem, str) else _error_text(problem))
 
 
 def _solution_ended(pid: int) -> dict[str, Any]:
