@@ -148,10 +148,10 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
 
         m.add("joining the slot cgroups alone", lambda: _time_inside(join_timed, new_pidns, back_to_ours),
               "inside the above")
-    m.add("worker: fork + rlimits, no-new-privs, caps, uid + exit",
+    m.add("unit: fork + rlimits, no-new-privs, caps, uid + exit",
           lambda: _time_child(lambda: confine.drop_identity(SANDBOX_UID, LIMITS, cap_last)),
           "pre-forked (1st case), critical (later cases)")
-    m.add("worker: fork + drop_privileges incl. seccomp + exit",
+    m.add("unit: fork + drop_privileges incl. seccomp + exit",
           lambda: _time_child(lambda: confine.drop_privileges(SANDBOX_UID, LIMITS, cap_last)),
           "pre-forked (1st case), critical (later cases)")
     m.add("seccomp.install alone", lambda: _time_inside(_install_timed), "inside the above")
@@ -259,15 +259,15 @@ def _print_table(figures: dict[str, dict[str, float | str]], limits_mode: str, i
 
     bare = med("bare fork + exit + wait")
     sandbox = max(med("sandbox: + join its slot cgroups"), med("sandbox: + mount/net/ipc/uts ns, /proc, /tmp"))
-    worker = med("worker: fork + drop_privileges incl. seccomp + exit")
+    worker = med("unit: fork + drop_privileges incl. seccomp + exit")
     job = med("job: bind the session + disk-watch baseline")
     syscall_extra = (med("getppid() via ctypes, per call, seccomp filter")
                      - med("getppid() via ctypes, per call, no filter")) * 1e6
     print()
     print(f"A confined sandbox costs {sandbox:.2f} ms to fork against {bare:.2f} ms for a bare fork "
-          f"(+{sandbox - bare:.2f} ms), and its worker {worker:.2f} ms (+{worker - bare:.2f} ms): both are paid while")
+          f"(+{sandbox - bare:.2f} ms), and its unit {worker:.2f} ms (+{worker - bare:.2f} ms): both are paid while")
     print("the sandbox waits in the pool, before any job. On the request's critical path: binding the session and")
-    print(f"the disk-watch baseline, {job:.3f} ms per job; a confined worker for each case after the first "
+    print(f"the disk-watch baseline, {job:.3f} ms per job; a confined unit for each case after the first "
           f"({worker:.2f} ms); and the seccomp filter, {syscall_extra:+.0f} ns per system call of user code.")
 
 

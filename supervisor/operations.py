@@ -23,7 +23,7 @@ from protocol.settings import Config
 from supervisor import batch
 from supervisor.lanes import Kind, Lanes
 from supervisor.pool import Pool
-from supervisor.sandbox import jobs
+from supervisor.sandbox import messages
 from supervisor.sessions import SessionStore
 
 log = logging.getLogger("supervisor.operations")
@@ -103,13 +103,13 @@ def _count_kills(counters: Any, body: dict[str, Any]) -> None:
     counters["kills_timeout"] += timeouts + (1 if body.get("timed_out") else 0)
 
 
-def _submit_job(ctx: Context, session: str, payload: Callable[[], jobs.SandboxJob], budget: float, reply: Reply,
+def _submit_job(ctx: Context, session: str, payload: Callable[[], messages.SandboxJob], budget: float, reply: Reply,
                 measured: str | None, shape: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
     """Queue a job on its session's lane: `payload` (the store part: the session's
     allowance) runs when the lane allows, then the job goes to the pool."""
     arrived = time.monotonic()
 
-    def start(body: jobs.SandboxJob) -> None:
+    def start(body: messages.SandboxJob) -> None:
         # The time spent waiting on the lane (behind a fork of the session, say) counts
         # against the job's queue wait, so that it starts within what the web tier waits.
         left = queue_wait(ctx.config) - (time.monotonic() - arrived)
@@ -124,11 +124,11 @@ def run(ctx: Context, req: models.RunRequest, reply: Reply) -> None:
     cfg = ctx.config
     timeout = req.timeout or cfg.run_timeout
 
-    def payload() -> jobs.SandboxJob:
+    def payload() -> messages.SandboxJob:
         if not ctx.store.exists(req.id):
             raise ServiceError(ErrorCode.BAD_REQUEST, "Session does not exist")
         ctx.store.touch(req.id)
-        return jobs.RunJob(
+        return messages.RunJob(
             session=req.id, cmd=req.cmd, stdin=req.stdin or "", timeout=timeout, memory_mb=cfg.run_memory_mb,
             output_limit=cfg.max_output_bytes, fsize=ctx.store.remaining(req.id))
     _submit_job(ctx, req.id, payload, job_budget("run", req, cfg), reply, req.id, lambda body: {**body, "id": req.id})
@@ -140,8 +140,8 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
     cpu = req.cpu_limit or cfg.eval_cpu_limit
     budget = job_budget("evaluate", req, cfg)
 
-    def payload(session: str | None, fsize: int) -> jobs.SandboxJob:
-        return jobs.EvaluateJob(
+    def payload(session: str | None, fsize: int) -> messages.SandboxJob:
+        return messages.EvaluateJob(
             session=session, measure_usage=session == req.id, code=req.code, entry_point=req.entry_point or "",
             cases=_cases(req), program=_program(req),
             timeout=timeout, cpu=cpu, memory_mb=req.memory_limit_mb or cfg.eval_memory_mb,
@@ -149,7 +149,7 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
             float_tolerance=req.float_tolerance, stop_on_first_failure=req.stop_on_first_failure,
             tests=req.tests or "", test_plan=req.test_plan)
 
-    def in_session() -> jobs.SandboxJob:
+    def in_session() -> messages.SandboxJob:
         if ctx.store.exists(req.id):
             return payload(req.id, ctx.store.remaining(req.id))
         if ctx.isolation == "insecure":  # deleted while this waited: no scratch directory made for it
@@ -173,20 +173,20 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
                     _job_reply(ctx, None, reply, lambda body: body, cleanup), queue_wait(cfg))
 
 
-def _cases(req: models.EvaluateRequest) -> tuple[jobs.CaseSpec, ...]:
+def _cases(req: models.EvaluateRequest) -> tuple[messages.CaseSpec, ...]:
     """The cases as the sandbox takes them: a program case's stdin and expected stdout in
     the places of a function case's input and output."""
-    return tuple(jobs.CaseSpec(input=case.stdin or "", output=case.stdout or "") if case.is_program
-                 else jobs.CaseSpec(input=case.input or "", output=case.output or "") for case in req.io_cases)
+    return tuple(messages.CaseSpec(input=case.stdin or "", output=case.stdout or "") if case.is_program
+                 else messages.CaseSpec(input=case.input or "", output=case.output or "") for case in req.io_cases)
 
 
-def _program(req: models.EvaluateRequest) -> jobs.ProgramSpec | None:
+def _program(req: models.EvaluateRequest) -> messages.ProgramSpec | None:
     """How program cases run and compare, with the defaults of docs/api.md §4; None for
     function-call cases."""
     if not req.is_program:
         return None
-    defaults = jobs.ProgramSpec()
-    return jobs.ProgramSpec(
+    defaults = messages.ProgramSpec()
+    return messages.ProgramSpec(
         cmd=req.cmd, compile=req.compile, main_file=req.main_file or defaults.main_file,
         compare=req.compare or defaults.compare,
         rel_tol=models.DEFAULT_REL_TOL if req.rel_tol is None else req.rel_tol,

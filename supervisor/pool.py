@@ -37,7 +37,7 @@ from typing import Any
 from protocol.budget import BACKSTOP_GRACE
 from protocol.errors import ErrorCode, ServiceError
 from supervisor.sandbox import frames
-from supervisor.sandbox.jobs import SandboxJob, job_to_wire
+from supervisor.sandbox.messages import SandboxJob, job_to_wire
 from supervisor.states import SandboxState, check_transition
 
 log = logging.getLogger("supervisor.pool")

@@ -1,6 +1,6 @@
 """Whole-tree operations of the session store: list, copy (fork) and remove.
 
-All three walk iteratively (`supervisor.sandbox.walk`), so a tree thousands of levels
+All three walk iteratively (`supervisor.walk`), so a tree thousands of levels
 deep is no harder than a wide one, and all three tolerate entries vanishing or changing
 type under them. They are called with descriptors the store resolved; none of them
 follows a link.
@@ -17,7 +17,7 @@ from typing import Any
 
 from protocol.errors import ErrorCode, ServiceError
 from protocol.models import MAX_LISTED
-from supervisor.sandbox.walk import DIR_FLAGS, MAX_DEPTH, Walk, display_name
+from supervisor.walk import DIR_FLAGS, MAX_DEPTH, Walk, display_name
 
 MAX_SKIPPED_LISTED = 1_000  # paths named in a fork's `skipped`
 COPY_CHUNK = 1 << 20

@@ -1,4 +1,6 @@
-"""How a program case's output is compared with the expected output (docs/api.md §4).
+"""Runs in: the init.
+
+How a program case's output is compared with the expected output (docs/api.md §4).
 
 Pure functions of two strings, run in the sandbox's init, which user code cannot reach:
 a program's only say in its verdict is what it wrote to stdout. The init decodes that

@@ -1,4 +1,7 @@
-"""Confinement: the namespaces, mounts, rlimits and privilege drop of docs/api.md §7.
+"""Runs in: the supervisor (the isolation check), the zygote (the read-only image), the
+init (its namespaces) and the template (its confinement).
+
+Confinement: the namespaces, mounts, rlimits and privilege drop of docs/api.md §7.
 
 The work is split by when it can happen, so that as little as possible sits on a
 request's critical path:

@@ -1,4 +1,6 @@
-"""Length-prefixed JSON frames on the stream socket between the supervisor and a sandbox.
+"""Runs in: every process of the sandbox path (the supervisor's side, the init, the template, units).
+
+Length-prefixed JSON frames on the stream socket between the supervisor and a sandbox.
 
 A frame is a 4-byte big-endian length followed by that many bytes of JSON. The sandbox
 side uses blocking calls (it has nothing else to do); the supervisor side feeds received

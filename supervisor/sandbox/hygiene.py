@@ -1,4 +1,6 @@
-"""What must not carry over from one execution to the next inside a reused sandbox.
+"""Runs in: the init.
+
+What must not carry over from one execution to the next inside a reused sandbox.
 
 A sandbox (its pid, mount, network, IPC and UTS namespaces, its init and its template)
 serves many executions one after another, because making and tearing down namespaces

@@ -1,4 +1,6 @@
-"""Thin ctypes wrappers for the Linux calls Python 3.11's `os` module lacks.
+"""Runs in: any process of the sandbox path.
+
+Thin ctypes wrappers for the Linux calls Python 3.11's `os` module lacks.
 
 Every call raises OSError with errno set on failure so callers handle them like `os` calls.
 """

@@ -1,4 +1,6 @@
-"""Program cases (stdin/stdout), in the sandbox's init: run the program once per case and
+"""Runs in: the init.
+
+Program cases (stdin/stdout), in the sandbox's init: run the program once per case and
 judge what it wrote to stdout.
 
 `code` is saved read-only at `PROGRAM_DIR/<main_file>`, a small tmpfs the init mounts for
@@ -9,7 +11,7 @@ with the case's stdin fed by the init; the expected stdout stays in the init, wh
 compares (`compare`) once the program has ended. So a program's only say in its
 verdict is its output, and no case sees anything of another (the init cleans between
 units, as for function cases). The order and limits of a unit are the caller's
-(`child`): this module decides what runs and what its end means.
+(`init`): this module decides what runs and what its end means.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from supervisor.sandbox import compare, confine, jobs, libc, units
+from supervisor.sandbox import compare, confine, libc, messages, watch
 
 ERROR_TAIL = 4096  # characters of a failing program's stderr (or compiler's output) in `error`
 
@@ -35,12 +37,12 @@ class Ran:
     stderr: bytes
     stdout_truncated: bool
     stderr_truncated: bool
-    outcome: units.Outcome
-    ended: jobs.Exit
+    outcome: watch.Outcome
+    ended: messages.Exit
 
 
 # (unit, stdin, stdout limit, stderr limit) -> how it ended
-Runner = Callable[[jobs.ExecUnit, bytes, int, int], Ran]
+Runner = Callable[[messages.ExecUnit, bytes, int, int], Ran]
 
 
 # --- the program file ------------------------------------------------------------------
@@ -79,13 +81,13 @@ def remove(path: str, insecure: bool) -> None:
 
 # --- the evaluation --------------------------------------------------------------------
 
-def evaluate(job: jobs.EvaluateJob, path: str, limits: jobs.UnitLimits, cwd: str, run: Runner,
+def evaluate(job: messages.EvaluateJob, path: str, limits: messages.UnitLimits, cwd: str, run: Runner,
              clean: Callable[[], None]) -> dict[str, Any]:
     """Compile once if asked, then run and judge each case; the reply body of /evaluate_code."""
-    spec = job.program or jobs.ProgramSpec()
+    spec = job.program or messages.ProgramSpec()
 
-    def unit(argv: tuple[str, ...]) -> jobs.ExecUnit:
-        return jobs.ExecUnit(argv=argv, limits=limits, cwd=cwd, environment={"PROGRAM": path})
+    def unit(argv: tuple[str, ...]) -> messages.ExecUnit:
+        return messages.ExecUnit(argv=argv, limits=limits, cwd=cwd, environment={"PROGRAM": path})
 
     if spec.compile is not None:
         ran = run(unit(("/bin/sh", "-c", spec.compile)), b"", job.stdout_limit, job.stdout_limit)
@@ -114,16 +116,17 @@ def evaluate(job: jobs.EvaluateJob, path: str, limits: jobs.UnitLimits, cwd: str
     return {"passed": all(r["passed"] for r in results), "case_results": results, "error": None}
 
 
-def _result(index: int, case: jobs.CaseSpec, **fields: Any) -> dict[str, Any]:
+def _result(index: int, case: messages.CaseSpec, **fields: Any) -> dict[str, Any]:
     """A case result, by default one that did not run (skipped, or after a failed compile)."""
     defaults: dict[str, Any] = dict(passed=False, got=None, expected=case.output, error=None, status="skipped",
                                     stdout="", stderr="", duration_ms=0.0)
     fields = {**defaults, **fields}
     stderr = fields.pop("stderr")
-    return {**asdict(jobs.CaseResult(case=index, input=case.input, **fields)), "stderr": stderr}
+    return {**asdict(messages.CaseResult(case=index, input=case.input, **fields)), "stderr": stderr}
 
 
-def judge(index: int, case: jobs.CaseSpec, ran: Ran, job: jobs.EvaluateJob, spec: jobs.ProgramSpec) -> dict[str, Any]:
+def judge(index: int, case: messages.CaseSpec, ran: Ran, job: messages.EvaluateJob,
+          spec: messages.ProgramSpec) -> dict[str, Any]:
     """A case's result, decided here from how its process ended and its stdout, against
     the expected stdout of the request (which the program never saw)."""
     shown = ran.stdout[: job.stdout_limit].decode("utf-8", "replace")
@@ -146,7 +149,7 @@ def _usage(ran: Ran) -> dict[str, Any]:
                 peak_memory_kb=ran.ended.maxrss_kb if reaped else None)
 
 
-def _failure(ran: Ran, job: jobs.EvaluateJob, stderr: str, what: str = "the program") -> tuple[str, str] | None:
+def _failure(ran: Ran, job: messages.EvaluateJob, stderr: str, what: str = "the program") -> tuple[str, str] | None:
     """(status, error) of a program (`what`) that did not end well, None for one that did."""
     status = ran.ended.status
     if ran.outcome.stopped:
@@ -168,7 +171,7 @@ def _failure(ran: Ran, job: jobs.EvaluateJob, stderr: str, what: str = "the prog
     return kind, f"ProcessExit: {what} exited with status {code}" + _tail(stderr)
 
 
-def _cpu_exhausted(ended: jobs.Exit, cpu_limit: float) -> bool:
+def _cpu_exhausted(ended: messages.Exit, cpu_limit: float) -> bool:
     """Killed at its CPU limit: SIGXCPU, or any other unclean end past the limit (a shell
     reports its child's SIGXCPU as an exit status)."""
     status = ended.status
@@ -187,7 +190,7 @@ def _tail(text: str) -> str:
     return "\n" + (text if len(text) <= ERROR_TAIL else "..." + text[-ERROR_TAIL:])
 
 
-def compile_failure(ran: Ran, job: jobs.EvaluateJob) -> str | None:
+def compile_failure(ran: Ran, job: messages.EvaluateJob) -> str | None:
     """The error every case carries when the compile step did not succeed, else None."""
     output = _tail(ran.stdout.decode("utf-8", "replace") + ran.stderr.decode("utf-8", "replace"))
     if ran.stdout_truncated and ran.ended.status == 0:

@@ -1,4 +1,6 @@
-"""The seccomp filter for sandboxed code: an allowlist, compiled by libseccomp, installed by prctl.
+"""Runs in: the supervisor (compiles the filter) and the template (installs it).
+
+The seccomp filter for sandboxed code: an allowlist, compiled by libseccomp, installed by prctl.
 
 The namespaces, the unprivileged uid and the empty capability sets already stop most of
 what the kernel offers; the filter is the second wall, and it shrinks the kernel a

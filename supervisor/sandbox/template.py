@@ -1,10 +1,12 @@
-"""The template: a confined process, forked once per sandbox, that forks every unit.
+"""Runs in: the template (`serve`) and the init (`Handle`, its end of it).
+
+The template: a confined process, forked once per sandbox, that forks every unit.
 
 Confining a process (rlimits, no-new-privs, dropping capabilities, changing uid,
-installing seccomp) costs about as much as the fork itself, and a case process needs all
+installing seccomp) costs about as much as the fork itself, and a case's unit needs all
 of it. So the sandbox's init confines one process, the template, once; every case and
 every command is then a single fork of it, already confined, that only gives up the
-template's saved uid (`worker.become`).
+template's saved uid (`become`).
 
 The template never runs user code. It is unprivileged like the code it forks, but no
 unit can touch it: it runs with real and saved uid `template_uid` (see
@@ -48,7 +50,8 @@ from dataclasses import dataclass, field
 from typing import Any, NoReturn
 
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, evaluate, frames, jobs, values, worker
+from supervisor.sandbox import confine, frames, function_case, messages, values
+from supervisor.sandbox.unit import become
 
 MAX_FDS = 5
 
@@ -102,10 +105,10 @@ def _fork_unit(fds: list[int], identity: confine.UnitIdentity) -> int:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         try:
-            unit = jobs.unit_from_wire(read_message(fds[-1]))
+            unit = messages.unit_from_wire(read_message(fds[-1]))
         except BaseException:  # noqa: BLE001 - no unit, no user code
             os._exit(SandboxExit.BROKEN)
-        worker.become(unit, fds[:-1], identity)
+        become(unit, fds[:-1], identity)
     for fd in fds:
         os.close(fd)
     return pid
@@ -160,13 +163,13 @@ def _warm_up() -> None:
     once here, every unit inherits the result instead of copying those pages itself.
     Nothing of it is visible to units: it runs in its own globals and restores stdout.
     """
-    code = evaluate.compile_solution("def warm_up(a, b=2):\n    return [a + b]")
+    code = function_case.compile_solution("def warm_up(a, b=2):\n    return [a + b]")
     for expected in (None, "[3]"):
-        report = evaluate.run_case(code, "warm_up", "1, b=2", expected, 16)
+        report = function_case.run_case(code, "warm_up", "1, b=2", expected, 16)
         frames.encode(report)
         values.decode(report["got"])
     values.parse_literal("[3]")
-    evaluate.linecache.cache.pop(evaluate.SOLUTION_FILENAME, None)
+    function_case.linecache.cache.pop(function_case.SOLUTION_FILENAME, None)
 
 
 def _import_quietly(modules: list[str]) -> None:
@@ -238,7 +241,7 @@ def _recv(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
 # --- the init's handle on it -------------------------------------------------------------
 
 @dataclass
-class Forked:
+class UnitHandle:
     """A unit process forked and waiting for what to run, and the init's ends of its
     pipes (a command's stdin, stdout and stderr; a case's report)."""
 
@@ -252,13 +255,13 @@ class Forked:
     def ends(self) -> tuple[int, ...]:
         return (self.unit_w, self.stdin, self.stdout, self.stderr, self.report)
 
-    def close_unused(self, unit: jobs.Unit) -> None:
+    def close_unused(self, unit: messages.Unit) -> None:
         """Close the ends `unit` does not use (a command or a program reports nothing, a
         function case reads and writes no stdio: its output is captured in its report)."""
-        if isinstance(unit, jobs.StdioUnit):
+        if isinstance(unit, messages.StdioUnit):
             unused: tuple[int, ...] = (self.report,)
-        elif isinstance(unit, jobs.CaseUnit) and unit.tests_follow:
-            unused = (self.stdout, self.stderr)  # its test comes on stdin (`jobs.TestMessage`)
+        elif isinstance(unit, messages.CaseUnit) and unit.tests_follow:
+            unused = (self.stdout, self.stderr)  # its test comes on stdin (`messages.TestMessage`)
         else:
             unused = (self.stdin, self.stdout, self.stderr)
         for fd in unused:
@@ -289,13 +292,13 @@ class Handle:
 
     pid: int
     sock: socket.socket
-    exits: dict[int, jobs.Exit] = field(default_factory=dict)
+    exits: dict[int, messages.Exit] = field(default_factory=dict)
     alive: bool = True
     seq: int = 0
     pids: dict[int, int] = field(default_factory=dict)  # fork number -> pid, for live forks
-    spare: Forked | None = None
+    spare: UnitHandle | None = None
 
-    def fork(self, unit: jobs.Unit) -> Forked:
+    def fork(self, unit: messages.Unit) -> UnitHandle:
         """Have a unit run `unit`: the spare if it is still waiting, else a new fork. The
         unit itself goes to the process on a pipe of its own."""
         forked, self.spare = self.spare, None
@@ -307,7 +310,7 @@ class Handle:
         if forked is None:
             forked = self._fork_unit()
         forked.close_unused(unit)
-        write_message(forked.unit_w, jobs.unit_to_wire(unit))
+        write_message(forked.unit_w, messages.unit_to_wire(unit))
         return forked
 
     def _file_reports(self) -> None:
@@ -353,7 +356,7 @@ class Handle:
             except PermissionError:
                 pass  # insecure mode without the privilege: its units are the user's own
 
-    def _fork_unit(self) -> Forked:
+    def _fork_unit(self) -> UnitHandle:
         unit_r, unit_w = os.pipe()
         in_r, in_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -369,7 +372,7 @@ class Handle:
         finally:
             for fd in theirs:
                 os.close(fd)
-        return Forked(seq, unit_w, in_w, out_r, err_r, report_r)
+        return UnitHandle(seq, unit_w, in_w, out_r, err_r, report_r)
 
     def fork_template(self, modules: list[str]) -> Handle:
         """A job template that has imported `modules` (or tried to)."""
@@ -409,12 +412,12 @@ class Handle:
         message = self._next(time.monotonic() + timeout)
         return message is not None and message.get("op") == "ready"
 
-    def wait_exit(self, seq: int, timeout: float) -> jobs.Exit:
+    def wait_exit(self, seq: int, timeout: float) -> messages.Exit:
         """How the process of fork `seq` ended; status None if the template did not say in time."""
         deadline = time.monotonic() + timeout
         while seq not in self.exits:
             if self._next(deadline) is None:
-                return jobs.Exit(status=None)
+                return messages.Exit(status=None)
         return self.exits.pop(seq)
 
     def close(self) -> None:
@@ -442,7 +445,7 @@ class Handle:
             op, seq = message.get("op"), message.get("seq")
             if op == "exited":
                 if seq is not None:
-                    self.exits[int(seq)] = jobs.Exit(
+                    self.exits[int(seq)] = messages.Exit(
                         status=int(message["status"]), cpu_seconds=float(message["cpu"]),
                         maxrss_kb=int(message["maxrss_kb"]))
                 return {"op": "exited"}

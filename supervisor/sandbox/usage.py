@@ -1,4 +1,6 @@
-"""Disk usage of a session, as counted against its quota, and the watch that enforces it
+"""Runs in: the init (the disk watch and the usage after a job).
+
+Disk usage of a session, as counted against its quota, and the watch that enforces it
 while a job runs.
 
 The usage is the apparent size of the regular files below the session directory. It is
@@ -21,7 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from supervisor.sandbox.walk import Item, Walk
+from supervisor.walk import Item, Walk
 
 TIME_LIMIT = 3.0        # seconds one measurement may take (about a million entries)
 UNMEASURABLE = 1 << 62  # the usage of a session whose measurement could not finish

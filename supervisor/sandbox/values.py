@@ -1,4 +1,6 @@
-"""Python values across the case process -> init boundary, and their form for clients.
+"""Runs in: a unit (encoding what user code returned) and the init (decoding and comparing).
+
+Python values across the unit -> init boundary, and their form for clients.
 
 A case process runs user code, so nothing it sends can be trusted but as a claim about
 what the solution returned. It sends that value in a tagged JSON encoding that keeps the
@@ -29,7 +31,7 @@ MAX_DEPTH = 100
 HEX_INT_BITS = 12_000          # below ~3,600 decimal digits: a plain JSON number
 DISPLAY_INT_BITS = 70_000      # up to ~21,000 decimal digits shown to clients in full
 REPR_LIMIT = 10_000
-LITERAL_MAX_CHARS = 1 << 20    # longer expected outputs are evaluated in the case process
+LITERAL_MAX_CHARS = 1 << 20    # longer expected outputs are evaluated in the unit
 
 
 class Opaque:
@@ -56,7 +58,7 @@ def safe_repr(value: Any) -> str:
     return text
 
 
-# --- case process side ---------------------------------------------------------------------
+# --- unit side ---------------------------------------------------------------------
 
 Refer = Callable[[Any], Any]
 
@@ -216,7 +218,7 @@ def _decode(data: Any, depth: int, resolve: Resolve | None) -> Any:
 
 
 class NotLiteral(Exception):
-    """The expected output is an expression: only the case process can evaluate it."""
+    """The expected output is an expression: only the unit can evaluate it."""
 
 
 def parse_literal(text: str) -> Any:
@@ -250,7 +252,7 @@ def close(got: Any, expected: Any, tolerance: float, depth: int = 0) -> bool:
     """Equality with floats compared by `math.isclose` (`tolerance` as both the relative
     and the absolute tolerance), through lists, tuples and dict values; everything else
     by `==`. A float and an int compare as numbers; a bool is never a number here, and
-    NaN equals nothing, as with `==`. In the case process (an expected expression), `==`
+    NaN equals nothing, as with `==`. In the unit (an expected expression), `==`
     is that of the values user code returned."""
     if depth > MAX_DEPTH:
         raise RecursionError("too deep to compare")

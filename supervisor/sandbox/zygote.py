@@ -1,10 +1,12 @@
-"""The zygote: a small single-threaded process that forks every sandbox.
+"""Runs in: the zygote.
+
+The zygote: a small single-threaded process that forks every sandbox.
 
 The supervisor runs ZeroMQ, whose I/O threads make forking it unsafe, so it starts this
 process with a clean environment (nothing of the service's own variables can leak into a
 sandbox, not even through /proc/self/environ) and asks it for sandboxes over a
 SOCK_SEQPACKET socket whose fd number is the first argument. The zygote builds the
-read-only sandbox root once, then for each pool slot forks a sandbox (`child`, which
+read-only sandbox root once, then for each pool slot forks a sandbox (`init`, which
 serves job after job) into a fresh pid namespace and hands the supervisor one end of a
 socket pair to talk to it. It reaps its children and reports their exit status and
 resource usage.
@@ -30,7 +32,7 @@ from typing import Any
 
 from protocol import logformat
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import child, confine, libc, seccomp, template
+from supervisor.sandbox import confine, init, libc, seccomp, template
 
 log = logging.getLogger("supervisor.zygote")
 
@@ -38,7 +40,7 @@ def main() -> None:
     libc.prctl(libc.PR_SET_PDEATHSIG, signal.SIGKILL)
     # Sandboxes are made at low priority, from idle CPU: refilling the pool must not slow
     # down the jobs running now. A sandbox returns to normal priority when its job arrives.
-    os.nice(child.PREPARE_NICE)
+    os.nice(init.PREPARE_NICE)
     control = socket.socket(fileno=int(sys.argv[1]))
     settings = json.loads(control.recv(1 << 20))
     _log_like_the_supervisor(settings.get("log_format", "text"))
@@ -89,7 +91,7 @@ class Zygote:
         self.root_fd = os.open(settings["session_root"], os.O_PATH | os.O_DIRECTORY)
         self.cgroup_fds = {int(slot): [os.open(p, os.O_WRONLY) for p in paths]
                            for slot, paths in settings.get("cgroup_procs", {}).items()}
-        self.config = child.SandboxConfig(
+        self.config = init.SandboxConfig(
             uid=settings["uid"], insecure=self.insecure, session_root=settings["session_root"],
             tmp_size_mb=settings["tmp_size_mb"], max_processes=settings["max_processes"],
             max_open_files=settings["max_open_files"], cap_last=confine.read_cap_last(),
@@ -151,7 +153,7 @@ class Zygote:
             for fd in [self.wake_r, self.wake_w, self.pidns_fd, self.control.fileno(),
                        parent_end.fileno(), *(f for fds in self.cgroup_fds.values() for f in fds)]:
                 os.close(fd)
-            child.serve(child_end, self.root_fd, self.config)
+            init.serve(child_end, self.root_fd, self.config)
         finally:
             os._exit(SandboxExit.WITHOUT_RESULT)
 

@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from supervisor.sandbox import evaluate as ev
+from supervisor.sandbox import function_case as ev
 from supervisor.sandbox import values
 from tests.support.numbers import digits
 

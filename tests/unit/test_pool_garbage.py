@@ -8,7 +8,7 @@ import subprocess
 from typing import Any
 
 from supervisor.pool import Pool, Sandbox, State
-from supervisor.sandbox.jobs import RunJob
+from supervisor.sandbox.messages import RunJob
 
 
 def test_a_malformed_frame_kills_the_sandbox_and_fails_only_its_job():

@@ -16,7 +16,7 @@ import pytest
 
 from protocol.errors import ErrorCode
 from supervisor.pool import Pool, Sandbox, State
-from supervisor.sandbox.jobs import RunJob
+from supervisor.sandbox.messages import RunJob
 from supervisor.states import TRANSITIONS, SandboxState, TransitionError
 
 RUN = RunJob(session="s", cmd="true", stdin="", timeout=1, memory_mb=64, output_limit=10, fsize=10)

@@ -1,5 +1,5 @@
 """The pure parts of test-code mode: planning the tests (protocol.testplan), preparing one
-test's code with explaining asserts (supervisor.sandbox.testcode), and the crossing of
+test's code with explaining asserts (supervisor.sandbox.testcode.asserts), and the crossing of
 values with references (supervisor.sandbox.values)."""
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from protocol import testplan
-from supervisor.sandbox import testcode, values
+from supervisor.sandbox import values
+from supervisor.sandbox.testcode import asserts
 
 
 def kinds(tests: str, entry_point: str | None = "f") -> list[tuple[str, str]]:
@@ -50,10 +51,10 @@ def test_tests_that_cannot_be_planned_say_why(tests: str, message: str):
         testplan.plan(tests, "f")
 
 
-def run_prepared(tests: str, index: int, namespace: dict[str, Any]) -> tuple[testcode.PreparedTest, dict[str, Any]]:
+def run_prepared(tests: str, index: int, namespace: dict[str, Any]) -> tuple[asserts.PreparedTest, dict[str, Any]]:
     test = testplan.plan(tests, "f")[index]
-    prepared = testcode.prepare(tests, test)
-    scope = {**testcode.new_namespace(prepared.explainer), **namespace}
+    prepared = asserts.prepare(tests, test)
+    scope = {**asserts.new_namespace(prepared.explainer), **namespace}
     exec(prepared.code, scope)  # noqa: S102 - the tests' own code, in this test
     return prepared, scope
 
@@ -86,7 +87,7 @@ def test_a_failing_truth_shows_its_value_and_a_passing_assert_is_silent():
 
 
 def test_the_names_a_test_needs_include_those_of_its_functions():
-    prepared = testcode.prepare("def check(candidate):\n    assert helper(candidate(1)) == 1\n",
+    prepared = asserts.prepare("def check(candidate):\n    assert helper(candidate(1)) == 1\n",
                                 testplan.plan("def check(candidate):\n    assert helper(candidate(1)) == 1\n", "f")[0])
     assert "helper" in prepared.global_names
 

@@ -1,8 +1,10 @@
-"""A test-code case: the tests run in this process, the solution in a child of it.
+"""Runs in: a test-code case: the tests' process (a unit) and the solution's process (its child).
+
+A test-code case: the tests run in this process, the solution in a child of it.
 
 The verdict of a test is whatever its tests' process says, so no code of the solution
 may run in that process. Run in one process, a solution could write a passing report
-itself, replace `check`, or return an object equal to everything. So the case process
+itself, replace `check`, or return an object equal to everything. So the unit
 (the unit) compiles the solution, makes itself not dumpable (its memory, descriptors
 and /proc entries out of reach of a process of the same uid: ptrace is refused by the
 seccomp filter anyway), and forks: the child closes the report pipe and runs the
@@ -13,7 +15,7 @@ A signal from the solution can stop or kill this process, and so fail its own ca
 never pass it: SIGINT is made fatal here, so it cannot arrive as KeyboardInterrupt
 inside a test's `except`.
 
-The report (`jobs.CaseReport` with outcome "test") carries the test's own status.
+The report (`messages.CaseReport` with outcome "test") carries the test's own status.
 """
 
 from __future__ import annotations
@@ -27,8 +29,9 @@ import sys
 from typing import Any
 
 from protocol import testplan
-from supervisor.sandbox import evaluate, jobs, libc, remote, testcode, unittests, values
+from supervisor.sandbox import function_case, libc, messages, values
 from supervisor.sandbox.confine import WORKDIR
+from supervisor.sandbox.testcode import asserts, remote, unittests
 
 
 class _Failure(Exception):  # noqa: N818 - not an error of ours: a test's outcome
@@ -41,11 +44,11 @@ class _Failure(Exception):  # noqa: N818 - not an error of ours: a test's outcom
 
 
 def run(code_object: Any, entry_point: str, stdout_limit: int, report_fd: int, tests_fd: int) -> dict[str, Any]:
-    """Fork the solution's process, then read the test (`jobs.TestMessage`) from
+    """Fork the solution's process, then read the test (`messages.TestMessage`) from
     `tests_fd` and run it against the solution; the case report. The solution's process
     is forked before the tests are read, so nothing of them (their expected values) is
     ever in its memory."""
-    captured = evaluate.CappedWriter(stdout_limit)
+    captured = function_case.CappedWriter(stdout_limit)
     libc.prctl(libc.PR_SET_DUMPABLE, 0)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -53,9 +56,9 @@ def run(code_object: Any, entry_point: str, stdout_limit: int, report_fd: int, t
     if pid == 0:
         _become_solution(ours, theirs, code_object, stdout_limit, report_fd, tests_fd)
     theirs.close()
-    message = jobs.test_message_from_wire(json.loads(_read_all(tests_fd)))
+    message = messages.test_message_from_wire(json.loads(_read_all(tests_fd)))
     report: dict[str, Any] = {"outcome": "test", "status": "error", "got": None, "expected": None, "error": None}
-    sys.stdout, sys.stderr = captured, evaluate.CappedWriter(0)
+    sys.stdout, sys.stderr = captured, function_case.CappedWriter(0)
     channel = remote.Channel(ours, captured)
     try:
         _seal_imports()
@@ -127,11 +130,11 @@ def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, e
     solution's globals of those names, but never a builtin's (a solution's `sorted` must
     not stand in for the tests' own) nor a dunder name (the asserts' own helpers among
     them: a solution's `__repl_compare__` would pass every assert)."""
-    prepared = testcode.prepare(tests, test)
+    prepared = asserts.prepare(tests, test)
     try:
         channel.request(None)  # the solution's code has run (or its error is raised here)
         wanted = [n for n in prepared.global_names if not hasattr(builtins, n) and not n.startswith("__")]
-        namespace = {**channel.lookup(wanted), **testcode.new_namespace(prepared.explainer)}
+        namespace = {**channel.lookup(wanted), **asserts.new_namespace(prepared.explainer)}
         candidate = channel.entry(entry_point) if test.kind == "check" else None
         exec(prepared.code, namespace)  # noqa: S102 - the tests, in the sandbox
         if test.kind == "check":
@@ -151,7 +154,7 @@ def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, e
     return {"status": "passed"}
 
 
-def _assertion(exc: AssertionError, explainer: testcode.Explainer) -> dict[str, Any]:
+def _assertion(exc: AssertionError, explainer: asserts.Explainer) -> dict[str, Any]:
     """A failed test: its values compared, when a rewritten assert failed."""
     result: dict[str, Any] = {"status": "failed", "error": _error_text(exc)}
     if explainer.compared:
@@ -164,7 +167,7 @@ _UNITTEST_DIR = os.path.join(os.path.dirname(os.__file__), "unittest") + os.sep 
 
 def _error_text(exc: BaseException) -> str:
     """The error, and where it came from in the solution when it is the solution's."""
-    text = evaluate.format_error(exc, hidden=(_UNITTEST_DIR,))
+    text = function_case.format_error(exc, hidden=(_UNITTEST_DIR,))
     inner = getattr(exc, "solution_error", "")
     if inner:
         text += "\nRaised in the solution:\n" + inner

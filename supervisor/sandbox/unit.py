@@ -1,4 +1,6 @@
-"""A unit's process: the only kind of process that runs user code (and its children).
+"""Runs in: a unit, from its fork until user code runs.
+
+A unit's process: the only kind of process that runs user code (and its children).
 
 The template forks one per unit (an evaluation case, a program case or a `/run` command). The fork
 inherits the template's confinement (no capabilities, no-new-privs, seccomp, namespaces);
@@ -6,7 +8,7 @@ here it gives up the template's saved uid for good, lowers the limits to its job
 moves into the session directory, closes every descriptor of the harness, and becomes
 the unit (its environment is the template's, set to the sandbox's own). It never returns into the template's code.
 
-A case writes one report frame (`frames` encoding, a `jobs.CaseReport`) to descriptor 3;
+A case writes one report frame (`frames` encoding, a `messages.CaseReport`) to descriptor 3;
 a test-code case runs its tests here and the solution in a child (`judge`).
 """
 
@@ -20,13 +22,14 @@ import sys
 from typing import Any, NoReturn
 
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, evaluate, frames, jobs, judge
+from supervisor.sandbox import confine, frames, function_case, messages
+from supervisor.sandbox.testcode import judge
 
 RESULT_FD = 3
-TESTS_FD = 0  # a test-code case: where its test comes (`jobs.TestMessage`)
+TESTS_FD = 0  # a test-code case: where its test comes (`messages.TestMessage`)
 
 
-def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> NoReturn:
+def become(unit: messages.Unit, fds: list[int], identity: confine.UnitIdentity) -> NoReturn:
     """Turn this freshly forked process into `unit`. Any failure before user code runs
     exits with `SandboxExit.BROKEN`: user code never runs half-confined."""
     try:
@@ -37,10 +40,10 @@ def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> N
         os.chdir(unit.cwd)
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # oversize writes fail with EFBIG instead
         # An ignored signal stays ignored across exec: a program gets the default back.
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL if isinstance(unit, jobs.StdioUnit) else signal.SIG_IGN)
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL if isinstance(unit, messages.StdioUnit) else signal.SIG_IGN)
     except BaseException:  # noqa: BLE001 - never run user code half-confined
         os._exit(SandboxExit.BROKEN)
-    if isinstance(unit, jobs.StdioUnit):
+    if isinstance(unit, messages.StdioUnit):
         _exec(unit, identity)
     try:
         _run_case(unit)
@@ -49,9 +52,9 @@ def become(unit: jobs.Unit, fds: list[int], identity: confine.UnitIdentity) -> N
     os._exit(SandboxExit.DONE)
 
 
-def _exec(unit: jobs.RunUnit | jobs.ExecUnit, identity: confine.UnitIdentity) -> NoReturn:
+def _exec(unit: messages.RunUnit | messages.ExecUnit, identity: confine.UnitIdentity) -> NoReturn:
     """Become the command (`sh -c`) or the program; 127 when it cannot be executed."""
-    if isinstance(unit, jobs.RunUnit):
+    if isinstance(unit, messages.RunUnit):
         argv, environment = ["/bin/sh", "-c", unit.cmd], identity.environment
     else:
         argv, environment = list(unit.argv), {**identity.environment, **unit.environment}
@@ -63,15 +66,15 @@ def _exec(unit: jobs.RunUnit | jobs.ExecUnit, identity: confine.UnitIdentity) ->
         os._exit(SandboxExit.COMMAND_NOT_RUN)
 
 
-def _arrange_descriptors(unit: jobs.Unit, fds: list[int]) -> None:
+def _arrange_descriptors(unit: messages.Unit, fds: list[int]) -> None:
     """Stdio and the unit's own pipes at fixed numbers; every other descriptor closed,
     the template's control socket first of all (user code must not reach it)."""
     stdin, stdout, stderr, report = fds
-    if isinstance(unit, jobs.StdioUnit):
+    if isinstance(unit, messages.StdioUnit):
         sources = [stdin, stdout, stderr]
     else:
         null = os.open(os.devnull, os.O_RDWR)
-        tests = stdin if isinstance(unit, jobs.CaseUnit) and unit.tests_follow else null
+        tests = stdin if isinstance(unit, messages.CaseUnit) and unit.tests_follow else null
         sources = [tests, null, null, report]
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in sources]  # out of the targets' way
     for target, source in enumerate(high):
@@ -103,7 +106,7 @@ def _raise_oom_score() -> None:
         os.close(fd)
 
 
-def _lower_limits(limits: jobs.UnitLimits) -> None:
+def _lower_limits(limits: messages.UnitLimits) -> None:
     for kind, soft, hard in ((resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1),
                              (resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
                              (resource.RLIMIT_FSIZE, limits.max_file_bytes, limits.max_file_bytes)):
@@ -113,12 +116,12 @@ def _lower_limits(limits: jobs.UnitLimits) -> None:
         resource.setrlimit(kind, (min(soft, hard), hard))
 
 
-def _run_case(unit: jobs.CaseUnit) -> None:
+def _run_case(unit: messages.CaseUnit) -> None:
     sys.set_int_max_str_digits(0)  # a huge answer is the user's CPU to spend, under its limit
     try:
-        code_object = evaluate.compile_solution(unit.code)
+        code_object = function_case.compile_solution(unit.code)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
-        _send({"outcome": "compile_error", "error": evaluate.format_error(exc)})
+        _send({"outcome": "compile_error", "error": function_case.format_error(exc)})
         return
     if unit.tests_follow:
         _send(judge.run(code_object, unit.entry_point, unit.stdout_limit, RESULT_FD, TESTS_FD))
@@ -127,7 +130,7 @@ def _run_case(unit: jobs.CaseUnit) -> None:
         _send({"outcome": "compiled"})
         return
     output = None if unit.expected_withheld else unit.case.output
-    report = evaluate.run_case(code_object, unit.entry_point, unit.case.input, output, unit.stdout_limit,
+    report = function_case.run_case(code_object, unit.entry_point, unit.case.input, output, unit.stdout_limit,
                                unit.float_tolerance)
     _send(report)
 

@@ -1,8 +1,10 @@
-"""Run one evaluation case: the semantics of docs/api.md §4, executed inside a sandboxed process.
+"""Runs in: a unit (a function case), and the template once (its warm-up).
+
+Run one evaluation case: the semantics of docs/api.md §4, executed inside a sandboxed process.
 
 This module is pure Python with no I/O of its own so that it can be unit-tested without a
 sandbox. `run_case` is called in a freshly forked, already confined process and returns a
-JSON-ready dict; the sandbox child adds timing and handles deaths by signal.
+JSON-ready dict; the init adds timing and handles deaths by signal.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ SOLUTION_MODULE = "solution"  # __name__ of the solution's globals: not "__main_
 class CappedWriter(io.TextIOBase):
     """A text stream that keeps the first `limit` characters written and drops the rest.
 
-    Replaces sys.stdout in a case process so a print flood costs memory no larger than
+    Replaces sys.stdout in a case's unit so a print flood costs memory no larger than
     the cap.
     """
 
@@ -207,7 +209,7 @@ def new_namespace() -> dict[str, Any]:
 
 def run_case(code_object: Any, entry_point: str, case_input: str, case_output: str | None,
              stdout_limit: int, tolerance: float | None = None) -> dict[str, Any]:
-    """Execute the solution and one case; return the case process's report (`jobs.CaseReport`).
+    """Execute the solution and one case; return the unit's report (`messages.CaseReport`).
 
     The report is a claim: the init decides the verdict (see `values`). `got` is the
     returned value in the tagged encoding. `case_output` None means the init kept the

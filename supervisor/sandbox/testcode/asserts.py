@@ -1,4 +1,6 @@
-"""One planned test (`protocol.testplan`) made ready to run: its code, with asserts that
+"""Runs in: a test-code case's tests' process.
+
+One planned test (`protocol.testplan`) made ready to run: its code, with asserts that
 explain themselves.
 
 Pure Python with no I/O, unit-tested without a sandbox. An `assert` is rewritten, as

@@ -1,4 +1,6 @@
-"""The two ends of a test case: the solution's process and the tests' view of it.
+"""Runs in: a test-code case: both the solution's process and the tests' process.
+
+The two ends of a test case: the solution's process and the tests' view of it.
 
 In test-code mode the tests and the solution never share a process (see `judge`): the
 solution runs in a child of the tests' process and answers operations on a socket, and
@@ -27,7 +29,7 @@ import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from supervisor.sandbox import evaluate, frames, values
+from supervisor.sandbox import frames, function_case, values
 
 MESSAGE_LIMIT = 200  # characters of an exception's message carried over as its message
 _SKIPPED_GLOBALS = frozenset({"__name__", "__builtins__", "__file__", "__doc__", "__loader__", "__spec__",
@@ -50,7 +52,7 @@ OPERATIONS: dict[str, Callable[..., Any]] = {
 class Solution:
     """The solution's side: its globals, and the objects it has handed out by number."""
 
-    def __init__(self, sock: socket.socket, output: evaluate.CappedWriter) -> None:
+    def __init__(self, sock: socket.socket, output: function_case.CappedWriter) -> None:
         self.sock = sock
         self.output = output
         self.sent = 0
@@ -60,7 +62,7 @@ class Solution:
     def serve(self, code_object: Any) -> None:
         """Run the solution's code, then answer until the tests close the socket."""
         try:
-            self.namespace = evaluate.new_namespace()
+            self.namespace = function_case.new_namespace()
             exec(code_object, self.namespace)  # noqa: S102 - this is the sandbox
             self._reply({"ready": True})
         except BaseException as exc:  # noqa: BLE001 - an import-time error is the case's error
@@ -83,7 +85,7 @@ class Solution:
                               if name in self.namespace and name not in _SKIPPED_GLOBALS}}
         if op == "entry":
             expression = compile(str(request["expr"]).strip(), "<entry_point>", "eval")
-            target = evaluate.resolve_unbound_method(eval(expression, self.namespace), self.namespace)  # noqa: S307
+            target = function_case.resolve_unbound_method(eval(expression, self.namespace), self.namespace)  # noqa: S307
             return {"value": self.encode(target)}
         function = OPERATIONS[request["fn"]]
         target = self.objects[int(request["ref"])]
@@ -133,7 +135,7 @@ def describe_exception(exc: BaseException) -> dict[str, Any]:
     except BaseException:  # noqa: BLE001 - args of the solution's own making
         arguments = None
     return {"type": type(exc).__name__, "bases": bases, "message": message[:10_000], "args": arguments,
-            "error": evaluate.format_error(exc)}
+            "error": function_case.format_error(exc)}
 
 
 # --- the tests' process --------------------------------------------------------------------
@@ -146,7 +148,7 @@ class SolutionGone(BaseException):  # noqa: N818
 class Channel:
     """The tests' end of the socket: one request, one reply, output forwarded."""
 
-    def __init__(self, sock: socket.socket, output: evaluate.CappedWriter) -> None:
+    def __init__(self, sock: socket.socket, output: function_case.CappedWriter) -> None:
         self.sock = sock
         self.output = output
         self.gone = False  # once the solution is gone, it stays gone, and the case says so
@@ -342,6 +344,6 @@ class _RemoteIterator:
 
 def serve_solution(sock: socket.socket, code_object: Any, stdout_limit: int) -> None:
     """The solution's process: its prints captured, then `Solution.serve`."""
-    output = evaluate.CappedWriter(stdout_limit)
-    sys.stdout, sys.stderr = output, evaluate.CappedWriter(0)
+    output = function_case.CappedWriter(stdout_limit)
+    sys.stdout, sys.stderr = output, function_case.CappedWriter(0)
     Solution(sock, output).serve(code_object)

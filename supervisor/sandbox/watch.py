@@ -1,4 +1,6 @@
-"""Watch one unit of user code run: collect its output, enforce its deadline, stop it.
+"""Runs in: the init.
+
+Watch one unit of user code run: collect its output, enforce its deadline, stop it.
 
 A unit is one evaluation case or one `/run` command, a process the template forked. The
 init reads its pipes (capped while read, never buffered whole), feeds its stdin, and at

@@ -1,6 +1,8 @@
-"""The sandbox's init: pid 1 of its own namespaces, serving one job after another.
+"""Runs in: the init.
 
-Forked by the zygote as pid 1 of a fresh pid namespace, it makes its mount, network, IPC
+The sandbox's init: pid 1 of its own namespaces, serving one job after another.
+
+UnitHandle by the zygote as pid 1 of a fresh pid namespace, it makes its mount, network, IPC
 and UTS namespaces once, forks the template (`template`), reports ready, and then serves
 jobs: it binds the job's session, has the template fork one unit per case (or the one
 command), watches each unit under its deadline, computes each case's verdict itself from
@@ -26,7 +28,7 @@ from typing import Any
 
 from protocol import testplan
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, frames, hygiene, jobs, programs, template, units, values
+from supervisor.sandbox import confine, frames, hygiene, messages, programs, template, values, watch
 from supervisor.sandbox.usage import DiskWatch, disk_usage
 
 RESULT_LIMIT = 32 << 20
@@ -97,7 +99,7 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
         data = frames.recv(sock)
         if data is None:
             os._exit(SandboxExit.DONE)
-        job = jobs.job_from_wire(data)
+        job = messages.job_from_wire(data)
         cwd = None
         try:
             cwd = enter_session(job, config)
@@ -165,12 +167,12 @@ def _confine_template(config: SandboxConfig) -> None:
     confine.seccomp.install()
 
 
-def enter_session(job: jobs.SandboxJob, config: SandboxConfig) -> str:
+def enter_session(job: messages.SandboxJob, config: SandboxConfig) -> str:
     """Make the job's session the units' working directory; return its path."""
     if config.insecure:
         # Without namespaces the supervisor always names a directory, a scratch one if need be.
         return os.path.join(config.session_root, job.session or "")
-    scratch_mb = job.scratch_mb if isinstance(job, jobs.EvaluateJob) else 64
+    scratch_mb = job.scratch_mb if isinstance(job, messages.EvaluateJob) else 64
     confine.bind_session(job.session, scratch_mb)
     return confine.WORKDIR
 
@@ -224,29 +226,29 @@ def stopper(config: SandboxConfig, pid: int, *templates: template.Handle) -> Cal
     return kill_group
 
 
-def run_job(job: jobs.SandboxJob, config: SandboxConfig, cwd: str, base: template.Handle,
+def run_job(job: messages.SandboxJob, config: SandboxConfig, cwd: str, base: template.Handle,
             scratch: hygiene.Scratch) -> dict[str, Any]:
-    if isinstance(job, jobs.RunJob):
+    if isinstance(job, messages.RunJob):
         return run_command(job, config, cwd, base)
     return run_evaluation(job, config, cwd, base, scratch)
 
 
-def _limits(cpu: float, memory_mb: int, fsize: int) -> jobs.UnitLimits:
-    return jobs.UnitLimits(cpu_seconds=max(1, math.ceil(cpu)), memory_bytes=memory_mb << 20,
+def _limits(cpu: float, memory_mb: int, fsize: int) -> messages.UnitLimits:
+    return messages.UnitLimits(cpu_seconds=max(1, math.ceil(cpu)), memory_bytes=memory_mb << 20,
                            max_file_bytes=max(fsize, 0))
 
 
 # --- /run ------------------------------------------------------------------------------
 
-def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: template.Handle) -> dict[str, Any]:
-    unit = jobs.RunUnit(cmd=job.cmd, limits=_limits(job.timeout + 1, job.memory_mb, job.fsize), cwd=cwd)
-    watch = _disk_watch(job, cwd)
+def run_command(job: messages.RunJob, config: SandboxConfig, cwd: str, base: template.Handle) -> dict[str, Any]:
+    unit = messages.RunUnit(cmd=job.cmd, limits=_limits(job.timeout + 1, job.memory_mb, job.fsize), cwd=cwd)
+    quota = _disk_watch(job, cwd)
     try:
         ran = _run_stdio(config, base, unit, job.stdin.encode("utf-8", "surrogatepass"),
-                         (job.output_limit, job.output_limit), job.timeout, watch)
+                         (job.output_limit, job.output_limit), job.timeout, quota)
     finally:
-        if watch is not None:
-            watch.close()
+        if quota is not None:
+            quota.close()
     outcome, ended = ran.outcome, ran.ended
     stderr = ran.stderr.decode("utf-8", "replace")
     if outcome.stopped:
@@ -263,24 +265,24 @@ def run_command(job: jobs.RunJob, config: SandboxConfig, cwd: str, base: templat
     }
 
 
-def _run_stdio(config: SandboxConfig, base: template.Handle, unit: jobs.RunUnit | jobs.ExecUnit, stdin: bytes,
-               limits: tuple[int, int], timeout: float, watch: DiskWatch | None) -> programs.Ran:
+def _run_stdio(config: SandboxConfig, base: template.Handle, unit: messages.RunUnit | messages.ExecUnit, stdin: bytes,
+               limits: tuple[int, int], timeout: float, quota: DiskWatch | None) -> programs.Ran:
     """Fork a unit that uses stdio (a command or a program), feed its stdin, collect its
     stdout and stderr (each up to its limit) until it ends or `timeout` passes, and learn
     how it ended. Everything it started is dead when this returns."""
     started = time.monotonic()
     forked = base.fork(unit)
     pid = base.pid_of(forked.seq)
-    captures = [units.Capture(forked.stdout, limits[0]), units.Capture(forked.stderr, limits[1])]
-    outcome = units.supervise(pid, captures, started + timeout, stopper(config, pid, base),
-                              stdin=(forked.stdin, stdin), watch=watch, started=started)
+    captures = [watch.Capture(forked.stdout, limits[0]), watch.Capture(forked.stderr, limits[1])]
+    outcome = watch.supervise(pid, captures, started + timeout, stopper(config, pid, base),
+                              stdin=(forked.stdin, stdin), watch=quota, started=started)
     ended = base.wait_exit(forked.seq, EXIT_REPORT_TIMEOUT)
     return programs.Ran(stdout=bytes(captures[0].data), stderr=bytes(captures[1].data),
                         stdout_truncated=captures[0].truncated, stderr_truncated=captures[1].truncated,
                         outcome=outcome, ended=ended)
 
 
-def _disk_watch(job: jobs.SandboxJob, cwd: str) -> DiskWatch | None:
+def _disk_watch(job: messages.SandboxJob, cwd: str) -> DiskWatch | None:
     """Watch the session's disk usage while user code runs (scratch directories are tmpfs,
     bounded by their size)."""
     return DiskWatch(cwd, job.fsize) if job.measure_usage else None
@@ -305,10 +307,10 @@ class _Expected:
     text: str = ""
 
 
-Work = jobs.CaseSpec | testplan.PlannedTest  # a function-call case, or a test of the tests
+Work = messages.CaseSpec | testplan.PlannedTest  # a function-call case, or a test of the tests
 
 
-def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle,
+def run_evaluation(job: messages.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle,
                    scratch: hygiene.Scratch) -> dict[str, Any]:
     """Run the cases one after another, then the tests, each a fork of the template, with
     the sandbox restored to a fresh state between two."""
@@ -320,28 +322,28 @@ def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base:
     results: list[dict[str, Any]] = []
     compile_error: str | None = None
     budget = job.result_budget
-    watch = _disk_watch(job, cwd)
+    quota = _disk_watch(job, cwd)
     try:
         for index, item in enumerate(work):
             if index:
                 clean_between_units(config, scratch, base, *([forker] if forker is not base else []), killed=True)
                 if not forker.alive:
                     forker = base
-            result, used = run_case(job, config, cwd, forker, base, item, budget, watch)
+            result, used = run_case(job, config, cwd, forker, base, item, budget, quota)
             budget -= used
             if result.get("compile_error") is not None:
                 compile_error = result["compile_error"]
                 break
             if item is not None:
-                results.append(asdict(jobs.CaseResult(case=index, input=_shown_input(item), **result)))
+                results.append(asdict(messages.CaseResult(case=index, input=_shown_input(item), **result)))
                 if job.stop_on_first_failure and not result["passed"]:
                     results += [_skipped(i, c) for i, c in enumerate(planned) if i > index]
                     break
     finally:
         if forker is not base:
             forker.close()
-        if watch is not None:
-            watch.close()
+        if quota is not None:
+            quota.close()
     if compile_error is not None:
         results = [_compile_failure(i, c, compile_error) for i, c in enumerate(planned)]
     passed = compile_error is None and all(r["passed"] for r in results)
@@ -350,19 +352,19 @@ def run_evaluation(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base:
 
 def _shown_input(item: Work) -> str:
     """A case's `input` in its result: the call's arguments, or the test's name."""
-    return item.input if isinstance(item, jobs.CaseSpec) else item.name
+    return item.input if isinstance(item, messages.CaseSpec) else item.name
 
 
-def run_programs(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle,
+def run_programs(job: messages.EvaluateJob, config: SandboxConfig, cwd: str, base: template.Handle,
                  scratch: hygiene.Scratch) -> dict[str, Any]:
     """Program (stdin/stdout) cases: the program saved for the job, each case a unit that
     runs it (`programs`), the sandbox restored between two units."""
-    spec = job.program or jobs.ProgramSpec()
+    spec = job.program or messages.ProgramSpec()
     path = programs.install(job.code, spec.main_file, config.insecure)
-    watch = _disk_watch(job, cwd)
+    quota = _disk_watch(job, cwd)
 
-    def run(unit: jobs.ExecUnit, stdin: bytes, stdout_limit: int, stderr_limit: int) -> programs.Ran:
-        return _run_stdio(config, base, unit, stdin, (stdout_limit, stderr_limit), job.timeout, watch)
+    def run(unit: messages.ExecUnit, stdin: bytes, stdout_limit: int, stderr_limit: int) -> programs.Ran:
+        return _run_stdio(config, base, unit, stdin, (stdout_limit, stderr_limit), job.timeout, quota)
 
     def clean() -> None:
         clean_between_units(config, scratch, base, killed=True)
@@ -371,11 +373,11 @@ def run_programs(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, base: t
         return programs.evaluate(job, path, _limits(job.cpu, job.memory_mb, job.fsize), cwd, run, clean)
     finally:
         programs.remove(path, config.insecure)
-        if watch is not None:
-            watch.close()
+        if quota is not None:
+            quota.close()
 
 
-def _job_template(job: jobs.EvaluateJob, config: SandboxConfig, base: template.Handle) -> template.Handle:
+def _job_template(job: messages.EvaluateJob, config: SandboxConfig, base: template.Handle) -> template.Handle:
     """A template that has imported what the code imports, when there is anything to
     import and more than one case to share it; else the sandbox's own template."""
     wanted = template.imports_of(job.code) + (template.imports_of(job.tests) if job.tests else [])
@@ -396,53 +398,53 @@ def _job_template(job: jobs.EvaluateJob, config: SandboxConfig, base: template.H
 def _skipped(index: int, item: Work) -> dict[str, Any]:
     """A case not run because an earlier one failed (`stop_on_first_failure`)."""
     shown = None
-    if isinstance(item, jobs.CaseSpec):
+    if isinstance(item, messages.CaseSpec):
         expected = expected_of(item)
         shown = values.to_wire(expected.value) if expected.literal else None
-    return asdict(jobs.CaseResult(case=index, input=_shown_input(item), passed=False, got=None, expected=shown,
+    return asdict(messages.CaseResult(case=index, input=_shown_input(item), passed=False, got=None, expected=shown,
                                   error=None, status="skipped", stdout="", duration_ms=0.0))
 
 
 def _compile_failure(index: int, item: Work, error: str) -> dict[str, Any]:
-    return asdict(jobs.CaseResult(case=index, input=_shown_input(item), passed=False, got=None, expected=None,
+    return asdict(messages.CaseResult(case=index, input=_shown_input(item), passed=False, got=None, expected=None,
                                   error=error, status="error", stdout="", duration_ms=0.0))
 
 
-def expected_of(case: jobs.CaseSpec) -> _Expected:
+def expected_of(case: messages.CaseSpec) -> _Expected:
     try:
         return _Expected(literal=True, value=values.parse_literal(case.output), text=case.output)
     except values.NotLiteral:
         return _Expected(literal=False, text=case.output)
 
 
-def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: template.Handle,
+def run_case(job: messages.EvaluateJob, config: SandboxConfig, cwd: str, forker: template.Handle,
              base: template.Handle, item: Work | None, budget: int,
-             watch: DiskWatch | None) -> tuple[dict[str, Any], int]:
+             quota: DiskWatch | None) -> tuple[dict[str, Any], int]:
     """Run one case (or one test of the tests) and decide its verdict; return the case
     result's fields and the bytes of report it used.
 
     The killed processes of a case are waited for before the next case starts: nothing
     of one case can run, or be seen, during the next.
     """
-    case = item if isinstance(item, jobs.CaseSpec) else None
+    case = item if isinstance(item, messages.CaseSpec) else None
     test = item if isinstance(item, testplan.PlannedTest) else None
     expected = expected_of(case) if case is not None else _Expected(literal=True)
-    unit = jobs.CaseUnit(code=job.code, entry_point=job.entry_point,
-                         case=jobs.CaseSpec(case.input, "" if expected.literal else case.output) if case else None,
+    unit = messages.CaseUnit(code=job.code, entry_point=job.entry_point,
+                         case=messages.CaseSpec(case.input, "" if expected.literal else case.output) if case else None,
                          stdout_limit=job.stdout_limit, limits=_limits(job.cpu, job.memory_mb, job.fsize),
                          cwd=cwd, expected_withheld=expected.literal, float_tolerance=job.float_tolerance,
                          tests_follow=test is not None)
     started = time.monotonic()
     forked = forker.fork(unit)
     if test is not None:
-        template.write_message(forked.stdin, asdict(jobs.TestMessage(tests=job.tests, test=test)))
+        template.write_message(forked.stdin, asdict(messages.TestMessage(tests=job.tests, test=test)))
     seq = forked.seq
     pid = forker.pid_of(seq)
-    capture = units.Capture(forked.report, min(RESULT_LIMIT, max(budget, 0)))
+    capture = watch.Capture(forked.report, min(RESULT_LIMIT, max(budget, 0)))
     conversation = _Conversation(capture)
     templates = (base,) if forker is base else (base, forker)
-    outcome = units.supervise(pid, [capture], started + job.timeout, stopper(config, pid, *templates),
-                              until=conversation.done, watch=watch, started=started)
+    outcome = watch.supervise(pid, [capture], started + job.timeout, stopper(config, pid, *templates),
+                              until=conversation.done, watch=quota, started=started)
     if conversation.report is None and not conversation.garbled:
         conversation.done()  # the process exited before its report was read: read it now
     ended = forker.wait_exit(seq, EXIT_REPORT_TIMEOUT)
@@ -456,7 +458,7 @@ def run_case(job: jobs.EvaluateJob, config: SandboxConfig, cwd: str, forker: tem
 class _Conversation:
     """The case's report frame as it arrives."""
 
-    def __init__(self, capture: units.Capture) -> None:
+    def __init__(self, capture: watch.Capture) -> None:
         self.capture = capture
         self.report: dict[str, Any] | None = None
         self.garbled = False
@@ -470,7 +472,7 @@ class _Conversation:
                 raise ValueError("not a report")
             self.report = first[0]
             return True
-        except Exception:  # noqa: BLE001 - anything the case process wrote: a garbled report
+        except Exception:  # noqa: BLE001 - anything the unit wrote: a garbled report
             self.garbled = True
             return True
 
@@ -478,8 +480,8 @@ class _Conversation:
 _BASE = {"passed": False, "got": None, "expected": None, "stdout": "", "error": None}
 
 
-def _verdict(outcome: units.Outcome, ended: jobs.Exit, conversation: _Conversation, expected: _Expected,
-             job: jobs.EvaluateJob, capture: units.Capture) -> dict[str, Any]:
+def _verdict(outcome: watch.Outcome, ended: messages.Exit, conversation: _Conversation, expected: _Expected,
+             job: messages.EvaluateJob, capture: watch.Capture) -> dict[str, Any]:
     """A case's result, decided here: from how its process ended, the value it says it
     returned, and the expected value parsed from the request (never from the case)."""
     shown = values.to_wire(expected.value) if expected.literal else None
@@ -532,7 +534,7 @@ def _judge(report: dict[str, Any], expected: _Expected, base: dict[str, Any],
         # the solution's own class) is never equal to a literal, whatever it claims.
         passed = not opaque and values.same(got, expected.value, tolerance)
     else:
-        passed = report.get("eq") is True  # an expression: only the case process can compare
+        passed = report.get("eq") is True  # an expression: only the unit can compare
     return {**base, "passed": passed, "status": "passed" if passed else "failed",
             "got": values.display_repr(got) if opaque else values.to_wire(got), "stdout": stdout}
 
@@ -556,7 +558,7 @@ def _judge_test(report: dict[str, Any], base: dict[str, Any], stdout: str) -> di
             "error": None if error is None else str(error), "stdout": stdout}
 
 
-def _cpu_exhausted(ended: jobs.Exit, job: jobs.EvaluateJob) -> bool:
+def _cpu_exhausted(ended: messages.Exit, job: messages.EvaluateJob) -> bool:
     status = ended.status
     if status is None:
         return False

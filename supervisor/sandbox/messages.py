@@ -1,4 +1,6 @@
-"""The shapes passed along the sandbox path: supervisor -> sandbox init -> template -> unit.
+"""Runs in: every process of the sandbox path: each builds or reads these shapes.
+
+The shapes passed along the sandbox path: supervisor -> sandbox init -> template -> unit.
 
 Every message between those processes is one of these dataclasses, sent as JSON (through
 `frames` or the template's control socket). One module holds them all so a field is
@@ -191,17 +193,17 @@ def test_message_from_wire(data: dict[str, Any]) -> TestMessage:
 
 @dataclass
 class CaseReport:
-    """What a case process says about its one case: claims, checked by the init.
+    """What a case's unit says about its one case: claims, checked by the init.
 
     `got` is the returned value in the tagged encoding of `values.encode` (exact builtin
-    types only; anything else is opaque). `eq` is the case process's own `got ==
+    types only; anything else is opaque). `eq` is the unit's own `got ==
     expected`, used only when the init cannot compare the two itself.
     """
 
     outcome: Literal["returned", "error", "memory", "compile_error", "compiled", "test"]
     got: Any = None
     eq: bool = False
-    expected: Any = None  # the case process's view of the expected value (wire form)
+    expected: Any = None  # the unit's view of the expected value (wire form)
     error: str | None = None
     stdout: str = ""
     status: str | None = None  # outcome "test": the test's status (see `judge`)

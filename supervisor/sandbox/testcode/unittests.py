@@ -1,4 +1,6 @@
-"""One unittest test method run alone, for a test-code case (see `judge`).
+"""Runs in: a test-code case's tests' process.
+
+One unittest test method run alone, for a test-code case (see `judge`).
 
 `unittest` itself is imported only by the cases that run one (or by a job template, for
 tests that import it), never into the template every case is forked from.
