@@ -123,6 +123,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("web_threads", "REPL_WEB_THREADS", 32, int,
             "Threads per gunicorn worker (each can wait on one long `/run`).", 1),
     Setting("pool_size", "REPL_POOL_SIZE", 8, int, "Pre-forked idle sandboxes kept warm.", 1),
+    Setting("sandbox_max_jobs", "REPL_SANDBOX_MAX_JOBS", 1000, int,
+            "Jobs a sandbox serves before it is replaced by a new one, however clean it looks.", 1),
     Setting("max_concurrent_jobs", "REPL_MAX_CONCURRENT_JOBS", 32, int,
             "Sandboxes running jobs at once; further jobs wait in the queue.", 1),
     Setting("max_queue", "REPL_MAX_QUEUE", 256, int,

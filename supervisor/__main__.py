@@ -115,7 +115,7 @@ def _zygote_settings(config: settings.Config, mode: isolation.Mode, sandbox_runt
     return {
         "insecure": mode.name == "insecure", "session_root": config.session_root, "uid": config.sandbox_uid,
         "tmp_size_mb": config.tmp_size_mb, "max_processes": config.max_processes * mode.nproc_limit_factor,
-        "max_open_files": config.max_open_files,
+        "max_open_files": config.max_open_files, "max_jobs": config.sandbox_max_jobs,
         "cgroup_procs": mode.cgroups.procs if mode.cgroups is not None else {},
         "preload_modules": list(config.preload_modules),
         "log_format": config.log_format,

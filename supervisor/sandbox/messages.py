@@ -46,6 +46,7 @@ class RunJob:
     output_limit: int
     fsize: int
     measure_usage: bool = True
+    scratch_mb: int = 0  # unused: a command always runs in a session that exists
     kind: Literal["run"] = "run"
 
 
@@ -209,21 +210,29 @@ class CaseReport:
     status: str | None = None  # outcome "test": the test's status (see `judge`)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class CaseResult:
-    """One entry of `case_results`, as the client sees it."""
+    """One entry of `case_results`, as the client sees it: the one builder of that shape
+    (protocol.models.CaseResult validates the same fields on the web side)."""
 
     case: int
     input: str
-    passed: bool
-    got: Any
-    expected: Any
-    error: str | None
+    passed: bool = False
+    got: Any = None
+    expected: Any = None
+    error: str | None = None
     status: str
-    stdout: str
-    duration_ms: float
+    stdout: str = ""
+    duration_ms: float = 0.0
     cpu_ms: float | None = None
     peak_memory_kb: int | None = None
+    stderr: str | None = None  # program cases only
+
+    def to_wire(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        if data["stderr"] is None:
+            del data["stderr"]  # a function case has no stderr of its own
+        return data
 
 
 @dataclass

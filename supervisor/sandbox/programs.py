@@ -10,39 +10,21 @@ own (the default runs the file with the sandbox's Python, `cmd` runs with `/bin/
 with the case's stdin fed by the init; the expected stdout stays in the init, which
 compares (`compare`) once the program has ended. So a program's only say in its
 verdict is its output, and no case sees anything of another (the init cleans between
-units, as for function cases). The order and limits of a unit are the caller's
-(`init`): this module decides what runs and what its end means.
+units, as for function cases). This module decides what runs and what its end means;
+`execution` runs each unit.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
 import tempfile
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
 from typing import Any
 
-from supervisor.sandbox import compare, confine, libc, messages, watch
+from supervisor.sandbox import compare, confine, execution, libc, messages, verdicts
+from supervisor.sandbox.execution import Execution, Ran
 
 ERROR_TAIL = 4096  # characters of a failing program's stderr (or compiler's output) in `error`
-
-
-@dataclass
-class Ran:
-    """How one program unit ended, as the init saw it."""
-
-    stdout: bytes
-    stderr: bytes
-    stdout_truncated: bool
-    stderr_truncated: bool
-    outcome: watch.Outcome
-    ended: messages.Exit
-
-
-# (unit, stdin, stdout limit, stderr limit) -> how it ended
-Runner = Callable[[messages.ExecUnit, bytes, int, int], Ran]
 
 
 # --- the program file ------------------------------------------------------------------
@@ -81,16 +63,27 @@ def remove(path: str, insecure: bool) -> None:
 
 # --- the evaluation --------------------------------------------------------------------
 
-def evaluate(job: messages.EvaluateJob, path: str, limits: messages.UnitLimits, cwd: str, run: Runner,
-             clean: Callable[[], None]) -> dict[str, Any]:
-    """Compile once if asked, then run and judge each case; the reply body of /evaluate_code."""
-    spec = job.program or messages.ProgramSpec()
+def evaluate(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
+    """Save the program, compile once if asked, then run and judge each case; the reply
+    body of /evaluate_code. The program is removed afterwards."""
+    spec = job.program
+    assert spec is not None  # noqa: S101 - the init sends program jobs only here
+    path = install(job.code, spec.main_file, ex.config.insecure)
+    try:
+        return _evaluate(job, spec, path, ex)
+    finally:
+        remove(path, ex.config.insecure)
 
-    def unit(argv: tuple[str, ...]) -> messages.ExecUnit:
-        return messages.ExecUnit(argv=argv, limits=limits, cwd=cwd, environment={"PROGRAM": path})
+
+def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, ex: Execution) -> dict[str, Any]:
+    limits = execution.unit_limits(job.cpu, job.memory_mb, job.fsize)
+
+    def run(argv: tuple[str, ...], stdin: bytes, stdout_limit: int, stderr_limit: int) -> Ran:
+        unit = messages.ExecUnit(argv=argv, limits=limits, cwd=ex.cwd, environment={"PROGRAM": path})
+        return ex.run_stdio(unit, stdin, (stdout_limit, stderr_limit), job.timeout)
 
     if spec.compile is not None:
-        ran = run(unit(("/bin/sh", "-c", spec.compile)), b"", job.stdout_limit, job.stdout_limit)
+        ran = run(("/bin/sh", "-c", spec.compile), b"", job.stdout_limit, job.stdout_limit)
         failure = compile_failure(ran, job)
         if failure is not None:
             failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
@@ -102,11 +95,11 @@ def evaluate(job: messages.EvaluateJob, path: str, limits: messages.UnitLimits, 
     budget = job.result_budget
     for index, case in enumerate(job.cases):
         if index or spec.compile is not None:
-            clean()
+            ex.clean()
         expected = case.output.encode("utf-8", "surrogatepass")
         # Room for any output that could match, but never past what the request may return.
         room = max(min(job.stdout_limit + len(expected), budget), 0)
-        ran = run(unit(argv), case.input.encode("utf-8", "surrogatepass"), room, min(job.stdout_limit, room))
+        ran = run(argv, case.input.encode("utf-8", "surrogatepass"), room, min(job.stdout_limit, room))
         result = judge(index, case, ran, job, spec)
         budget -= 2 * len(result["got"] or "") + len(result["stderr"] or "")
         results.append(result)
@@ -117,12 +110,9 @@ def evaluate(job: messages.EvaluateJob, path: str, limits: messages.UnitLimits, 
 
 
 def _result(index: int, case: messages.CaseSpec, **fields: Any) -> dict[str, Any]:
-    """A case result, by default one that did not run (skipped, or after a failed compile)."""
-    defaults: dict[str, Any] = dict(passed=False, got=None, expected=case.output, error=None, status="skipped",
-                                    stdout="", stderr="", duration_ms=0.0)
-    fields = {**defaults, **fields}
-    stderr = fields.pop("stderr")
-    return {**asdict(messages.CaseResult(case=index, input=case.input, **fields)), "stderr": stderr}
+    """A program case's result (by default, with no stderr, one that did not run)."""
+    return messages.CaseResult(case=index, input=case.input, expected=case.output,
+                               **{"stderr": "", **fields}).to_wire()
 
 
 def judge(index: int, case: messages.CaseSpec, ran: Ran, job: messages.EvaluateJob,
@@ -135,8 +125,7 @@ def judge(index: int, case: messages.CaseSpec, ran: Ran, job: messages.EvaluateJ
     fields: dict[str, Any] = dict(got=shown, stdout=shown, stderr=stderr, **usage)
     failure = _failure(ran, job, stderr)
     if failure is not None:
-        status, error = failure
-        return _result(index, case, status=status, error=error, **fields)
+        return _result(index, case, status=failure.status, error=failure.error, **fields)
     got = ran.stdout.decode("utf-8", "surrogateescape")
     passed = compare.same_output(got, case.output, spec.compare, spec.rel_tol, spec.abs_tol)
     return _result(index, case, passed=passed, status="passed" if passed else "failed", **fields)
@@ -149,38 +138,24 @@ def _usage(ran: Ran) -> dict[str, Any]:
                 peak_memory_kb=ran.ended.maxrss_kb if reaped else None)
 
 
-def _failure(ran: Ran, job: messages.EvaluateJob, stderr: str, what: str = "the program") -> tuple[str, str] | None:
-    """(status, error) of a program (`what`) that did not end well, None for one that did."""
+def _failure(ran: Ran, job: messages.EvaluateJob, stderr: str, what: str = "the program") -> verdicts.Verdict | None:
+    """The verdict of a program (`what`) that did not end well, None for one that did."""
     status = ran.ended.status
-    if ran.outcome.stopped:
-        return "error", ran.outcome.stopped
-    if ran.outcome.timed_out or _cpu_exhausted(ran.ended, job.cpu):
-        return "timeout", "Timeout"
+    limit = verdicts.of_limits(ran.outcome.stopped, ran.outcome.timed_out, status, ran.ended.cpu_seconds, job.cpu)
+    if limit is not None:
+        return limit
     if ran.stdout_truncated:
-        return "error", f"OutputLimitExceeded: the stdout of {what} passed the limit of the case or of the request"
-    if status is None:
-        return "error", f"ProcessExit: the end of {what} was not reported"
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        return "crashed", f"Crashed: killed by signal {name}" + _tail(stderr)
-    code = os.WEXITSTATUS(status)
-    if code == 0:
+        return verdicts.Verdict(
+            "error", f"OutputLimitExceeded: the stdout of {what} passed the limit of the case or of the request")
+    if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return None
-    last = stderr.rstrip().rpartition("\n")[2]
-    kind = "memory" if last.startswith("MemoryError") else "error"
-    return kind, f"ProcessExit: {what} exited with status {code}" + _tail(stderr)
-
-
-def _cpu_exhausted(ended: messages.Exit, cpu_limit: float) -> bool:
-    """Killed at its CPU limit: SIGXCPU, or any other unclean end past the limit (a shell
-    reports its child's SIGXCPU as an exit status)."""
-    status = ended.status
+    end = verdicts.of_end(status, what)
+    if end.status == "crashed":
+        return verdicts.Verdict(end.status, end.error + _tail(stderr))
     if status is None:
-        return False
-    if os.WIFSIGNALED(status) and os.WTERMSIG(status) == signal.SIGXCPU:
-        return True
-    clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
-    return not clean and ended.cpu_seconds >= cpu_limit
+        return end
+    last = stderr.rstrip().rpartition("\n")[2]
+    return verdicts.Verdict("memory" if last.startswith("MemoryError") else "error", end.error + _tail(stderr))
 
 
 def _tail(text: str) -> str:
@@ -198,6 +173,6 @@ def compile_failure(ran: Ran, job: messages.EvaluateJob) -> str | None:
     failure = _failure(ran, job, "", what="the compile command")
     if failure is None:
         return None
-    status, error = failure
-    reason = "the compile command timed out" if status == "timeout" else (error.partition(": ")[2] or error)
+    reason = "the compile command timed out" if failure.status == "timeout" else (
+        failure.error.partition(": ")[2] or failure.error)
     return f"CompileError: {reason}{output}"

@@ -95,7 +95,7 @@ class Zygote:
             uid=settings["uid"], insecure=self.insecure, session_root=settings["session_root"],
             tmp_size_mb=settings["tmp_size_mb"], max_processes=settings["max_processes"],
             max_open_files=settings["max_open_files"], cap_last=confine.read_cap_last(),
-            environment=confine.sandbox_environment())
+            environment=confine.sandbox_environment(), max_jobs=settings["max_jobs"])
         self.pidns_fd = os.open("/proc/self/ns/pid", os.O_RDONLY)
         seccomp.use(bytes.fromhex(settings.get("seccomp_program", "")))
         preload(settings.get("preload_modules", []))

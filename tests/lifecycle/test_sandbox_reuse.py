@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import psutil
 
@@ -66,3 +67,17 @@ def test_a_spare_unit_that_died_while_waiting_is_not_used() -> None:
         for _ in range(3):
             result = svc.evaluate("def f():\n    return 2", "f", [("", "2")])
             assert result["passed"], result
+
+
+def test_a_retiring_sandbox_loses_no_job() -> None:
+    """A sandbox on its last job never says it is ready for another: jobs queued while one
+    sandbox retires again and again all run (none is answered 504 "the sandbox died")."""
+    with running_service(REPL_POOL_SIZE=1, REPL_MAX_CONCURRENT_JOBS=1, REPL_SANDBOX_MAX_JOBS=2) as svc:
+        sid = f"retire-{uuid.uuid4().hex[:12]}"
+        svc.write(sid, "a.txt", "a")
+        with ThreadPoolExecutor(max_workers=8) as executor:
+            responses = list(executor.map(
+                lambda i: svc.post("/run", {"id": sid, "cmd": f"echo {i}"}), range(40)))
+        statuses = [r.status_code for r in responses]
+        assert statuses == [200] * 40, statuses
+        assert sorted(int(r.json()["stdout"]) for r in responses) == list(range(40))

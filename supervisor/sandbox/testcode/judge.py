@@ -23,13 +23,14 @@ from __future__ import annotations
 import builtins
 import json
 import os
+import resource
 import signal
 import socket
 import sys
 from typing import Any
 
 from protocol import testplan
-from supervisor.sandbox import function_case, libc, messages, values
+from supervisor.sandbox import function_case, libc, messages, values, verdicts
 from supervisor.sandbox.confine import WORKDIR
 from supervisor.sandbox.testcode import asserts, remote, unittests
 
@@ -185,18 +186,17 @@ def _run_unittest(namespace: dict[str, Any], test: testplan.PlannedTest) -> None
 
 
 def _solution_ended(pid: int) -> dict[str, Any]:
-    """The solution's process is gone: how it ended, as the case's status."""
+    """The solution's process is gone: how it ended, as the case's status (`verdicts`,
+    against the CPU limit this process and its child were both given)."""
     try:
-        _, status = os.waitpid(pid, 0)
+        _, status, usage = os.wait4(pid, 0)
     except ChildProcessError:
         return {"status": "error", "error": "SolutionExit: the solution's process ended"}
-    if os.WIFSIGNALED(status):
-        signum = os.WTERMSIG(status)
-        if signum == signal.SIGXCPU:
-            return {"status": "timeout", "error": "Timeout"}
-        return {"status": "crashed", "error": f"Crashed: killed by signal {signal.Signals(signum).name}"}
-    return {"status": "error",
-            "error": f"ProcessExit: the solution's process exited with status {os.WEXITSTATUS(status)}"}
+    cpu_limit = resource.getrlimit(resource.RLIMIT_CPU)[0]
+    limit = verdicts.of_limits(None, False, status, usage.ru_utime + usage.ru_stime,
+                               float("inf") if cpu_limit == resource.RLIM_INFINITY else cpu_limit)
+    verdict = limit or verdicts.of_end(status, "the solution's process")
+    return {"status": verdict.status, "error": verdict.error}
 
 
 def _end(pid: int) -> None:
