@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from protocol import limits
+
 CASE_OVERHEAD = 0.5      # fork, confinement and reporting per case, generously
 BACKSTOP_GRACE = 2.0     # past the budget before the supervisor kills the sandbox
 REPLY_MARGIN = 3.0       # the kill, the reply's trip back and a busy poll loop
@@ -38,9 +40,9 @@ FILE_OP_TIMEOUT = 30.0   # file operations (a fork of a large session is the slo
 def job_budget(op: str, request: Any, config: Any) -> float:
     """Seconds a job may run inside its sandbox (0 for operations without a sandbox)."""
     if op == "run":
-        return float(request.timeout or config.run_timeout)
+        return float(limits.resolve("run", "timeout", request.timeout, config))
     if op == "evaluate":
-        per_case = float(request.timeout or config.eval_timeout) + CASE_OVERHEAD
+        per_case = float(limits.resolve("evaluate", "timeout", request.timeout, config)) + CASE_OVERHEAD
         # A program evaluation's `compile` runs once, under the same limits as a case.
         # The tests of test-code mode run after the cases, a case each.
         units = (len(request.io_cases) + len(getattr(request, "test_plan", ()))

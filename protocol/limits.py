@@ -72,6 +72,17 @@ def bound(op: str, field: str) -> Bound:
     raise KeyError(f"{op}.{field} has no configurable bound")
 
 
+def resolve(op: str, field: str, value: Any, config: Any) -> Any:
+    """The value a job runs with: the request's, or else the server's default for it (the
+    one place a left-out limit is filled in)."""
+    if value is not None:
+        return value
+    default = bound(op, field).default
+    if default is None:
+        raise KeyError(f"{op}.{field} has no default")
+    return getattr(config, default)
+
+
 def check(op: str, field: str, value: Any, config: Config | None) -> Any:
     """Refuse a value above the server's configured maximum, naming that maximum (no
     check without a configuration: the model is then only describing data)."""

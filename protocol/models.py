@@ -115,6 +115,8 @@ class IOCase(_Model):
 Compare = Literal["exact", "lines", "tokens", "float"]
 MAIN_FILE_PATTERN = r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,63}$"
 PROGRAM_ONLY = ("cmd", "compile", "main_file", "compare", "rel_tol", "abs_tol")
+DEFAULT_MAIN_FILE = "main.py"
+DEFAULT_COMPARE: Compare = "lines"
 DEFAULT_REL_TOL = 1e-6
 DEFAULT_ABS_TOL = 1e-6
 
@@ -151,7 +153,7 @@ class EvaluateRequest(_Model):
         None, description="Program cases: a command run once, with `/bin/sh -c` in the session directory, "
                           "before the cases; if it fails every case fails with its output.")
     main_file: Annotated[Text, Field(pattern=MAIN_FILE_PATTERN)] | None = Field(
-        None, description="Program cases: the file name `code` is saved under (default `main.py`), e.g. "
+        None, description=f"Program cases: the file name `code` is saved under (default `{DEFAULT_MAIN_FILE}`), e.g. "
                           "`main.pl` or `main.c` for a compiler that goes by the extension.")
     compare: Compare | None = Field(
         None, description="Program cases: how stdout is compared with the expected `stdout`: `exact`, "

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from protocol import models
+from protocol import limits, models
 from protocol.budget import batch_window, job_budget, queue_wait
 from protocol.errors import ErrorCode, ServiceError
 from protocol.settings import Config
@@ -122,7 +122,7 @@ def _submit_job(ctx: Context, session: str, payload: Callable[[], messages.Sandb
 
 def run(ctx: Context, req: models.RunRequest, reply: Reply) -> None:
     cfg = ctx.config
-    timeout = req.timeout or cfg.run_timeout
+    timeout = limits.resolve("run", "timeout", req.timeout, cfg)
 
     def payload() -> messages.SandboxJob:
         if not ctx.store.exists(req.id):
@@ -136,15 +136,16 @@ def run(ctx: Context, req: models.RunRequest, reply: Reply) -> None:
 
 def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
     cfg = ctx.config
-    timeout = req.timeout or cfg.eval_timeout
-    cpu = req.cpu_limit or cfg.eval_cpu_limit
+    timeout = limits.resolve("evaluate", "timeout", req.timeout, cfg)
+    cpu = limits.resolve("evaluate", "cpu_limit", req.cpu_limit, cfg)
+    memory_mb = limits.resolve("evaluate", "memory_limit_mb", req.memory_limit_mb, cfg)
     budget = job_budget("evaluate", req, cfg)
 
     def payload(session: str | None, fsize: int) -> messages.SandboxJob:
         return messages.EvaluateJob(
             session=session, measure_usage=session == req.id, code=req.code, entry_point=req.entry_point or "",
             cases=_cases(req), program=_program(req),
-            timeout=timeout, cpu=cpu, memory_mb=req.memory_limit_mb or cfg.eval_memory_mb,
+            timeout=timeout, cpu=cpu, memory_mb=memory_mb,
             stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb, fsize=fsize,
             float_tolerance=req.float_tolerance, stop_on_first_failure=req.stop_on_first_failure,
             tests=req.tests or "", test_plan=req.test_plan)
@@ -185,10 +186,9 @@ def _program(req: models.EvaluateRequest) -> messages.ProgramSpec | None:
     function-call cases."""
     if not req.is_program:
         return None
-    defaults = messages.ProgramSpec()
     return messages.ProgramSpec(
-        cmd=req.cmd, compile=req.compile, main_file=req.main_file or defaults.main_file,
-        compare=req.compare or defaults.compare,
+        cmd=req.cmd, compile=req.compile, main_file=req.main_file or models.DEFAULT_MAIN_FILE,
+        compare=req.compare or models.DEFAULT_COMPARE,
         rel_tol=models.DEFAULT_REL_TOL if req.rel_tol is None else req.rel_tol,
         abs_tol=models.DEFAULT_ABS_TOL if req.abs_tol is None else req.abs_tol)
 

@@ -42,7 +42,6 @@ from supervisor.states import SandboxState, check_transition
 
 log = logging.getLogger("supervisor.pool")
 
-State = SandboxState  # the name the pool's callers and tests use
 
 
 @dataclass
@@ -193,11 +192,11 @@ class Pool:
     def _dispatch(self) -> None:
         self.expire_queued(time.monotonic())
         while self.queue and self.busy < self.max_busy:
-            sandbox = next((s for s in self.by_pid.values() if s.state == State.IDLE), None)
+            sandbox = next((s for s in self.by_pid.values() if s.state == SandboxState.IDLE), None)
             if sandbox is None:
                 break
             job = self.queue.popleft()
-            self.transition(sandbox, State.BUSY)
+            self.transition(sandbox, SandboxState.BUSY)
             sandbox.job = job
             sandbox.deadline = time.monotonic() + job.budget + BACKSTOP_GRACE
             try:
@@ -207,7 +206,7 @@ class Pool:
                 # It died before it had the whole job, so the job did not start: it goes
                 # back to the head of the queue for the next sandbox.
                 sandbox.job = None
-                self.transition(sandbox, State.DONE)
+                self.transition(sandbox, SandboxState.DONE)
                 self.queue.appendleft(job)
             finally:
                 sandbox.sock.setblocking(False)
@@ -233,11 +232,11 @@ class Pool:
 
     @property
     def busy(self) -> int:
-        return sum(1 for s in self.by_pid.values() if s.state == State.BUSY)
+        return sum(1 for s in self.by_pid.values() if s.state == SandboxState.BUSY)
 
     @property
     def idle(self) -> int:
-        return sum(1 for s in self.by_pid.values() if s.state == State.IDLE)
+        return sum(1 for s in self.by_pid.values() if s.state == SandboxState.IDLE)
 
     def replenish(self) -> None:
         """Keep `pool_size` sandboxes idle or starting, plus one per queued job.
@@ -246,7 +245,8 @@ class Pool:
         """
         if self.control is None:
             return
-        warm = sum(1 for s in self.by_pid.values() if s.state in (State.IDLE, State.STARTING, State.CLEANING))
+        warming = (SandboxState.IDLE, SandboxState.STARTING, SandboxState.CLEANING)
+        warm = sum(1 for s in self.by_pid.values() if s.state in warming)
         wanted = self.pool_size + min(len(self.queue), self.max_busy) - warm - len(self.spawning)
         for _ in range(max(wanted, 0)):
             if not self.free_slots:
@@ -302,7 +302,7 @@ class Pool:
         # The exit can be reported before the poll loop has read the sandbox's reply:
         # read what it left (its end is closed, so this ends in EOF) before failing the job.
         for _ in range(64):
-            if sandbox.state != State.BUSY or sandbox.sock.fileno() not in self.by_fd:
+            if sandbox.state != SandboxState.BUSY or sandbox.sock.fileno() not in self.by_fd:
                 break
             self._on_sandbox(sandbox)
         if sandbox.sock.fileno() in self.by_fd:
@@ -335,40 +335,40 @@ class Pool:
             self._on_message(sandbox, message)
 
     def _on_message(self, sandbox: Sandbox, message: dict[str, Any]) -> None:
-        if sandbox.state in (State.STARTING, State.CLEANING):
+        if sandbox.state in (SandboxState.STARTING, SandboxState.CLEANING):
             if "usage" in message and sandbox.job is not None:
                 sandbox.job.callback(message)  # the session's disk usage, sent after the result
             elif message.get("ready"):
                 sandbox.job = None
                 sandbox.deadline = float("inf")
-                self.transition(sandbox, State.IDLE)
+                self.transition(sandbox, SandboxState.IDLE)
                 self._dispatch()
-            elif sandbox.state == State.STARTING:
+            elif sandbox.state == SandboxState.STARTING:
                 log.error("a sandbox failed to confine itself: %s", message.get("error"))
                 self.counters["sandbox_start_failures"] += 1
-                self.transition(sandbox, State.DONE)
+                self.transition(sandbox, SandboxState.DONE)
             return
         if sandbox.job is None:
             return
-        if sandbox.state == State.BUSY:
-            self.transition(sandbox, State.CLEANING)
+        if sandbox.state == SandboxState.BUSY:
+            self.transition(sandbox, SandboxState.CLEANING)
             self.counters["jobs_done"] += 1
             sandbox.job.callback(message)
             self._dispatch()
 
     def _end(self, sandbox: Sandbox, why: str) -> None:
         """The sandbox is gone or going: fail its job if it had one running, mark it DONE."""
-        if sandbox.state == State.BUSY:
+        if sandbox.state == SandboxState.BUSY:
             self._fail(sandbox, why)
-        elif sandbox.state != State.DONE:
-            self.transition(sandbox, State.DONE)
+        elif sandbox.state != SandboxState.DONE:
+            self.transition(sandbox, SandboxState.DONE)
 
     def _fail(self, sandbox: Sandbox, why: str) -> None:
         """Answer the job of a BUSY sandbox that will not report: the job started, so
         what it did is unknown (OUTCOME_UNKNOWN), unless the sandbox itself misbehaved
         (INTERNAL: our bug)."""
         job, sandbox.job = sandbox.job, None
-        self.transition(sandbox, State.DONE)
+        self.transition(sandbox, SandboxState.DONE)
         if job is not None:
             job.callback({"ok": False, "code": sandbox.failure.value, "error": why, "cause": sandbox.kill_cause})
             self._dispatch()
@@ -396,7 +396,7 @@ class Pool:
 
     def next_deadline(self) -> float:
         """The next time the loop must wake: a backstop, or a queued job's start-by."""
-        running = [s.deadline for s in self.by_pid.values() if s.state == State.BUSY and s.killed_for is None]
+        running = [s.deadline for s in self.by_pid.values() if s.state == SandboxState.BUSY and s.killed_for is None]
         return min(running + [job.start_by for job in self.queue], default=float("inf"))
 
     def enforce_deadlines(self, now: float) -> None:
@@ -404,7 +404,7 @@ class Pool:
         and answer the queued jobs that can no longer start in time."""
         self.expire_queued(now)
         for sandbox in list(self.by_pid.values()):
-            if sandbox.state == State.BUSY and now >= sandbox.deadline and sandbox.killed_for is None:
+            if sandbox.state == SandboxState.BUSY and now >= sandbox.deadline and sandbox.killed_for is None:
                 sandbox.killed_for = "the job overran its deadline and its sandbox was killed"
                 sandbox.kill_cause = "backstop"
                 self.counters["kills_backstop"] += 1

@@ -23,7 +23,9 @@ from typing import Any
 from supervisor.sandbox import values
 
 SOLUTION_FILENAME = "<solution>"
-SOLUTION_MODULE = "solution"  # __name__ of the solution's globals: not "__main__", as in the original
+# __name__ of the solution's globals: not "__main__", so `if __name__ == "__main__":` blocks
+# do not run (docs/api.md §4; the FastAPI service this one replaces did the same)
+SOLUTION_MODULE = "solution"
 
 
 class CappedWriter(io.TextIOBase):

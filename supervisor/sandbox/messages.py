@@ -80,14 +80,15 @@ class EvaluateJob:
 
 @dataclass(frozen=True)
 class ProgramSpec:
-    """How the cases of a program evaluation run and are compared (docs/api.md §4)."""
+    """How the cases of a program evaluation run and are compared (docs/api.md §4), every
+    default already filled in by the supervisor (`operations._program`)."""
 
-    cmd: str | None = None       # None: `code` run by the sandbox's Python
-    compile: str | None = None   # run once before the cases
-    main_file: str = "main.py"
-    compare: str = "lines"
-    rel_tol: float = 1e-6
-    abs_tol: float = 1e-6
+    cmd: str | None       # None: `code` run by the sandbox's Python
+    compile: str | None   # run once before the cases
+    main_file: str
+    compare: str
+    rel_tol: float
+    abs_tol: float
 
 
 SandboxJob = RunJob | EvaluateJob

@@ -54,6 +54,7 @@ from supervisor.sandbox import confine, frames, function_case, messages, values
 from supervisor.sandbox.unit import become
 
 MAX_FDS = 5
+FORK_ANSWER_TIMEOUT = 10.0  # seconds the template may take to say a fork's pid
 
 
 # --- the template process --------------------------------------------------------------
@@ -402,7 +403,7 @@ class Handle:
         Raises:
             OSError: the template did not answer in time or is gone.
         """
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + FORK_ANSWER_TIMEOUT
         while seq not in self.pids:
             if self._next(deadline) is None:
                 raise OSError("the template did not fork the unit")

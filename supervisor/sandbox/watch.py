@@ -37,7 +37,6 @@ class Outcome:
 
     timed_out: bool
     duration_ms: float
-    exited: bool
     stopped: str | None = None  # why a watch stopped the unit (e.g. the disk quota), if one did
 
 
@@ -86,7 +85,7 @@ def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable
             _close_quietly(stdin[0])
         if pidfd is not None:
             os.close(pidfd)
-    return Outcome(timed_out, duration_ms, exited, stopped)
+    return Outcome(timed_out, duration_ms, stopped)
 
 
 def _watch(poller: select.poll, pidfd: int | None, by_fd: dict[int, Capture], deadline: float,

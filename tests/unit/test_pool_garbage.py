@@ -7,8 +7,9 @@ import struct
 import subprocess
 from typing import Any
 
-from supervisor.pool import Pool, Sandbox, State
+from supervisor.pool import Pool, Sandbox
 from supervisor.sandbox.messages import RunJob
+from supervisor.states import SandboxState
 
 
 def test_a_malformed_frame_kills_the_sandbox_and_fails_only_its_job():
@@ -18,7 +19,7 @@ def test_a_malformed_frame_kills_the_sandbox_and_fails_only_its_job():
     victim = subprocess.Popen(["sleep", "30"])  # stands in for the sandbox's init process
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
-    sandbox = Sandbox(pid=victim.pid, slot=0, sock=ours, state=State.IDLE)
+    sandbox = Sandbox(pid=victim.pid, slot=0, sock=ours, state=SandboxState.IDLE)
     pool.by_fd[ours.fileno()] = sandbox
     pool.by_pid[victim.pid] = sandbox
     answers: list[dict[str, Any]] = []

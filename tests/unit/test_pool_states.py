@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from protocol.errors import ErrorCode
-from supervisor.pool import Pool, Sandbox, State
+from supervisor.pool import Pool, Sandbox
 from supervisor.sandbox.messages import RunJob
 from supervisor.states import TRANSITIONS, SandboxState, TransitionError
 
@@ -31,7 +31,7 @@ def add_idle(pool: Pool, slot: int) -> tuple[Sandbox, socket.socket, subprocess.
     stand_in = subprocess.Popen(["sleep", "30"])
     ours, theirs = socket.socketpair()
     ours.setblocking(False)
-    sandbox = Sandbox(pid=stand_in.pid, slot=slot, sock=ours, state=State.IDLE)
+    sandbox = Sandbox(pid=stand_in.pid, slot=slot, sock=ours, state=SandboxState.IDLE)
     pool.by_fd[ours.fileno()] = sandbox
     pool.by_pid[stand_in.pid] = sandbox
     return sandbox, theirs, stand_in
@@ -42,12 +42,12 @@ def test_the_table_allows_only_the_moves_of_a_one_shot_sandbox() -> None:
     pool = make_pool()
     sandbox, _, stand_in = add_idle(pool, 0)
     try:
-        pool.transition(sandbox, State.BUSY)
+        pool.transition(sandbox, SandboxState.BUSY)
         with pytest.raises(TransitionError):
-            pool.transition(sandbox, State.IDLE)  # a sandbox is never reused
-        pool.transition(sandbox, State.DONE)
+            pool.transition(sandbox, SandboxState.IDLE)  # a sandbox is never reused
+        pool.transition(sandbox, SandboxState.DONE)
         with pytest.raises(TransitionError):
-            pool.transition(sandbox, State.BUSY)
+            pool.transition(sandbox, SandboxState.BUSY)
     finally:
         stand_in.kill()
 
@@ -60,8 +60,8 @@ def test_a_job_whose_sandbox_died_before_taking_it_goes_to_the_next_sandbox() ->
     try:
         answers: list[dict[str, Any]] = []
         pool.submit(RUN, 5.0, answers.append)
-        assert dead.state == State.DONE and dead.job is None
-        assert alive.state == State.BUSY and alive.job is not None
+        assert dead.state == SandboxState.DONE and dead.job is None
+        assert alive.state == SandboxState.BUSY and alive.job is not None
         assert answers == [] and not pool.queue
         assert alive_peer.recv(16)  # the job arrived there
     finally:
