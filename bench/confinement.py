@@ -126,7 +126,7 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
             os.write(fd, b"0")
 
     def sandbox_init() -> None:
-        confine.enter_namespaces(16)
+        confine.contain(confine.SANDBOX_STEPS, _target(cap_last))
 
     def joined_sandbox_init() -> None:
         join_cgroups()
@@ -149,7 +149,7 @@ def measure_all(iterations: int, session: str, pidns: int, cgroup_fds: list[int]
         m.add("joining the slot cgroups alone", lambda: _time_inside(join_timed, new_pidns, back_to_ours),
               "inside the above")
     m.add("unit: fork + rlimits, no-new-privs, caps, uid + exit",
-          lambda: _time_child(lambda: confine.drop_identity(SANDBOX_UID, LIMITS, cap_last)),
+          lambda: _time_child(lambda: confine.contain(confine.PROCESS_STEPS[:-1], _target(cap_last))),
           "pre-forked (1st case), critical (later cases)")
     m.add("unit: fork + drop_privileges incl. seccomp + exit",
           lambda: _time_child(lambda: confine.drop_privileges(SANDBOX_UID, LIMITS, cap_last)),
@@ -182,8 +182,12 @@ def _install_timed() -> float:
     return time.perf_counter() - started
 
 
+def _target(cap_last: int) -> confine.Target:
+    return confine.Target(uid=SANDBOX_UID, limits=LIMITS, cap_last=cap_last)
+
+
 def _bind_timed(session: str) -> float:
-    confine.enter_namespaces(16)
+    confine.contain(confine.SANDBOX_STEPS, _target(confine.read_cap_last()))
     started = time.perf_counter()
     confine.bind_session(session, 64)
     watch = DiskWatch(confine.WORKDIR, 1 << 30)

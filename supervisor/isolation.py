@@ -1,10 +1,10 @@
 """Can this machine isolate sandboxes? Checked once at start, so we fail closed.
 
-The check forks a throw-away child that rehearses what every sandbox will do: unshare
-the mount, pid, net, ipc and uts namespaces, mount a tmpfs and a fresh /proc in the
-private mount namespace, switch to the sandbox uid and install the seccomp filter. The first step that
-fails names what the machine lacks, and the supervisor refuses to start unless
-REPL_INSECURE=1.
+The check forks a throw-away child that rehearses what every sandbox will do, step by
+step from the same recipe (`confine.RECIPE`): new pid, mount, net, ipc and uts
+namespaces, a fresh /proc and /tmp, rlimits, no-new-privs, no capabilities, the sandbox
+uid, the seccomp filter. The first step that fails names what the machine lacks, and the
+supervisor refuses to start unless REPL_INSECURE=1.
 
 It also decides how per-sandbox process and memory limits are enforced: one cgroup per
 sandbox slot where the machine allows it (`supervisor.cgroups`), else rlimits alone,
@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import sys
 from dataclasses import dataclass
 
 from protocol import settings
 from supervisor import cgroups
-from supervisor.sandbox import libc, seccomp
+from supervisor.sandbox import confine, libc, seccomp
 
 log = logging.getLogger("supervisor.isolation")
 
-NAMESPACES = (libc.CLONE_NEWNS | libc.CLONE_NEWPID | libc.CLONE_NEWNET
-              | libc.CLONE_NEWIPC | libc.CLONE_NEWUTS)
 MEMORY_SLACK_MB = 64  # the sandbox's init and /dev/shm, on top of user code and /tmp
 
 
@@ -99,37 +98,20 @@ def _missing(sandbox_uid: int) -> str:
 
 
 def _rehearse(sandbox_uid: int) -> str:
-    """In a throw-away child: the steps of a sandbox; returns what failed, or ''."""
+    """In a throw-away child: every step of a sandbox (`confine.RECIPE`, after the new pid
+    namespace the zygote makes for each sandbox); returns what failed, or ''."""
     try:
-        libc.unshare(NAMESPACES)
+        libc.unshare(libc.CLONE_NEWPID)
     except OSError as exc:
-        return (f"permission to create mount, pid, net, ipc and uts namespaces ({exc.strerror}; "
-                "needs CAP_SYS_ADMIN)")
+        return f"permission to create pid namespaces ({exc.strerror}; needs CAP_SYS_ADMIN)"
+    def hard(kind: int) -> int:
+        return resource.getrlimit(kind)[1]
+    limits = confine.Limits(cpu_seconds=hard(resource.RLIMIT_CPU), memory_bytes=hard(resource.RLIMIT_AS),
+                            max_processes=hard(resource.RLIMIT_NPROC), max_file_bytes=hard(resource.RLIMIT_FSIZE),
+                            max_open_files=hard(resource.RLIMIT_NOFILE))
     try:
-        libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)
-        libc.mount("tmpfs", "/tmp", "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, "size=1m")
-    except OSError as exc:
-        return (f"permission to mount in a private mount namespace ({exc.strerror}; needs CAP_SYS_ADMIN "
-                "and no AppArmor/SELinux rule against mount)")
-    try:
-        os.mkdir("/tmp/proc")
-        libc.mount("proc", "/tmp/proc", "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC)
-    except OSError as exc:
-        return (f"permission to mount a fresh /proc ({exc.strerror}; the kernel refuses it while parts of "
-                "the existing /proc are masked, as in a default Docker container: run it with "
-                "--security-opt systempaths=unconfined)")
-    try:
-        libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
-        os.setgroups([])
-        os.setresgid(sandbox_uid, sandbox_uid, sandbox_uid)
-        os.setresuid(sandbox_uid, sandbox_uid, sandbox_uid)
-    except OSError as exc:
-        return (f"permission to switch to the sandbox uid {sandbox_uid} "
-                f"({exc.strerror}; needs CAP_SETUID and CAP_SETGID)")
-    try:
-        seccomp.install()
-    except seccomp.Unavailable as exc:
-        return f"{exc.strerror} (pip install -r requirements.txt; apt-get install libseccomp2)"
-    except OSError as exc:
-        return f"seccomp filters ({exc.strerror}; the kernel needs CONFIG_SECCOMP_FILTER)"
+        confine.contain(confine.RECIPE, confine.Target(uid=sandbox_uid, limits=limits,
+                                                       cap_last=confine.read_cap_last(), tmp_size_mb=1))
+    except confine.StepFailed as exc:
+        return f"{exc.step.needs} ({exc.reason})"
     return ""

@@ -37,7 +37,7 @@ from typing import Any
 from protocol.budget import BACKSTOP_GRACE
 from protocol.errors import ErrorCode, ServiceError
 from supervisor.sandbox import frames
-from supervisor.sandbox.messages import SandboxJob, job_to_wire
+from supervisor.sandbox.messages import SandboxJob, to_wire
 from supervisor.states import SandboxState, check_transition
 
 log = logging.getLogger("supervisor.pool")
@@ -201,7 +201,7 @@ class Pool:
             sandbox.deadline = time.monotonic() + job.budget + BACKSTOP_GRACE
             try:
                 sandbox.sock.setblocking(True)
-                frames.send(sandbox.sock, job_to_wire(job.payload))
+                frames.send(sandbox.sock, to_wire(job.payload))
             except OSError:
                 # It died before it had the whole job, so the job did not start: it goes
                 # back to the head of the queue for the next sandbox.

@@ -9,15 +9,17 @@ request's critical path:
 1. `build_root` runs once in the zygote: a private mount namespace whose root is a
    read-only tmpfs holding read-only binds of the system (`/usr`, `/etc`, the Python
    prefix); the session root, the service's files and the rest of the host are absent.
-2. `enter_namespaces` runs once in each sandbox (already pid 1 of a new pid namespace):
-   new mount, net, ipc and uts namespaces, `/proc`, a private `/tmp`.
+2. `SANDBOX_STEPS` of the recipe run once in each sandbox's init (already pid 1 of a new
+   pid namespace): new mount, net, ipc and uts namespaces, `/proc`, a private `/tmp`.
 3. `bind_session` runs when a job arrives: the one session directory is bound at
    `WORKDIR` (`leave_session` unbinds it; `refresh_scratch` renews /tmp between runs).
-4. `drop_identity` with a template uid, then the seccomp filter, runs once in the
-   sandbox's template, which forks every unit already confined: rlimits, no-new-privs,
-   an empty capability bounding set, the unprivileged uid. `drop_privileges` is the same
-   for a process that is to be the sandbox user alone (the confinement benchmark).
+4. `PROCESS_STEPS` of the recipe, with a template uid, run once in the sandbox's
+   template, which forks every unit already confined: rlimits, no-new-privs, an empty
+   capability bounding set, the unprivileged uid, the seccomp filter.
 
+`RECIPE` is those steps in one ordered list (nsjail's `containProc` reads the same way);
+the supervisor's start-up check (`supervisor.isolation`) rehearses the whole of it in a
+throw-away process, so a machine that refuses a step is named before any sandbox runs.
 The order follows bubblewrap and nsjail: namespaces and mounts while privileged, then
 rlimits, then `PR_SET_NO_NEW_PRIVS`, then the uid change, then seccomp last.
 """
@@ -28,6 +30,7 @@ import os
 import resource
 import socket
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from supervisor.sandbox import libc, seccomp
@@ -176,23 +179,6 @@ def _make_dev(dev: str) -> None:
     libc.mount(None, dev, None, libc.MS_REMOUNT | libc.MS_RDONLY | libc.MS_NOSUID | libc.MS_NOEXEC)
 
 
-def enter_namespaces(tmp_size_mb: int) -> None:
-    """Give this sandbox its own mounts, network, IPC and hostname, plus /proc and /tmp.
-
-    The caller is pid 1 of a fresh pid namespace, so the /proc mounted here shows only
-    the sandbox's own processes; `hidepid=2` hides even this init (root) from user code.
-    The init is also made the last choice of the OOM killer: when the sandbox's memory
-    cgroup is full, the process to kill is the user's, not the one that reports.
-    """
-    libc.unshare(libc.CLONE_NEWNS | libc.CLONE_NEWNET | libc.CLONE_NEWIPC | libc.CLONE_NEWUTS)
-    socket.sethostname("sandbox")
-    flags = libc.MS_NOSUID | libc.MS_NODEV
-    libc.mount("proc", "/proc", "proc", flags | libc.MS_NOEXEC, "hidepid=2")
-    set_oom_score_adj(-1000)
-    libc.mount("tmpfs", "/tmp", "tmpfs", flags, f"size={tmp_size_mb}m,mode=1777")
-    libc.mount("tmpfs", "/dev/shm", "tmpfs", flags | libc.MS_NOEXEC, "size=16m,mode=1777")
-
-
 def bind_session(session: str | None, scratch_mb: int) -> None:
     """Bind the job's session directory (or an empty scratch tmpfs) at WORKDIR.
 
@@ -272,54 +258,6 @@ class UnitIdentity:
     environment: dict[str, str]
 
 
-def drop_privileges(uid: int, limits: Limits, cap_last: int) -> None:
-    """Make the current process unprivileged for good, as the sandbox user.
-
-    The order is the one of bubblewrap and nsjail: rlimits and everything else that
-    needs privilege first, then no-new-privs (so no exec can ever give privilege back:
-    setuid binaries and file capabilities are inert), the capability bounding set
-    emptied, the uid and gid changed (which clears the permitted, effective and ambient
-    capability sets), and the seccomp filter last, when no call it denies is needed.
-
-    Raises:
-        OSError: any step failed; the caller must then not run user code.
-    """
-    drop_identity(uid, limits, cap_last)
-    seccomp.install()
-
-
-def drop_identity(uid: int, limits: Limits, cap_last: int, template_uid: int | None = None) -> None:
-    """Every step of `drop_privileges` but the seccomp filter (which the caller installs
-    last); separate so that the confinement benchmark can time the two apart.
-
-    With `template_uid`, the process becomes the template instead: real and saved uid
-    `template_uid`, effective uid `uid`. It then acts (opens files, forks) as the sandbox
-    user, and each unit it forks can drop the saved uid and be the sandbox user alone;
-    but no process of the sandbox user can signal it (kill(2) matches the sender's uid
-    against the target's real and saved uids) or trace it or open its /proc entries
-    (ptrace access needs all three to match; `hidepid=2` hides it for the same reason).
-    """
-    set_limits(limits)
-    if template_uid is None:
-        set_oom_score_adj(500)  # user code first in line for the OOM killer; it cannot lower this
-    libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
-    for cap in range(cap_last + 1):
-        libc.prctl(libc.PR_CAPBSET_DROP, cap)
-    os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    real = uid if template_uid is None else template_uid
-    os.setresuid(real, uid, real)
-    if os.getresuid() != (real, uid, real) or os.getresgid() != (uid, uid, uid):
-        raise OSError(1, "the uid change did not take")
-    if template_uid is not None:
-        # The uid change left it not dumpable; dumpable again, its units inherit that and
-        # are ordinary processes to themselves and their children (/proc, hidepid). The
-        # template stays out of their reach all the same: ptrace and /proc access need its
-        # real and saved uid to match theirs, and they do not.
-        libc.prctl(libc.PR_SET_DUMPABLE, 1)
-
-
-
 def can_switch_uid() -> bool:
     """CAP_SETGID, CAP_SETUID and CAP_SETPCAP are all effective (root is not enough:
     a root without capabilities cannot change its uid or drop its bounding set)."""
@@ -350,3 +288,148 @@ def sandbox_environment() -> dict[str, str]:
         "PYTHONDONTWRITEBYTECODE": "1",
         "PYTHONUNBUFFERED": "1",
     }
+
+
+# --- the recipe ----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Target:
+    """What a process is confined into.
+
+    Attributes:
+        uid: The sandbox user.
+        limits: The rlimits (a template's are the ceiling of its units').
+        cap_last: The highest capability number this kernel knows.
+        tmp_size_mb: The size of the sandbox's private /tmp.
+        template_uid: Confine a template: real and saved uid `template_uid`, effective uid
+            `uid`. It then acts (opens files, forks) as the sandbox user, and each unit it
+            forks can drop the saved uid and be the sandbox user alone; but no process of
+            the sandbox user can signal it (kill(2) matches the sender's uid against the
+            target's real and saved uids) or trace it or open its /proc entries (ptrace
+            access needs all three to match; `hidepid=2` hides it for the same reason).
+    """
+
+    uid: int
+    limits: Limits
+    cap_last: int
+    tmp_size_mb: int = 16
+    template_uid: int | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the recipe: what it does, and what a machine that refuses it lacks."""
+
+    name: str
+    needs: str
+    act: Callable[[Target], None]
+
+
+class StepFailed(OSError):
+    """A step of the recipe failed; the process must not run user code."""
+
+    def __init__(self, step: Step, cause: OSError | ValueError) -> None:
+        self.reason = (cause.strerror if isinstance(cause, OSError) else None) or str(cause)
+        super().__init__(getattr(cause, "errno", None), f"{step.name}: {self.reason}")
+        self.step = step
+
+
+def _namespaces(target: Target) -> None:
+    libc.unshare(libc.CLONE_NEWNS | libc.CLONE_NEWNET | libc.CLONE_NEWIPC | libc.CLONE_NEWUTS)
+    socket.sethostname("sandbox")
+    libc.mount(None, "/", None, libc.MS_REC | libc.MS_PRIVATE)  # no mount propagates out
+
+
+def _proc(target: Target) -> None:
+    """The caller is pid 1 of a fresh pid namespace, so this /proc shows only the sandbox's
+    own processes; `hidepid=2` hides even the init (root) from user code. The init is
+    also made the last choice of the OOM killer: when the sandbox's memory cgroup is full,
+    the process to kill is the user's, not the one that reports."""
+    libc.mount("proc", "/proc", "proc", libc.MS_NOSUID | libc.MS_NODEV | libc.MS_NOEXEC, "hidepid=2")
+    set_oom_score_adj(-1000)
+
+
+def _scratch(target: Target) -> None:
+    flags = libc.MS_NOSUID | libc.MS_NODEV
+    libc.mount("tmpfs", "/tmp", "tmpfs", flags, f"size={target.tmp_size_mb}m,mode=1777")
+    libc.mount("tmpfs", "/dev/shm", "tmpfs", flags | libc.MS_NOEXEC, "size=16m,mode=1777")
+
+
+def _limits(target: Target) -> None:
+    set_limits(target.limits)
+    if target.template_uid is None:
+        set_oom_score_adj(500)  # user code first in line for the OOM killer; it cannot lower this
+
+
+def _no_new_privs(target: Target) -> None:
+    """No exec can ever give privilege back: setuid binaries and file capabilities are inert."""
+    libc.prctl(libc.PR_SET_NO_NEW_PRIVS, 1)
+
+
+def _capabilities(target: Target) -> None:
+    for cap in range(target.cap_last + 1):
+        libc.prctl(libc.PR_CAPBSET_DROP, cap)
+
+
+def _identity(target: Target) -> None:
+    """The uid change also clears the permitted, effective and ambient capabilities."""
+    uid = target.uid
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    real = uid if target.template_uid is None else target.template_uid
+    os.setresuid(real, uid, real)
+    if os.getresuid() != (real, uid, real) or os.getresgid() != (uid, uid, uid):
+        raise OSError(1, "the uid change did not take")
+    if target.template_uid is not None:
+        # The uid change left it not dumpable; dumpable again, its units inherit that and
+        # are ordinary processes to themselves and their children (/proc, hidepid). The
+        # template stays out of their reach all the same: ptrace and /proc access need its
+        # real and saved uid to match theirs, and they do not.
+        libc.prctl(libc.PR_SET_DUMPABLE, 1)
+
+
+def _seccomp(target: Target) -> None:
+    try:
+        seccomp.install()
+    except seccomp.Unavailable as exc:
+        raise OSError(exc.errno, f"{exc.strerror} (pip install -r requirements.txt; "
+                                 "apt-get install libseccomp2)") from exc
+
+
+SANDBOX_STEPS: tuple[Step, ...] = (
+    Step("namespaces", "permission to create mount, net, ipc and uts namespaces and make mounts private "
+         "(needs CAP_SYS_ADMIN)", _namespaces),
+    Step("proc", "permission to mount a fresh /proc (the kernel refuses it while parts of the existing /proc "
+         "are masked, as in a default Docker container: run it with --security-opt systempaths=unconfined)",
+         _proc),
+    Step("scratch", "permission to mount in a private mount namespace (needs CAP_SYS_ADMIN and no "
+         "AppArmor/SELinux rule against mount)", _scratch),
+)
+PROCESS_STEPS: tuple[Step, ...] = (
+    Step("limits", "permission to set resource limits", _limits),
+    Step("no_new_privs", "PR_SET_NO_NEW_PRIVS (Linux 3.5 or later)", _no_new_privs),
+    Step("capabilities", "permission to drop capabilities from the bounding set (needs CAP_SETPCAP)",
+         _capabilities),
+    Step("identity", "permission to switch to the sandbox uid (needs CAP_SETUID and CAP_SETGID)", _identity),
+    Step("seccomp", "seccomp filters (the kernel needs CONFIG_SECCOMP_FILTER)", _seccomp),
+)
+RECIPE = SANDBOX_STEPS + PROCESS_STEPS
+
+
+def contain(steps: tuple[Step, ...], target: Target) -> None:
+    """Run `steps` in order, stopping at the first that fails.
+
+    Raises:
+        StepFailed: naming the step; the caller must not run user code.
+    """
+    for step in steps:
+        try:
+            step.act(target)
+        except (OSError, ValueError) as exc:  # setrlimit says ValueError
+            raise StepFailed(step, exc) from exc
+
+
+def drop_privileges(uid: int, limits: Limits, cap_last: int) -> None:
+    """Make the current process the sandbox user for good (the confinement benchmark's
+    stand-in for a unit)."""
+    contain(PROCESS_STEPS, Target(uid=uid, limits=limits, cap_last=cap_last))

@@ -159,7 +159,7 @@ class _Conversation:
 
     def __init__(self, capture: watch.Capture) -> None:
         self.capture = capture
-        self.report: dict[str, Any] | None = None
+        self.report: messages.CaseReport | None = None
         self.garbled = False
 
     def done(self) -> bool:
@@ -167,9 +167,7 @@ class _Conversation:
             first = frames.first_frame(self.capture.data)
             if first is None:
                 return False
-            if not isinstance(first[0], dict):
-                raise ValueError("not a report")
-            self.report = first[0]
+            self.report = messages.from_wire(messages.CaseReport, first[0])
             return True
         except Exception:  # noqa: BLE001 - anything the unit wrote: a garbled report
             self.garbled = True
@@ -190,8 +188,7 @@ def _verdict(outcome: watch.Outcome, ended: messages.Exit, conversation: _Conver
         try:
             return _judge(report, expected, shown, job.float_tolerance)
         except (ValueError, TypeError, KeyError):
-            pass
-        return {"expected": shown, "status": "error", "error": INVALID_REPORT}
+            return {"expected": shown, "status": "error", "error": INVALID_REPORT}
     if conversation.garbled:
         return {"expected": shown, "status": "error", "error": INVALID_REPORT}
     if capture.truncated:
@@ -200,29 +197,29 @@ def _verdict(outcome: watch.Outcome, ended: messages.Exit, conversation: _Conver
     return {"expected": shown, "status": end.status, "error": end.error}
 
 
-def _judge(report: dict[str, Any], expected: _Expected, shown: Any, tolerance: float | None) -> dict[str, Any]:
-    outcome = report["outcome"]
-    stdout = str(report.get("stdout") or "")
+def _judge(report: messages.CaseReport, expected: _Expected, shown: Any, tolerance: float | None) -> dict[str, Any]:
+    outcome = report.outcome
+    stdout = str(report.stdout or "")
     if outcome == "compile_error":
-        return {"compile_error": str(report["error"])}
+        return {"compile_error": str(report.error)}
     if outcome == "compiled":
         return {"status": "passed", "passed": True}
     if outcome == "test":
         return _judge_test(report, stdout)
     if not expected.literal:
-        shown = report.get("expected")
+        shown = report.expected
     if outcome in ("error", "memory"):
-        return {"expected": shown, "status": outcome, "error": str(report.get("error")), "stdout": stdout}
+        return {"expected": shown, "status": outcome, "error": str(report.error), "stdout": stdout}
     if outcome != "returned":
         raise ValueError("unknown outcome")
-    got = values.decode(report["got"])
-    opaque = values.has_opaque(report["got"])
+    got = values.decode(report.got)
+    opaque = values.has_opaque(report.got)
     if expected.literal:
         # Decided here, from values alone: a value the init cannot rebuild (an object of
         # the solution's own class) is never equal to a literal, whatever it claims.
         passed = not opaque and values.same(got, expected.value, tolerance)
     else:
-        passed = report.get("eq") is True  # an expression: only the unit can compare
+        passed = report.eq is True  # an expression: only the unit can compare
     return {"expected": shown, "passed": passed, "status": "passed" if passed else "failed",
             "got": values.display_repr(got) if opaque else values.to_wire(got), "stdout": stdout}
 
@@ -230,17 +227,17 @@ def _judge(report: dict[str, Any], expected: _Expected, shown: Any, tolerance: f
 _TEST_STATUSES = frozenset({"passed", "failed", "error", "memory", "crashed", "timeout", "skipped"})
 
 
-def _judge_test(report: dict[str, Any], stdout: str) -> dict[str, Any]:
+def _judge_test(report: messages.CaseReport, stdout: str) -> dict[str, Any]:
     """A test's result is what its tests' process says (the solution cannot reach it: see
     `testcode.judge`); the values it compared are shown as a function case's would be. A
     test the tests skip themselves (unittest's skip) does not fail the submission."""
-    status = report["status"]
+    status = report.status
     if status not in _TEST_STATUSES:
         raise ValueError("unknown status")
     shown = {}
-    for key in ("got", "expected"):
-        value = values.decode(report.get(key))
-        shown[key] = values.display_repr(value) if values.has_opaque(report.get(key)) else values.to_wire(value)
-    error = report.get("error")
+    for key, wire in (("got", report.got), ("expected", report.expected)):
+        value = values.decode(wire)
+        shown[key] = values.display_repr(value) if values.has_opaque(wire) else values.to_wire(value)
+    error = report.error
     return {**shown, "status": status, "passed": status in ("passed", "skipped"),
             "error": None if error is None else str(error), "stdout": stdout}

@@ -19,10 +19,16 @@ HEADER = struct.Struct(">I")
 MAX_FRAME = 64 << 20
 
 
-def encode(message: Any) -> bytes:
+def dumps(message: Any) -> bytes:
+    """A message's JSON, the body of a frame (and, alone, of a message sent on a pipe
+    that its writer closes after it)."""
     # ASCII escapes: a string holding a lone surrogate (a solution may return '\ud800')
     # has no UTF-8 form, but its JSON escape travels fine.
-    payload = json.dumps(message, separators=(",", ":")).encode()
+    return json.dumps(message, separators=(",", ":")).encode()
+
+
+def encode(message: Any) -> bytes:
+    payload = dumps(message)
     return HEADER.pack(len(payload)) + payload
 
 

@@ -42,7 +42,7 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
     os.close(root_fd)
     try:
         if not config.insecure:
-            confine.enter_namespaces(config.tmp_size_mb)
+            confine.contain(confine.SANDBOX_STEPS, _target(config))
             hygiene.seal_ipc()
         base = start_template(config)
         scratch = hygiene.Scratch(config.tmp_size_mb)
@@ -60,7 +60,7 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
         data = frames.recv(sock)
         if data is None:
             os._exit(SandboxExit.DONE)
-        job = messages.job_from_wire(data)
+        job = messages.from_wire(messages.SandboxJob, data)
         cwd = None
         try:
             cwd = enter_session(job, config)
@@ -118,16 +118,20 @@ def start_template(config: SandboxConfig) -> template.Handle:
 def _confine_template(config: SandboxConfig) -> None:
     """The template's limits are the ceiling of what a unit may have, except the ones
     that add up over its long life (CPU seconds) or that each unit sets for itself."""
+    uid = config.unit_uid
+    if uid is None:
+        confine.set_limits(_target(config).limits)
+        return
+    confine.contain(confine.PROCESS_STEPS, _target(config, template=True))
+
+
+def _target(config: SandboxConfig, template: bool = False) -> confine.Target:
     ceiling = confine.Limits(
         cpu_seconds=resource.RLIM_INFINITY, memory_bytes=resource.RLIM_INFINITY,
         max_processes=config.max_processes, max_file_bytes=resource.RLIM_INFINITY,
         max_open_files=config.max_open_files)
-    uid = config.unit_uid
-    if uid is None:
-        confine.set_limits(ceiling)
-        return
-    confine.drop_identity(uid, ceiling, config.cap_last, template_uid=config.template_uid)
-    confine.seccomp.install()
+    return confine.Target(uid=config.uid, limits=ceiling, cap_last=config.cap_last, tmp_size_mb=config.tmp_size_mb,
+                          template_uid=config.template_uid if template else None)
 
 
 def enter_session(job: messages.SandboxJob, config: SandboxConfig) -> str:

@@ -10,6 +10,8 @@ named once and each side builds and reads it the same way.
 from __future__ import annotations
 
 import dataclasses
+import types
+import typing
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -94,27 +96,6 @@ class ProgramSpec:
 SandboxJob = RunJob | EvaluateJob
 
 
-def job_to_wire(job: SandboxJob) -> dict[str, Any]:
-    return dataclasses.asdict(job)
-
-
-def job_from_wire(data: dict[str, Any]) -> SandboxJob:
-    """Rebuild a job sent by the supervisor (unknown fields are ignored)."""
-    if data.get("kind") == "run":
-        return RunJob(**_known(RunJob, data))
-    values = _known(EvaluateJob, data)
-    values["cases"] = tuple(CaseSpec(**_known(CaseSpec, c)) for c in values.get("cases", ()))
-    if values.get("program") is not None:
-        values["program"] = ProgramSpec(**_known(ProgramSpec, values["program"]))
-    values["test_plan"] = tuple(PlannedTest(**_known(PlannedTest, t)) for t in values.get("test_plan", ()))
-    return EvaluateJob(**values)
-
-
-def _known(cls: type, data: dict[str, Any]) -> dict[str, Any]:
-    names = {f.name for f in dataclasses.fields(cls)}
-    return {k: v for k, v in data.items() if k in names}
-
-
 # --- what the init asks of the template ---------------------------------------------------
 
 @dataclass(frozen=True)
@@ -161,34 +142,12 @@ Unit = CaseUnit | RunUnit | ExecUnit
 StdioUnit = (RunUnit, ExecUnit)  # units that use stdin, stdout and stderr (not a report pipe)
 
 
-def unit_to_wire(unit: Unit) -> dict[str, Any]:
-    return dataclasses.asdict(unit)
-
-
-def unit_from_wire(data: dict[str, Any]) -> Unit:
-    limits = UnitLimits(**data["limits"])
-    if data["kind"] == "run":
-        return RunUnit(cmd=data["cmd"], limits=limits, cwd=data["cwd"])
-    if data["kind"] == "exec":
-        return ExecUnit(argv=tuple(str(a) for a in data["argv"]), limits=limits, cwd=data["cwd"],
-                        environment={str(k): str(v) for k, v in data.get("environment", {}).items()})
-    case = CaseSpec(**data["case"]) if data.get("case") is not None else None
-    return CaseUnit(code=data["code"], entry_point=data["entry_point"], case=case,
-                    stdout_limit=data["stdout_limit"], limits=limits, cwd=data["cwd"],
-                    expected_withheld=bool(data.get("expected_withheld")),
-                    float_tolerance=data.get("float_tolerance"), tests_follow=bool(data.get("tests_follow")))
-
-
 @dataclass(frozen=True)
 class TestMessage:
     """What a test-code case reads on its stdin once the solution's process is forked."""
 
     tests: str
     test: PlannedTest
-
-
-def test_message_from_wire(data: dict[str, Any]) -> TestMessage:
-    return TestMessage(tests=str(data["tests"]), test=PlannedTest(**_known(PlannedTest, data["test"])))
 
 
 # --- what comes back -------------------------------------------------------------------
@@ -243,3 +202,64 @@ class Exit:
     status: int | None  # os.wait status; None: never reaped
     cpu_seconds: float = 0.0
     maxrss_kb: int = 0
+
+
+# --- the codec -------------------------------------------------------------------------
+
+def to_wire(message: Any) -> dict[str, Any]:
+    """A message as JSON-ready data (tuples become lists)."""
+    return dataclasses.asdict(message)
+
+
+def from_wire(kind: Any, data: Any) -> Any:
+    """Rebuild a value of type `kind` from its wire form: a dataclass of this module (or
+    `PlannedTest`), a union of them told apart by their `kind` field, an optional, a tuple
+    or dict of them, or plain JSON data. Unknown fields are ignored (a newer sender), and
+    a missing required field or a wrong shape raises TypeError, KeyError or ValueError.
+    """
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
+        if not isinstance(data, dict):
+            raise TypeError(f"{kind.__name__}: expected an object")
+        hints = _hints(kind)
+        return kind(**{f.name: from_wire(hints[f.name], data[f.name])
+                       for f in dataclasses.fields(kind) if f.name in data})
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (types.UnionType, typing.Union):
+        if data is None and type(None) in args:
+            return None
+        return from_wire(_member(kind, [a for a in args if a is not type(None)], data), data)
+    if origin is tuple:
+        return tuple(from_wire(args[0], item) for item in data)
+    if origin is dict:
+        return {str(key): from_wire(args[1], value) for key, value in data.items()}
+    if kind is str and not isinstance(data, str):
+        raise TypeError("expected a string")
+    return data
+
+
+def _member(union: Any, members: list[Any], data: Any) -> Any:
+    """The member of a union of dataclasses that `data` is, by its `kind` field."""
+    if len(members) == 1:
+        return members[0]
+    for member in members:
+        field = next((f for f in dataclasses.fields(member) if f.name == "kind"), None)
+        if field is not None and isinstance(data, dict) and field.default == data.get("kind"):
+            return member
+    raise ValueError(f"no member of {union} has kind {data.get('kind') if isinstance(data, dict) else data!r}")
+
+
+_HINT_CACHE: dict[type, dict[str, Any]] = {}
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    """A dataclass's field types, resolved once per class (filled at import, below, so
+    that every forked process inherits them instead of resolving them again)."""
+    hints = _HINT_CACHE.get(cls)
+    if hints is None:
+        hints = _HINT_CACHE[cls] = typing.get_type_hints(cls)
+    return hints
+
+
+for _cls in (CaseSpec, UnitLimits, RunJob, EvaluateJob, ProgramSpec, CaseUnit, RunUnit, ExecUnit, TestMessage,
+             PlannedTest, CaseReport, CaseResult, Exit):
+    _hints(_cls)

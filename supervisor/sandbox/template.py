@@ -10,7 +10,7 @@ template's saved uid (`become`).
 
 The template never runs user code. It is unprivileged like the code it forks, but no
 unit can touch it: it runs with real and saved uid `template_uid` (see
-`confine.drop_identity`), so a unit (only the sandbox uid) can neither signal nor trace
+`confine.Target`), so a unit (only the sandbox uid) can neither signal nor trace
 it, and /proc (`hidepid=2`) does not even show it. Because it never runs user code it can
 be reused across requests; what a unit leaves behind is cleaned by the init
 (`hygiene`).
@@ -106,7 +106,7 @@ def _fork_unit(fds: list[int], identity: confine.UnitIdentity) -> int:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         try:
-            unit = messages.unit_from_wire(read_message(fds[-1]))
+            unit = messages.from_wire(messages.Unit, read_message(fds[-1]))
         except BaseException:  # noqa: BLE001 - no unit, no user code
             os._exit(SandboxExit.BROKEN)
         become(unit, fds[:-1], identity)
@@ -146,7 +146,7 @@ def read_message(fd: int) -> Any:
 def write_message(fd: int, value: Any) -> None:
     """The writing side of `read_message`; a reader that died is no error here (the unit
     then exits without a report, which the init handles)."""
-    data = memoryview(frames.encode(value)[frames.HEADER.size:])
+    data = memoryview(frames.dumps(value))
     try:
         while data:
             data = data[os.write(fd, data):]
@@ -311,7 +311,7 @@ class Handle:
         if forked is None:
             forked = self._fork_unit()
         forked.close_unused(unit)
-        write_message(forked.unit_w, messages.unit_to_wire(unit))
+        write_message(forked.unit_w, messages.to_wire(unit))
         return forked
 
     def _file_reports(self) -> None:

@@ -57,7 +57,7 @@ def run(code_object: Any, entry_point: str, stdout_limit: int, report_fd: int, t
     if pid == 0:
         _become_solution(ours, theirs, code_object, stdout_limit, report_fd, tests_fd)
     theirs.close()
-    message = messages.test_message_from_wire(json.loads(_read_all(tests_fd)))
+    message = messages.from_wire(messages.TestMessage, json.loads(_read_all(tests_fd)))
     report: dict[str, Any] = {"outcome": "test", "status": "error", "got": None, "expected": None, "error": None}
     sys.stdout, sys.stderr = captured, function_case.CappedWriter(0)
     channel = remote.Channel(ours, captured)
