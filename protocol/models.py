@@ -119,6 +119,8 @@ DEFAULT_MAIN_FILE = "main.py"
 DEFAULT_COMPARE: Compare = "lines"
 DEFAULT_REL_TOL = 1e-6
 DEFAULT_ABS_TOL = 1e-6
+Isolation = Literal["request", "case"]
+DEFAULT_ISOLATION: Isolation = "request"
 
 
 class EvaluateRequest(_Model):
@@ -145,6 +147,14 @@ class EvaluateRequest(_Model):
                     "Function-call cases only.")
     stop_on_first_failure: bool = Field(
         False, description="Run no case after the first one that does not pass; those get status `skipped`.")
+    isolation: Isolation | None = Field(
+        None, description=f"Function-call cases and tests: `request` (the default, `{DEFAULT_ISOLATION}`): the "
+                          "cases run one after another in one process, each in fresh globals (the module "
+                          "level runs again); a case that crashes, hangs, runs out of memory or CPU, exits "
+                          "or leaves a thread or process running ends that process, and the next case gets "
+                          "a new one. `case`: every case in a process of its own, forked after the module "
+                          "level ran once. Limits are per case in both. Program cases always run one "
+                          "process per case.")
     cmd: Command | None = Field(
         None, description="Program cases: the command each case runs with `/bin/sh -c` in the session "
                           "directory; `code` is saved read-only at `$PROGRAM` (`/program/<main_file>`). "
@@ -214,6 +224,9 @@ class EvaluateRequest(_Model):
             if self.float_tolerance is not None:
                 raise ValueError("float_tolerance is for function-call cases; program cases use "
                                  "compare: float with rel_tol and abs_tol")
+            if self.isolation is not None:
+                raise ValueError("isolation is for function-call cases and tests; each program case "
+                                 "({stdin, stdout}) always runs in a process of its own: leave it out")
             if (self.rel_tol is not None or self.abs_tol is not None) and self.compare != "float":
                 raise ValueError("rel_tol and abs_tol apply to compare: float only")
             return self

@@ -148,7 +148,7 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
             timeout=timeout, cpu=cpu, memory_mb=memory_mb,
             stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb, fsize=fsize,
             float_tolerance=req.float_tolerance, stop_on_first_failure=req.stop_on_first_failure,
-            tests=req.tests or "", test_plan=req.test_plan)
+            tests=req.tests or "", test_plan=req.test_plan, isolation=req.isolation or models.DEFAULT_ISOLATION)
 
     def in_session() -> messages.SandboxJob:
         if ctx.store.exists(req.id):

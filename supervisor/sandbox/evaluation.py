@@ -10,15 +10,13 @@ is explained in `verdicts`). Program cases are `programs`.
 from __future__ import annotations
 
 import sys
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 from protocol import testplan
-from supervisor.sandbox import execution, frames, messages, template, values, verdicts, watch
+from supervisor.sandbox import messages, serving, template, values, verdicts
 from supervisor.sandbox.execution import Execution
 
-RESULT_LIMIT = 32 << 20  # bytes of report one case may send
 INVALID_REPORT = "InvalidReport: the case process sent an unreadable report"
 RESULT_TOO_LARGE = "ResultTooLarge: the case's result exceeds the limit of the case or of the request"
 
@@ -35,30 +33,47 @@ Work = messages.CaseSpec | testplan.PlannedTest  # a function-call case, or a te
 
 
 def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
-    """Run the cases one after another, then the tests, each a fork of the template, with
-    the sandbox restored to a fresh state between two."""
+    """Run the cases one after another, then the tests, in units that serve them
+    (`serving`: one unit for many cases, a new one after a case that must not be
+    followed in its process), the sandbox restored to a fresh state between two units."""
     planned: list[Work] = [*job.cases, *job.test_plan]
-    work: list[Work | None] = list(planned) or [None]  # with no case, still compile once
     forker = _job_template(job, ex)
+    servers = (serving.CaseServer(job, ex, forker, len(job.cases) or 1, tests=False),
+               serving.CaseServer(job, ex, forker, len(job.test_plan), tests=True))
     results: list[dict[str, Any]] = []
     compile_error: str | None = None
     budget = job.result_budget
     try:
-        for index, item in enumerate(work):
-            if index:
+        for index, item in enumerate(planned or [None]):  # with no case, still compile once
+            expected = expected_of(item) if isinstance(item, messages.CaseSpec) else _Expected(literal=True)
+            server = servers[isinstance(item, testplan.PlannedTest)]
+            if server is servers[1] and servers[0].forked is not None:
+                servers[0].end()  # the function cases are done: a fresh state for the tests
+                ex.clean(*([forker] if forker is not ex.base else []))
+            served = server.run(_message(job, item, expected), budget)
+            budget -= served.used
+            if server.forked is None:  # the case ended its unit: the next one starts from a fresh state
                 ex.clean(*([forker] if forker is not ex.base else []))
                 if not forker.alive:
-                    forker = ex.base
-            result, used, compile_error = run_case(job, ex, forker, index, item, budget)
-            budget -= used
-            if compile_error is not None:
+                    forker = servers[0].forker = servers[1].forker = ex.base
+            fields = _verdict(served, expected, job)
+            if "compile_error" in fields:
+                compile_error = fields["compile_error"]
                 break
-            if result is not None:
-                results.append(result.to_wire())
-                if job.stop_on_first_failure and not result.passed:
-                    results += [_skipped(i, c) for i, c in enumerate(planned) if i > index]
-                    break
+            if item is None:
+                break
+            reaped = served.ended.status is not None
+            result = messages.CaseResult(case=index, input=_shown_input(item), **fields,
+                                         duration_ms=round(served.outcome.duration_ms, 3),
+                                         cpu_ms=round(served.ended.cpu_seconds * 1000, 3) if reaped else None,
+                                         peak_memory_kb=served.ended.maxrss_kb if reaped else None)
+            results.append(result.to_wire())
+            if job.stop_on_first_failure and not result.passed:
+                results += [_skipped(i, c) for i, c in enumerate(planned) if i > index]
+                break
     finally:
+        for server in servers:
+            server.end()
         if forker is not ex.base:
             forker.close()
     if compile_error is not None:
@@ -66,6 +81,16 @@ def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
                    for i, c in enumerate(planned)]
     passed = compile_error is None and all(r["passed"] for r in results)
     return {"passed": passed, "case_results": results, "error": compile_error}
+
+
+def _message(job: messages.EvaluateJob, item: Work | None, expected: _Expected) -> messages.CaseMessage:
+    """What the unit is told of a case: never a literal expected value (the init keeps it)."""
+    if isinstance(item, messages.CaseSpec):
+        return messages.CaseMessage(token="", cpu_seconds=job.cpu, input=item.input,
+                                    output=None if expected.literal else item.output)
+    if isinstance(item, testplan.PlannedTest):
+        return messages.CaseMessage(token="", cpu_seconds=job.cpu, tests=job.tests, test=item)
+    return messages.CaseMessage(token="", cpu_seconds=job.cpu)
 
 
 def _shown_input(item: Work) -> str:
@@ -107,91 +132,27 @@ def expected_of(case: messages.CaseSpec) -> _Expected:
         return _Expected(literal=False)
 
 
-def run_case(job: messages.EvaluateJob, ex: Execution, forker: template.Handle, index: int,
-             item: Work | None, budget: int) -> tuple[messages.CaseResult | None, int, str | None]:
-    """Run one case (or one test of the tests) and decide its verdict; return its result
-    (None when there was no case: the code was only compiled), the bytes of report it
-    used, and the compile error every case then carries, if the code does not compile.
-
-    The killed processes of a case are waited for before the next case starts: nothing
-    of one case can run, or be seen, during the next.
-    """
-    case = item if isinstance(item, messages.CaseSpec) else None
-    test = item if isinstance(item, testplan.PlannedTest) else None
-    expected = expected_of(case) if case is not None else _Expected(literal=True)
-    unit = messages.CaseUnit(code=job.code, entry_point=job.entry_point,
-                             case=messages.CaseSpec(case.input, "" if expected.literal else case.output)
-                             if case else None,
-                             stdout_limit=job.stdout_limit, limits=execution.unit_limits(job.cpu, job.memory_mb,
-                                                                                           job.fsize),
-                             cwd=ex.cwd, expected_withheld=expected.literal, float_tolerance=job.float_tolerance,
-                             tests_follow=test is not None)
-    started = time.monotonic()
-    forked = forker.fork(unit)
-    if test is not None:
-        template.write_message(forked.stdin, asdict(messages.TestMessage(tests=job.tests, test=test)))
-    seq = forked.seq
-    pid = forker.pid_of(seq)
-    capture = watch.Capture(forked.report, min(RESULT_LIMIT, max(budget, 0)))
-    conversation = _Conversation(capture)
-    job_templates = () if forker is ex.base else (forker,)
-    outcome = watch.supervise(pid, [capture], started + job.timeout, ex.stopper(pid, *job_templates),
-                              until=conversation.done, watch=ex.quota, started=started)
-    if conversation.report is None and not conversation.garbled:
-        conversation.done()  # the process exited before its report was read: read it now
-    ended = forker.wait_exit(seq, execution.EXIT_REPORT_TIMEOUT)
-    used = 0 if capture.truncated else len(capture.data)  # a refused result is dropped
-    fields = _verdict(outcome, ended, conversation, expected, job, capture)
-    if "compile_error" in fields:
-        return None, used, fields["compile_error"]
-    if item is None:
-        return None, used, None
-    reaped = ended.status is not None
-    result = messages.CaseResult(case=index, input=_shown_input(item), **fields,
-                                 duration_ms=round(outcome.duration_ms, 3),
-                                 cpu_ms=round(ended.cpu_seconds * 1000, 3) if reaped else None,
-                                 peak_memory_kb=ended.maxrss_kb if reaped else None)
-    return result, used, None
-
-
-class _Conversation:
-    """The case's report frame as it arrives."""
-
-    def __init__(self, capture: watch.Capture) -> None:
-        self.capture = capture
-        self.report: messages.CaseReport | None = None
-        self.garbled = False
-
-    def done(self) -> bool:
-        try:
-            first = frames.first_frame(self.capture.data)
-            if first is None:
-                return False
-            self.report = messages.from_wire(messages.CaseReport, first[0])
-            return True
-        except Exception:  # noqa: BLE001 - anything the unit wrote: a garbled report
-            self.garbled = True
-            return True
-
-
-def _verdict(outcome: watch.Outcome, ended: messages.Exit, conversation: _Conversation, expected: _Expected,
-             job: messages.EvaluateJob, capture: watch.Capture) -> dict[str, Any]:
+def _verdict(served: serving.Served, expected: _Expected, job: messages.EvaluateJob) -> dict[str, Any]:
     """A case's result fields, decided here: from how its process ended (`verdicts`), the
     value it says it returned, and the expected value parsed from the request (never
     from the case)."""
     shown = values.to_wire(expected.value) if expected.literal else None
+    outcome, ended = served.outcome, served.ended
     limit = verdicts.of_limits(outcome.stopped, outcome.timed_out, ended.status, ended.cpu_seconds, job.cpu)
     if limit is not None:
         return {"expected": shown, "status": limit.status, "error": limit.error}
-    report = conversation.report
-    if report is not None and not conversation.garbled:
+    report = served.report
+    if report is not None and report.outcome == "ended":  # isolation "case": the fork died unreported
+        end = verdicts.of_end(report.wait_status, "the case process", " before returning")
+        return {"expected": shown, "status": end.status, "error": end.error}
+    if report is not None and not served.garbled:
         try:
             return _judge(report, expected, shown, job.float_tolerance)
         except (ValueError, TypeError, KeyError):
             return {"expected": shown, "status": "error", "error": INVALID_REPORT}
-    if conversation.garbled:
+    if served.garbled:
         return {"expected": shown, "status": "error", "error": INVALID_REPORT}
-    if capture.truncated:
+    if served.truncated:
         return {"expected": shown, "status": "error", "error": RESULT_TOO_LARGE}
     end = verdicts.of_end(ended.status, "the case process", " before returning")
     return {"expected": shown, "status": end.status, "error": end.error}

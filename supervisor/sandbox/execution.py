@@ -120,8 +120,8 @@ class Execution:
     def stopper(self, pid: int, *job_templates: template.Handle) -> Callable[[int | None], None]:
         return stopper(self.config, pid, self.base, *job_templates)
 
-    def run_stdio(self, unit: messages.RunUnit | messages.ExecUnit, stdin: bytes, limits: tuple[int, int],
-                  timeout: float) -> Ran:
+    def run_stdio(self, unit: messages.RunUnit | messages.ExecUnit | messages.ProgramUnit, stdin: bytes,
+                  limits: tuple[int, int], timeout: float) -> Ran:
         """Fork a unit that uses stdio (a command or a program), feed its stdin, collect its
         stdout and stderr (each up to its limit) until it ends or `timeout` passes, and learn
         how it ended. Everything it started is dead when this returns."""

@@ -42,6 +42,34 @@ def write_fd(fd: int, message: Any) -> None:
             continue
 
 
+def read_fd(fd: int) -> Any | None:
+    """Block for one frame on a pipe; None when its writer closed it.
+
+    Raises:
+        ValueError: the bytes are not a frame.
+    """
+    header = _read_exactly(fd, HEADER.size)
+    if header is None:
+        return None
+    (length,) = HEADER.unpack(header)
+    if length > MAX_FRAME:
+        raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
+    payload = _read_exactly(fd, length)
+    if payload is None:
+        raise ValueError("the pipe closed inside a frame")
+    return json.loads(payload)
+
+
+def _read_exactly(fd: int, size: int) -> bytes | None:
+    chunks = bytearray()
+    while len(chunks) < size:
+        chunk = os.read(fd, size - len(chunks))
+        if not chunk:
+            return None
+        chunks += chunk
+    return bytes(chunks)
+
+
 def first_frame(data: bytes | bytearray) -> tuple[Any, int] | None:
     """The first complete frame in `data` and the bytes it spans, or None if incomplete.
 

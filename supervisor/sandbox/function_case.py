@@ -211,7 +211,8 @@ def new_namespace() -> dict[str, Any]:
 
 def run_case(code_object: Any, entry_point: str, case_input: str, case_output: str | None,
              stdout_limit: int, tolerance: float | None = None) -> dict[str, Any]:
-    """Execute the solution and one case; return the unit's report (`messages.CaseReport`).
+    """Execute the solution's module level in fresh globals, then one case; return the
+    unit's report (`messages.CaseReport`).
 
     The report is a claim: the init decides the verdict (see `values`). `got` is the
     returned value in the tagged encoding. `case_output` None means the init kept the
@@ -222,31 +223,70 @@ def run_case(code_object: Any, entry_point: str, case_input: str, case_output: s
     Every exception of user code (SystemExit and KeyboardInterrupt included) becomes an
     `error` outcome; MemoryError becomes `memory`.
     """
-    captured = CappedWriter(stdout_limit)
-    sys.stdout = captured
-    sys.stderr = CappedWriter(0)
-    report: dict[str, Any] = {"outcome": "error", "got": None, "eq": False, "expected": None, "error": None}
-    try:
-        namespace = new_namespace()
-        exec(code_object, namespace)  # noqa: S102 - this is the sandbox
-        expected: Any = None
-        if case_output is not None:
-            expected = parse_expected(case_output, namespace)
-            report["expected"] = values.to_display(expected)
-        func = resolve_unbound_method(
-            eval(compile(entry_point.strip(), "<entry_point>", "eval"), namespace), namespace)  # noqa: S307
-        args, kwargs = build_arguments(case_input, namespace)
-        args, kwargs = bind_arguments(func, args, kwargs)
-        got = func(*args, **kwargs)
-        report["got"] = values.encode(got)
-        if case_output is not None:
-            report["eq"] = values.same(got, expected, tolerance) if tolerance is not None else bool(got == expected)
-        report["outcome"] = "returned"
-    except MemoryError as exc:
-        report.update(outcome="memory", error=format_error(exc))
-    except BaseException as exc:  # noqa: BLE001 - any user exception is a case error
-        report.update(outcome="error", error=format_error(exc))
-    finally:
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-    report["stdout"] = captured.getvalue()
-    return report
+    module = Module(code_object, stdout_limit)
+    if module.failure is not None:
+        return module.failure
+    return module.run_case(entry_point, case_input, case_output, tolerance)
+
+
+class Module:
+    """The solution's module level, run once in fresh globals, and the cases run against it.
+
+    With `isolation: "request"` a unit makes one for each case (`run_case`); with
+    `isolation: "case"` the unit makes one and forks a process for each case, which
+    finds the module's globals (and what it printed) as the module level left them.
+    """
+
+    def __init__(self, code_object: Any, stdout_limit: int) -> None:
+        self.captured = CappedWriter(stdout_limit)
+        self.namespace = new_namespace()
+        self.failure: dict[str, Any] | None = None
+        sys.stdout, sys.stderr = self.captured, CappedWriter(0)
+        try:
+            exec(code_object, self.namespace)  # noqa: S102 - this is the sandbox
+        except BaseException as exc:  # noqa: BLE001 - an import-time error is each case's error
+            self.failure = _failure(exc)
+            self.failure["stdout"] = self.captured.getvalue()
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+
+    def run_case(self, entry_point: str, case_input: str, case_output: str | None,
+                 tolerance: float | None = None) -> dict[str, Any]:
+        """One case against the module's globals (see `run_case`)."""
+        if self.failure is not None:
+            return dict(self.failure)
+        namespace = self.namespace
+        sys.stdout, sys.stderr = self.captured, CappedWriter(0)
+        report: dict[str, Any] = {"outcome": "error", "got": None, "eq": False, "expected": None, "error": None}
+        try:
+            expected: Any = None
+            if case_output is not None:
+                expected = parse_expected(case_output, namespace)
+                report["expected"] = values.to_display(expected)
+            func = resolve_unbound_method(
+                eval(compile(entry_point.strip(), "<entry_point>", "eval"), namespace), namespace)  # noqa: S307
+            args, kwargs = build_arguments(case_input, namespace)
+            args, kwargs = bind_arguments(func, args, kwargs)
+            got = func(*args, **kwargs)
+            report["got"] = values.encode(got)
+            if case_output is not None:
+                report["eq"] = values.same(got, expected, tolerance) if tolerance is not None else bool(got == expected)
+            report["outcome"] = "returned"
+        except BaseException as exc:  # noqa: BLE001 - any user exception is a case error
+            report.update(_failure(exc))
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        report["stdout"] = self.captured.getvalue()
+        return report
+
+
+def _failure(exc: BaseException) -> dict[str, Any]:
+    """The report of a case that raised: MemoryError is `memory`, anything else `error`."""
+    outcome = "memory" if isinstance(exc, MemoryError) else "error"
+    return {"outcome": outcome, "got": None, "eq": False, "expected": None, "error": format_error(exc)}
+
+
+def ends_process(report: dict[str, Any]) -> bool:
+    """A case whose process must not serve another (docs/api.md §4, isolation): one that
+    ran out of memory, or that exited (SystemExit)."""
+    return report.get("outcome") == "memory" or str(report.get("error") or "").startswith("SystemExit")

@@ -34,6 +34,7 @@ class UnitLimits:
     cpu_seconds: int
     memory_bytes: int
     max_file_bytes: int
+    cpu_hard_seconds: int = 0  # 0: one second past `cpu_seconds`; a unit serving many cases has their sum
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,7 @@ class EvaluateJob:
     program: ProgramSpec | None = None  # program (stdin/stdout) cases: how to run them
     tests: str = ""  # test-code mode: the tests' source, and the tests planned in it (after the cases)
     test_plan: tuple[PlannedTest, ...] = ()
+    isolation: Literal["request", "case"] = "request"  # see `CaseUnit`
     kind: Literal["evaluate"] = "evaluate"
 
 
@@ -100,20 +102,35 @@ SandboxJob = RunJob | EvaluateJob
 
 @dataclass(frozen=True)
 class CaseUnit:
-    """One evaluation case for the template to fork."""
+    """A unit that runs an evaluation's function cases or tests: it compiles the code,
+    then answers each `CaseMessage` on its stdin with a `CaseReport` on its report pipe,
+    until the init closes its stdin or ends it (docs/api.md §4, isolation)."""
 
     code: str
     entry_point: str
-    case: CaseSpec | None  # None: only compile the code (a request with no case)
     stdout_limit: int
     limits: UnitLimits
     cwd: str
-    expected_withheld: bool = False  # the init parsed the expected output; the case never sees it
     float_tolerance: float | None = None  # for an expected expression, compared in the case
-    # Test-code mode: the test to run comes after the fork of the solution's process, on
-    # the unit's stdin (`TestMessage`), so that process never holds the tests (see `judge`).
-    tests_follow: bool = False
+    # "request": each case runs the module level again, in this process; "case": the module
+    # level runs once here and each case runs in a fork of this process.
+    isolation: Literal["request", "case"] = "request"
+    # Test-code mode: the solution runs in a child forked before any message is read, so
+    # that process never holds the tests (see `testcode.judge`).
+    tests: bool = False
     kind: Literal["case"] = "case"
+
+
+@dataclass(frozen=True)
+class CaseMessage:
+    """One case (or test) for a `CaseUnit`, on its stdin."""
+
+    token: str            # echoed in the report: no other message's report can stand for this one
+    cpu_seconds: float    # the case's CPU limit: the unit's soft RLIMIT_CPU for it
+    input: str | None = None   # a function case's argument list; None with `test`, or to only compile
+    output: str | None = None  # an expected expression; None: the init keeps the (literal) expected value
+    tests: str = ""            # test-code mode: the tests' source, and the test to run
+    test: PlannedTest | None = None
 
 
 @dataclass(frozen=True)
@@ -124,6 +141,19 @@ class RunUnit:
     limits: UnitLimits
     cwd: str
     kind: Literal["run"] = "run"
+
+
+@dataclass(frozen=True)
+class ProgramUnit:
+    """One Python program case, run as `__main__` by the unit itself instead of a new
+    interpreter (docs/api.md §4.1): the program's file, with the sandbox's environment
+    plus `environment`."""
+
+    path: str
+    limits: UnitLimits
+    cwd: str
+    environment: dict[str, str] = dataclasses.field(default_factory=dict)
+    kind: Literal["program"] = "program"
 
 
 @dataclass(frozen=True)
@@ -138,16 +168,8 @@ class ExecUnit:
     kind: Literal["exec"] = "exec"
 
 
-Unit = CaseUnit | RunUnit | ExecUnit
-StdioUnit = (RunUnit, ExecUnit)  # units that use stdin, stdout and stderr (not a report pipe)
-
-
-@dataclass(frozen=True)
-class TestMessage:
-    """What a test-code case reads on its stdin once the solution's process is forked."""
-
-    tests: str
-    test: PlannedTest
+Unit = CaseUnit | RunUnit | ExecUnit | ProgramUnit
+StdioUnit = (RunUnit, ExecUnit, ProgramUnit)  # units that use stdin, stdout and stderr (not a report pipe)
 
 
 # --- what comes back -------------------------------------------------------------------
@@ -161,13 +183,15 @@ class CaseReport:
     expected`, used only when the init cannot compare the two itself.
     """
 
-    outcome: Literal["returned", "error", "memory", "compile_error", "compiled", "test"]
+    outcome: Literal["returned", "error", "memory", "compile_error", "compiled", "test", "ended"]
     got: Any = None
     eq: bool = False
     expected: Any = None  # the unit's view of the expected value (wire form)
     error: str | None = None
     stdout: str = ""
     status: str | None = None  # outcome "test": the test's status (see `judge`)
+    token: str = ""  # the token of the `CaseMessage` it answers
+    wait_status: int | None = None  # outcome "ended" (isolation "case"): how the case's fork ended
 
 
 @dataclass(kw_only=True)
@@ -260,6 +284,6 @@ def _hints(cls: type) -> dict[str, Any]:
     return hints
 
 
-for _cls in (CaseSpec, UnitLimits, RunJob, EvaluateJob, ProgramSpec, CaseUnit, RunUnit, ExecUnit, TestMessage,
-             PlannedTest, CaseReport, CaseResult, Exit):
+for _cls in (CaseSpec, UnitLimits, RunJob, EvaluateJob, ProgramSpec, CaseUnit, RunUnit, ExecUnit, ProgramUnit,
+             CaseMessage, PlannedTest, CaseReport, CaseResult, Exit):
     _hints(_cls)

@@ -78,8 +78,14 @@ def evaluate(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
 def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, ex: Execution) -> dict[str, Any]:
     limits = execution.unit_limits(job.cpu, job.memory_mb, job.fsize)
 
-    def run(argv: tuple[str, ...], stdin: bytes, stdout_limit: int, stderr_limit: int) -> Ran:
-        unit = messages.ExecUnit(argv=argv, limits=limits, cwd=ex.cwd, environment={"PROGRAM": path})
+    environment = {"PROGRAM": path}
+
+    def run(argv: tuple[str, ...] | None, stdin: bytes, stdout_limit: int, stderr_limit: int) -> Ran:
+        unit: messages.ExecUnit | messages.ProgramUnit
+        if argv is None:  # a Python program: run as `__main__` by a warm unit (`program`)
+            unit = messages.ProgramUnit(path=path, limits=limits, cwd=ex.cwd, environment=environment)
+        else:
+            unit = messages.ExecUnit(argv=argv, limits=limits, cwd=ex.cwd, environment=environment)
         return ex.run_stdio(unit, stdin, (stdout_limit, stderr_limit), job.timeout)
 
     if spec.compile is not None:
@@ -88,9 +94,9 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
         if failure is not None:
             failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
             return {"passed": False, "case_results": failed, "error": failure}
-    # The default: the sandbox's `python3` (the first on its PATH is the service's own
-    # interpreter, the one function cases run in).
-    argv = ("/bin/sh", "-c", spec.cmd) if spec.cmd is not None else ("python3", path)
+    # The default: the program run as `python3 main.py` would run it, by the interpreter
+    # function cases run in (the sandbox's `python3`), from a warm fork of it.
+    argv = ("/bin/sh", "-c", spec.cmd) if spec.cmd is not None else None
     results: list[dict[str, Any]] = []
     budget = job.result_budget
     for index, case in enumerate(job.cases):

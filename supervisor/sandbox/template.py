@@ -257,14 +257,13 @@ class UnitHandle:
         return (self.unit_w, self.stdin, self.stdout, self.stderr, self.report)
 
     def close_unused(self, unit: messages.Unit) -> None:
-        """Close the ends `unit` does not use (a command or a program reports nothing, a
-        function case reads and writes no stdio: its output is captured in its report)."""
+        """Close the ends `unit` does not use (a command or a program reports nothing; a
+        case unit reads its cases on stdin and writes no stdout or stderr: what a case
+        prints is captured in its report)."""
         if isinstance(unit, messages.StdioUnit):
             unused: tuple[int, ...] = (self.report,)
-        elif isinstance(unit, messages.CaseUnit) and unit.tests_follow:
-            unused = (self.stdout, self.stderr)  # its test comes on stdin (`messages.TestMessage`)
         else:
-            unused = (self.stdin, self.stdout, self.stderr)
+            unused = (self.stdout, self.stderr)
         for fd in unused:
             os.close(fd)
 

@@ -8,13 +8,17 @@ here it gives up the template's saved uid for good, lowers the limits to its job
 moves into the session directory, closes every descriptor of the harness, and becomes
 the unit (its environment is the template's, set to the sandbox's own). It never returns into the template's code.
 
-A case writes one report frame (`frames` encoding, a `messages.CaseReport`) to descriptor 3;
-a test-code case runs its tests here and the solution in a child (`judge`).
+A case unit reads `messages.CaseMessage` frames on descriptor 0 and answers each with a
+report frame (a `messages.CaseReport`) on descriptor 3, one case after another (with
+`isolation: "case"`, each case in a fork of it); a test-code unit runs its tests here and
+the solution in a child (`testcode.judge`). A Python program case runs here as `__main__`
+(`program`), a command or any other program is exec'd.
 """
 
 from __future__ import annotations
 
 import fcntl
+import math
 import os
 import resource
 import signal
@@ -22,11 +26,11 @@ import sys
 from typing import Any, NoReturn
 
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, frames, function_case, messages
+from supervisor.sandbox import confine, frames, function_case, messages, program
 from supervisor.sandbox.testcode import judge
 
 RESULT_FD = 3
-TESTS_FD = 0  # a test-code case: where its test comes (`messages.TestMessage`)
+CASES_FD = 0  # where a case unit's `messages.CaseMessage`s come
 
 
 def become(unit: messages.Unit, fds: list[int], identity: confine.UnitIdentity) -> NoReturn:
@@ -43,10 +47,12 @@ def become(unit: messages.Unit, fds: list[int], identity: confine.UnitIdentity) 
         signal.signal(signal.SIGPIPE, signal.SIG_DFL if isinstance(unit, messages.StdioUnit) else signal.SIG_IGN)
     except BaseException:  # noqa: BLE001 - never run user code half-confined
         os._exit(SandboxExit.BROKEN)
-    if isinstance(unit, messages.StdioUnit):
+    if isinstance(unit, messages.ProgramUnit):
+        program.run(unit, identity)  # never returns
+    if isinstance(unit, (messages.RunUnit, messages.ExecUnit)):
         _exec(unit, identity)
     try:
-        _run_case(unit)
+        _serve_cases(unit)
     except BaseException:  # noqa: BLE001 - the init reports a case that died without a result
         os._exit(SandboxExit.BROKEN)
     os._exit(SandboxExit.DONE)
@@ -74,8 +80,7 @@ def _arrange_descriptors(unit: messages.Unit, fds: list[int]) -> None:
         sources = [stdin, stdout, stderr]
     else:
         null = os.open(os.devnull, os.O_RDWR)
-        tests = stdin if isinstance(unit, messages.CaseUnit) and unit.tests_follow else null
-        sources = [tests, null, null, report]
+        sources = [stdin, null, null, report]
     high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 100) for fd in sources]  # out of the targets' way
     for target, source in enumerate(high):
         os.dup2(source, target)
@@ -107,7 +112,8 @@ def _raise_oom_score() -> None:
 
 
 def _lower_limits(limits: messages.UnitLimits) -> None:
-    for kind, soft, hard in ((resource.RLIMIT_CPU, limits.cpu_seconds, limits.cpu_seconds + 1),
+    cpu_hard = limits.cpu_hard_seconds or limits.cpu_seconds + 1
+    for kind, soft, hard in ((resource.RLIMIT_CPU, limits.cpu_seconds, cpu_hard),
                              (resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
                              (resource.RLIMIT_FSIZE, limits.max_file_bytes, limits.max_file_bytes)):
         ceiling = resource.getrlimit(kind)[1]
@@ -116,26 +122,94 @@ def _lower_limits(limits: messages.UnitLimits) -> None:
         resource.setrlimit(kind, (min(soft, hard), hard))
 
 
-def _run_case(unit: messages.CaseUnit) -> None:
+def _serve_cases(unit: messages.CaseUnit) -> None:
+    """Answer the init's case messages until it closes this unit's stdin (see
+    `messages.CaseUnit`); return when this process must serve no more cases."""
     sys.set_int_max_str_digits(0)  # a huge answer is the user's CPU to spend, under its limit
     try:
         code_object = function_case.compile_solution(unit.code)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:
-        _send({"outcome": "compile_error", "error": function_case.format_error(exc)})
-        return
-    if unit.tests_follow:
-        _send(judge.run(code_object, unit.entry_point, unit.stdout_limit, RESULT_FD, TESTS_FD))
-        return
-    if unit.case is None:
-        _send({"outcome": "compiled"})
-        return
-    output = None if unit.expected_withheld else unit.case.output
-    report = function_case.run_case(code_object, unit.entry_point, unit.case.input, output, unit.stdout_limit,
-                               unit.float_tolerance)
-    _send(report)
+        code_object, compiled = None, {"outcome": "compile_error", "error": function_case.format_error(exc)}
+    else:
+        compiled = {"outcome": "compiled"}
+    solution = judge.start(code_object, unit.stdout_limit, RESULT_FD, CASES_FD) if (
+        unit.tests and code_object is not None) else None
+    module = function_case.Module(code_object, unit.stdout_limit) if (
+        unit.isolation == "case" and not unit.tests and code_object is not None) else None
+    while True:
+        data = frames.read_fd(CASES_FD)
+        if data is None:
+            return
+        message = messages.from_wire(messages.CaseMessage, data)
+        if code_object is None or (message.input is None and message.test is None):
+            _send(message, compiled)
+            if code_object is None:
+                return
+            continue
+        _allow_cpu(message.cpu_seconds)
+        if solution is not None:
+            report = solution.run(message, unit.entry_point)
+        elif module is not None:
+            _fork_case(module, unit, message)
+            continue
+        else:
+            report = function_case.run_case(code_object, unit.entry_point, message.input or "", message.output,
+                                            unit.stdout_limit, unit.float_tolerance)
+        _send(message, report)
+        if function_case.ends_process(report) or (solution is not None and solution.gone):
+            return
+        _quiet_timers()
 
 
-def _send(report: dict[str, Any]) -> None:
-    frames.write_fd(RESULT_FD, report)
-    os.close(RESULT_FD)
+def _fork_case(module: function_case.Module, unit: messages.CaseUnit, message: messages.CaseMessage) -> None:
+    """`isolation: "case"`: the case in a fork of this process, which ran the module level.
+    The fork stops itself after its report, so the init can read what it used before it
+    ends it; this process waits for it, says how it ended (`ended`: the init's sign that
+    the case is over, and the case's verdict if it never reported), and takes the next."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _null_onto(CASES_FD)
+            report = module.run_case(unit.entry_point, message.input or "", message.output, unit.float_tolerance)
+            _send(message, report)
+            os.kill(os.getpid(), signal.SIGSTOP)
+        finally:
+            os._exit(SandboxExit.DONE)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except ChildProcessError:
+        status = None
+    _send(message, {"outcome": "ended", "wait_status": status})
 
+
+def _allow_cpu(seconds: float) -> None:
+    """This case's soft RLIMIT_CPU: what the process has used so far, plus the case's
+    limit. User code could raise it up to the hard limit; the init measures each case's
+    CPU from outside and stops it at its limit whatever this says (`meter.CpuWatch`)."""
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    soft = math.ceil(used.ru_utime + used.ru_stime + seconds)
+    hard = resource.getrlimit(resource.RLIMIT_CPU)[1]
+    try:
+        resource.setrlimit(resource.RLIMIT_CPU, (soft if hard == resource.RLIM_INFINITY else min(soft, hard), hard))
+    except (ValueError, OSError):
+        pass  # user code lowered the hard limit: its own CPU to lose
+
+
+def _quiet_timers() -> None:
+    """Cancel the timers a case left running, so that they do not fire in the next one
+    (a SIGALRM would end it). What else a case changes in this process (modules' state,
+    signal handlers, the working directory) may pass to the next case, as in the
+    service this one replaces (docs/api.md §4, isolation)."""
+    signal.alarm(0)
+    for which in (signal.ITIMER_REAL, signal.ITIMER_VIRTUAL, signal.ITIMER_PROF):
+        signal.setitimer(which, 0)
+
+
+def _null_onto(fd: int) -> None:
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, fd)
+    os.close(null)
+
+
+def _send(message: messages.CaseMessage, report: dict[str, Any]) -> None:
+    frames.write_fd(RESULT_FD, {**report, "token": message.token})

@@ -41,10 +41,36 @@ class Outcome:
 
 
 class Watch(Protocol):
-    """Something checked between polls that can stop a unit (see `usage.DiskWatch`)."""
+    """Something checked between polls that can stop a unit (see `usage.DiskWatch`,
+    `meter.CpuWatch`): `check` says why it must stop (`TIME_UP`: as at its deadline)."""
 
     def check(self) -> str | None: ...
     def wait_seconds(self) -> float: ...
+
+
+TIME_UP = "time up"
+
+
+@dataclass
+class Watches:
+    """Several watches checked as one: the first objection stops the unit."""
+
+    members: list[Watch]
+
+    def check(self) -> str | None:
+        for member in self.members:
+            reason = member.check()
+            if reason:
+                return reason
+        return None
+
+    def wait_seconds(self) -> float:
+        return min((m.wait_seconds() for m in self.members), default=3600.0)
+
+
+def combine(*watches: Watch | None) -> Watch | None:
+    present = [w for w in watches if w is not None]
+    return None if not present else present[0] if len(present) == 1 else Watches(present)
 
 
 def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable[[int | None], None],
@@ -75,7 +101,7 @@ def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable
     timed_out, exited, stopped = False, pidfd is None, None
     try:
         timed_out, exited, stopped, pending_in = _watch(poller, pidfd, by_fd, deadline, stdin, pending_in,
-                                                         until, watch)
+                                                         until, watch, keep_stdin=False)
     finally:
         duration_ms = (time.monotonic() - started) * 1000
         stop(pidfd)  # however the watching ended, nothing of the unit survives it
@@ -90,7 +116,7 @@ def supervise(pid: int, captures: list[Capture], deadline: float, stop: Callable
 
 def _watch(poller: select.poll, pidfd: int | None, by_fd: dict[int, Capture], deadline: float,
            stdin: tuple[int, bytes] | None, pending_in: bytes | None, until: Callable[[], bool] | None,
-           watch: Watch | None) -> tuple[bool, bool, str | None, bytes | None]:
+           watch: Watch | None, keep_stdin: bool) -> tuple[bool, bool, str | None, bytes | None]:
     timed_out, exited, stopped = False, pidfd is None, None
     while not exited and not (until is not None and until()):
         left = deadline - time.monotonic()
@@ -99,6 +125,9 @@ def _watch(poller: select.poll, pidfd: int | None, by_fd: dict[int, Capture], de
             break
         if watch is not None:
             stopped = watch.check()
+            if stopped == TIME_UP:
+                timed_out, stopped = True, None
+                break
             if stopped:
                 break
             left = min(left, watch.wait_seconds())
@@ -106,7 +135,7 @@ def _watch(poller: select.poll, pidfd: int | None, by_fd: dict[int, Capture], de
             if fd == pidfd:
                 exited = True
             elif stdin is not None and fd == stdin[0]:
-                pending_in = _feed_stdin(poller, stdin[0], pending_in)
+                pending_in = _feed_stdin(poller, stdin[0], pending_in, keep_stdin)
             elif fd in by_fd:
                 _read_some(by_fd[fd])
                 if not by_fd[fd].open:
@@ -150,7 +179,7 @@ def _start_stdin(poller: select.poll, stdin: tuple[int, bytes] | None) -> bytes 
     return data
 
 
-def _feed_stdin(poller: select.poll, fd: int, pending: bytes | None) -> bytes | None:
+def _feed_stdin(poller: select.poll, fd: int, pending: bytes | None, keep_open: bool = False) -> bytes | None:
     if pending is None:
         return None
     try:
@@ -162,7 +191,8 @@ def _feed_stdin(poller: select.poll, fd: int, pending: bytes | None) -> bytes | 
     pending = pending[written:]
     if not pending:
         poller.unregister(fd)
-        os.close(fd)
+        if not keep_open:
+            os.close(fd)
         return None
     return pending
 
@@ -182,3 +212,39 @@ def _drain(capture: Capture) -> None:
         if ready:
             _read_some(capture)
     close(capture)
+
+
+@dataclass
+class Exchange:
+    """How one case went with a unit that serves many (`serving`)."""
+
+    timed_out: bool
+    exited: bool
+    stopped: str | None
+    duration_ms: float
+    unsent: bool = False  # the unit was gone before it could be sent the case
+
+
+def exchange(pidfd: int, capture: Capture, stdin_fd: int, message: bytes, deadline: float,
+             until: Callable[[], bool], watch: Watch | None, started: float) -> Exchange:
+    """Send a case to a unit that serves cases one after another, and collect its report
+    until `until()` says it is complete, the unit exits, a watch objects or the deadline
+    passes. Nothing is stopped here: the caller decides whether the unit lives on. The
+    case's pipe stays open for the next case (unless the unit closed it)."""
+    try:
+        message = message[os.write(stdin_fd, message):] if message else message
+    except BlockingIOError:
+        pass
+    except OSError:  # EPIPE: nobody reads the pipe any more
+        return Exchange(False, True, None, (time.monotonic() - started) * 1000, unsent=True)
+    poller = select.poll()
+    poller.register(capture.fd, select.POLLIN)
+    poller.register(pidfd, select.POLLIN)
+    if message:
+        poller.register(stdin_fd, select.POLLOUT)
+    timed_out, exited, stopped, _ = _watch(poller, pidfd, {capture.fd: capture}, deadline, (stdin_fd, message),
+                                           message or None, until, watch, keep_stdin=True)
+    duration_ms = (time.monotonic() - started) * 1000
+    if exited and capture.open and not until():
+        _drain(capture)  # what the unit wrote before it died
+    return Exchange(timed_out, exited, stopped, duration_ms)

@@ -78,9 +78,10 @@ def test_the_forged_frame_is_what_a_passing_report_looks_like(service: Service):
     """The control: the very frame the solution forges, written by the TESTS to their own
     descriptor 3, is taken as a pass (the tests are trusted); so the attack above fails
     because the solution cannot reach the pipe, not because its frame is malformed."""
-    tests = ("import json, os, struct\n"
+    tests = ("import gc, json, os, struct\n"
+             "token = next(o.token for o in gc.get_objects() if type(o).__name__ == 'CaseMessage')\n"
              "data = json.dumps({'outcome': 'test', 'status': 'passed', 'got': None, 'expected': None, "
-             "'error': None, 'stdout': ''}).encode()\n"
+             "'error': None, 'stdout': '', 'token': token}).encode()\n"
              "assert os.write(3, struct.pack('>I', len(data)) + data) and os._exit(0)\n")
     assert_all_passed(evaluate(service, "def f(x):\n    return 0\n", tests))
 

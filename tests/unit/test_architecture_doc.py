@@ -40,7 +40,7 @@ def test_the_glance_table_names_every_message_and_codec() -> None:
     glance = DOC.split("### The formats at a glance", 1)[1].split("###", 1)[0]
     for cls in (messages.RunJob, messages.EvaluateJob, messages.CaseSpec, messages.ProgramSpec,
                 messages.CaseUnit, messages.RunUnit, messages.ExecUnit, messages.UnitLimits,
-                messages.TestMessage, messages.CaseReport):
+                messages.CaseMessage, messages.ProgramUnit, messages.CaseReport):
         assert f"`{cls.__name__}`" in glance, cls.__name__
     for name in re.findall(r"`(?:frames|messages)\.(\w+)`", glance):
         assert hasattr(frames, name) or hasattr(messages, name), name
@@ -54,7 +54,8 @@ def test_the_codec_round_trips_every_job_and_unit() -> None:
                              timeout=1.0, cpu=1.0, memory_mb=64, stdout_limit=10, scratch_mb=1, fsize=1,
                              program=messages.ProgramSpec(cmd=None, compile=None, main_file="main.py",
                                                           compare="lines", rel_tol=0.0, abs_tol=0.0)),
-        messages.CaseUnit(code="x", entry_point="f", case=None, stdout_limit=1, limits=limits, cwd="/"),
+        messages.CaseUnit(code="x", entry_point="f", stdout_limit=1, limits=limits, cwd="/", isolation="case"),
+        messages.ProgramUnit(path="/program/main.py", limits=limits, cwd="/", environment={"PROGRAM": "x"}),
         messages.ExecUnit(argv=("python3", "main.py"), limits=limits, cwd="/", environment={"A": "b"}),
     ]
     for sample in samples:

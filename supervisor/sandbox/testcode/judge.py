@@ -21,7 +21,6 @@ The report (`messages.CaseReport` with outcome "test") carries the test's own st
 from __future__ import annotations
 
 import builtins
-import json
 import os
 import resource
 import signal
@@ -44,46 +43,54 @@ class _Failure(Exception):  # noqa: N818 - not an error of ours: a test's outcom
         self.error = error
 
 
-def run(code_object: Any, entry_point: str, stdout_limit: int, report_fd: int, tests_fd: int) -> dict[str, Any]:
-    """Fork the solution's process, then read the test (`messages.TestMessage`) from
-    `tests_fd` and run it against the solution; the case report. The solution's process
-    is forked before the tests are read, so nothing of them (their expected values) is
-    ever in its memory."""
-    captured = function_case.CappedWriter(stdout_limit)
+def start(code_object: Any, stdout_limit: int, report_fd: int, cases_fd: int) -> Session:
+    """Fork the solution's process before any test is read (so nothing of the tests, their
+    expected values, is ever in its memory); the tests' end of it."""
     libc.prctl(libc.PR_SET_DUMPABLE, 0)
     signal.signal(signal.SIGINT, signal.SIG_DFL)
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     pid = os.fork()
     if pid == 0:
-        _become_solution(ours, theirs, code_object, stdout_limit, report_fd, tests_fd)
+        _become_solution(ours, theirs, code_object, stdout_limit, report_fd, cases_fd)
     theirs.close()
-    message = messages.from_wire(messages.TestMessage, json.loads(_read_all(tests_fd)))
-    report: dict[str, Any] = {"outcome": "test", "status": "error", "got": None, "expected": None, "error": None}
-    sys.stdout, sys.stderr = captured, function_case.CappedWriter(0)
-    channel = remote.Channel(ours, captured)
-    try:
-        _seal_imports()
-        report.update(_run_test(channel, message.tests, message.test, entry_point))
-    except remote.SolutionGone:
-        pass
-    finally:
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        ours.close()
-    if channel.gone:  # whatever the tests made of it (a bare `except:` takes it too)
-        report.update(_solution_ended(pid))
-    _end(pid)
-    report["stdout"] = captured.getvalue()
-    return report
+    return Session(pid, ours, stdout_limit)
 
 
-def _read_all(fd: int) -> bytes:
-    """Everything until the writer (the init) closes the pipe; then the descriptor is
-    /dev/null, as a case's stdin is."""
-    chunks = []
-    while chunk := os.read(fd, 1 << 16):
-        chunks.append(chunk)
-    _null_onto(fd)
-    return b"".join(chunks)
+class Session:
+    """The tests' end of a solution's process that serves the tests of one unit, one after
+    another: each test gets the solution's module level run again in fresh globals. Once
+    the solution's process is gone, the unit serves no more tests (`gone`): a new one,
+    forked before it reads any test, takes the next."""
+
+    def __init__(self, pid: int, sock: socket.socket, stdout_limit: int) -> None:
+        self.pid = pid
+        self.sock = sock
+        self.stdout_limit = stdout_limit
+        self.served = 0
+        self.gone = False
+
+    def run(self, message: messages.CaseMessage, entry_point: str) -> dict[str, Any]:
+        """Run one test against the solution; the case report."""
+        captured = function_case.CappedWriter(self.stdout_limit)
+        report: dict[str, Any] = {"outcome": "test", "status": "error", "got": None, "expected": None, "error": None}
+        sys.stdout, sys.stderr = captured, function_case.CappedWriter(0)
+        channel = remote.Channel(self.sock, captured)
+        try:
+            _seal_imports()
+            if message.test is None:
+                raise ValueError("a test-code unit was sent a case without a test")
+            report.update(_run_test(channel, message.tests, message.test, entry_point, first=not self.served))
+        except remote.SolutionGone:
+            pass
+        finally:
+            sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
+        self.served += 1
+        if channel.gone:  # whatever the tests made of it (a bare `except:` takes it too)
+            self.gone = True
+            report.update(_solution_ended(self.pid))
+            self.sock.close()
+        report["stdout"] = captured.getvalue()
+        return report
 
 
 def _null_onto(fd: int) -> None:
@@ -126,14 +133,16 @@ def _seal_imports() -> None:
     sys.path_importer_cache.clear()
 
 
-def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, entry_point: str) -> dict[str, Any]:
+def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, entry_point: str,
+              first: bool) -> dict[str, Any]:
     """Run the test; its status and error. Names the tests use and do not define are the
     solution's globals of those names, but never a builtin's (a solution's `sorted` must
     not stand in for the tests' own) nor a dunder name (the asserts' own helpers among
     them: a solution's `__repl_compare__` would pass every assert)."""
     prepared = asserts.prepare(tests, test)
     try:
-        channel.request(None)  # the solution's code has run (or its error is raised here)
+        # The solution's code has run (or its error is raised here); for a later test, again.
+        channel.request(None if first else {"op": "reset"})
         wanted = [n for n in prepared.global_names if not hasattr(builtins, n) and not n.startswith("__")]
         namespace = {**channel.lookup(wanted), **asserts.new_namespace(prepared.explainer)}
         candidate = channel.entry(entry_point) if test.kind == "check" else None

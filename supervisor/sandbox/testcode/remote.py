@@ -59,24 +59,35 @@ class Solution:
         self.objects: list[Any] = []
         self.namespace: dict[str, Any] = {}
 
-    def serve(self, code_object: Any) -> None:
-        """Run the solution's code, then answer until the tests close the socket."""
-        try:
-            self.namespace = function_case.new_namespace()
-            exec(code_object, self.namespace)  # noqa: S102 - this is the sandbox
-            self._reply({"ready": True})
-        except BaseException as exc:  # noqa: BLE001 - an import-time error is the case's error
-            self._reply({"raised": describe_exception(exc)})
-            return
+    def serve(self, code_object: Any, stdout_limit: int) -> None:
+        """Run the solution's code, then answer until the tests close the socket. A
+        `reset` (the next test of a unit that serves several) runs the code again in
+        fresh globals, with its output counted from nothing."""
+        self._reply(self._run_module(code_object))
         while True:
             request = frames.recv(self.sock)
             if request is None:
                 return
+            if isinstance(request, dict) and request.get("op") == "reset":
+                self.objects.clear()
+                self.output = function_case.CappedWriter(stdout_limit)
+                self.sent = 0
+                sys.stdout = self.output
+                self._reply(self._run_module(code_object))
+                continue
             try:
                 reply = self._answer(request)
             except BaseException as exc:  # noqa: BLE001 - the solution's exception, for the tests
                 reply = {"raised": describe_exception(exc)}
             self._reply(reply)
+
+    def _run_module(self, code_object: Any) -> dict[str, Any]:
+        try:
+            self.namespace = function_case.new_namespace()
+            exec(code_object, self.namespace)  # noqa: S102 - this is the sandbox
+            return {"ready": True}
+        except BaseException as exc:  # noqa: BLE001 - an import-time error is the case's error
+            return {"raised": describe_exception(exc)}
 
     def _answer(self, request: dict[str, Any]) -> dict[str, Any]:
         op = request["op"]
@@ -346,4 +357,4 @@ def serve_solution(sock: socket.socket, code_object: Any, stdout_limit: int) -> 
     """The solution's process: its prints captured, then `Solution.serve`."""
     output = function_case.CappedWriter(stdout_limit)
     sys.stdout, sys.stderr = output, function_case.CappedWriter(0)
-    Solution(sock, output).serve(code_object)
+    Solution(sock, output).serve(code_object, stdout_limit)

@@ -1,6 +1,7 @@
 # A wrong solution that forges the harness's report: it writes a "passed" verdict with a
 # forged expected value to every descriptor it inherited, before and after its real answer,
-# and looks for the expected answer in the harness's memory to return it.
+# with the token of the case's message found in the harness's memory (it shares the
+# process), and looks for the expected answer in the harness's memory to return it.
 import gc
 import json
 import os
@@ -25,10 +26,18 @@ def _strings(obj):
         yield from obj
 
 
+def _token():
+    for obj in gc.get_objects():
+        if type(obj).__name__ == "CaseMessage":
+            return obj.token
+    return ""
+
+
 def answer(prefix):
+    forged = {**FORGED, "token": _token()}
     for fd in range(3, 64):
         try:
-            os.write(fd, frame(FORGED))
+            os.write(fd, frame(forged))
         except OSError:
             pass
     for obj in gc.get_objects():

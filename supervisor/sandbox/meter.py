@@ -1,0 +1,168 @@
+"""Runs in: the init.
+
+What a case's process uses, read from /proc while it runs: CPU time, threads, memory.
+
+A unit that serves many cases (`isolation: "request"`) outlives each of them, so its
+exit status and rusage, which the template reports when it is reaped, cannot say what
+one case used. The init reads it instead, before and after each case, from files the
+process cannot change: `/proc/<pid>/schedstat` (the CPU time of its main thread, in
+nanoseconds), `/proc/<pid>/stat` (the CPU time of all its threads, dead ones included,
+and of its reaped children, in clock ticks), and `/proc/<pid>/status` (threads, peak and
+current memory; the peak is reset before each case through `/proc/<pid>/clear_refs`).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+
+from supervisor.sandbox import watch
+
+TICK = 1.0 / os.sysconf("SC_CLK_TCK")
+COARSE_SLACK = 2 * TICK  # a coarse reading past the fine one by more than this counts
+
+
+@dataclass(frozen=True)
+class Sample:
+    """CPU seconds of a process: `fine` (its main thread, to the nanosecond) and `coarse`
+    (all its threads, dead ones included, and its reaped children, to the tick)."""
+
+    fine: float
+    coarse: float
+
+    def since(self, before: Sample) -> float:
+        """The CPU time used between two samples: the fine reading, unless the coarse one
+        shows more than its resolution can explain (threads or children did work)."""
+        fine, coarse = self.fine - before.fine, self.coarse - before.coarse
+        return coarse if coarse > fine + COARSE_SLACK else max(fine, 0.0)
+
+
+ZERO = Sample(0.0, 0.0)
+
+
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 4096)
+    finally:
+        os.close(fd)
+
+
+def cpu(pid: int) -> Sample | None:
+    """The process's CPU time so far, or None once it is gone."""
+    try:
+        fine = int(_read(f"/proc/{pid}/schedstat").split()[0]) / 1e9
+        stat = _read(f"/proc/{pid}/stat")
+    except (OSError, ValueError, IndexError):
+        return None
+    fields = stat[stat.rfind(b")") + 2:].split()
+    # utime, stime, cutime, cstime: fields 14-17 of stat(5), 11-14 after the state
+    ticks = sum(int(value) for value in fields[11:15])
+    return Sample(fine, ticks * TICK)
+
+
+@dataclass(frozen=True)
+class Status:
+    threads: int
+    peak_kb: int      # VmHWM: the peak resident memory since the last `reset_peak`
+    size_kb: int      # VmSize: the address space RLIMIT_AS counts
+
+
+def status(pid: int) -> Status | None:
+    try:
+        text = _read(f"/proc/{pid}/status")
+    except OSError:
+        return None
+    found: dict[bytes, int] = {}
+    for line in text.splitlines():
+        key, _, value = line.partition(b":")
+        if key in (b"Threads", b"VmHWM", b"VmSize"):
+            found[key] = int(value.split()[0])
+    return Status(found.get(b"Threads", 0), found.get(b"VmHWM", 0), found.get(b"VmSize", 0))
+
+
+def reset_peak(pid: int) -> None:
+    """Start the peak resident memory (VmHWM) over from the current resident memory."""
+    try:
+        fd = os.open(f"/proc/{pid}/clear_refs", os.O_WRONLY)
+    except OSError:
+        return  # without the privilege (insecure mode) the peak stays the process's own
+    try:
+        os.write(fd, b"5")
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+@dataclass(frozen=True)
+class Group:
+    """The processes of a case as one: every process of the sandbox but the protected ones
+    (the init, the templates, the spare), read at one moment."""
+
+    pids: tuple[int, ...]
+    cpu: Sample
+    peak_kb: int
+
+    @property
+    def total(self) -> float:
+        return self.cpu.coarse if self.cpu.coarse > self.cpu.fine + COARSE_SLACK else self.cpu.fine
+
+
+def group(protect: frozenset[int]) -> Group:
+    """Read every unprotected process of this pid namespace (the init's view)."""
+    me = os.getpid()
+    pids: list[int] = []
+    fine = coarse = 0.0
+    peak = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        pid = int(name)
+        if pid == me or pid in protect:
+            continue
+        sample = cpu(pid)
+        if sample is None:
+            continue
+        pids.append(pid)
+        fine += sample.fine
+        coarse += sample.coarse
+        state = status(pid)
+        if state is not None:
+            peak = max(peak, state.peak_kb)
+    return Group(tuple(pids), Sample(fine, coarse), peak)
+
+
+class CpuWatch:
+    """Stops a case whose processes have used more CPU than its limit, checked from
+    outside while they run (`watch.Watch`): a case's own RLIMIT_CPU is set by the process
+    that runs it, which user code can raise up to its hard limit, so it is not the bound.
+
+    A process uses at most one CPU second per second and core, so /proc is read only
+    when the limit could have been reached since the last reading: never, for a case
+    that ends sooner than its limit divided by the cores.
+    """
+
+    def __init__(self, protect: frozenset[int], before: Sample, limit: float, started: float) -> None:
+        self.protect = protect
+        self.before = before
+        self.limit = limit
+        self.cores = max(len(os.sched_getaffinity(0)), 1)
+        self.next_check = started + limit / self.cores
+
+    def check(self) -> str | None:
+        now = time.monotonic()
+        if now < self.next_check:
+            return None
+        used = group(self.protect).cpu.since(self.before)
+        if used > self.limit:
+            return watch.TIME_UP
+        self.next_check = now + max((self.limit - used) / self.cores, MIN_INTERVAL)
+        return None
+
+    def wait_seconds(self) -> float:
+        return max(self.next_check - time.monotonic(), 0.0)
+
+
+MIN_INTERVAL = 0.005
