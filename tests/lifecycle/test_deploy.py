@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from protocol import settings
-from tests.support.service import ROOT, Service, free_port, procfile
+from tests.support.service import ROOT, Service, free_port, procfile, sandbox_uid
 
 SYSTEMD = ROOT / "deploy" / "systemd"
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -99,7 +99,8 @@ class Deployment:
     def __init__(self, env: dict[str, str]) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="repl-deploy-"))
         self.paths: dict[str, str] = {}
-        self.env = {**os.environ, **env}
+        # Its own sandbox uid: other supervisors run on this machine meanwhile.
+        self.env = {**os.environ, "REPL_SANDBOX_UID": sandbox_uid(), **env}
         self.service = Service(env=self.env, workdir=self.workdir)
 
     def relocate(self, path: str) -> str:
@@ -195,7 +196,8 @@ def test_systemd_units_serve_and_stop_cleanly(deployment_factory: Any) -> None:
     endpoint_dir = deployment.relocate("/run/repl")
     env.update(PORT=str(free_port()), REPL_BIND_HOST="127.0.0.1", REPL_POOL_SIZE="2",
                REPL_SESSION_ROOT=deployment.relocate("/var/lib/repl") + "/sessions",
-               REPL_SUPERVISOR_ENDPOINT=f"ipc://{endpoint_dir}/supervisor.sock")
+               REPL_SUPERVISOR_ENDPOINT=f"ipc://{endpoint_dir}/supervisor.sock",
+               REPL_SANDBOX_UID=deployment.env["REPL_SANDBOX_UID"])
     deployment.env.update(env)
 
     notify_path = str(deployment.workdir / "notify.sock")
