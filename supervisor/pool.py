@@ -450,7 +450,8 @@ class Pool:
             pass
 
     def next_deadline(self) -> float:
-        """The next time the loop must wake: a backstop, or a queued job's start-by."""
+        """The next time the loop must wake: a backstop, a queued job's start-by, or the end
+        of the pause after a failed start."""
         running = [s.deadline for s in self.by_pid.values() if s.state == State.BUSY and s.killed_for is None]
         respawn = [self.respawn_at] if self.respawn_at > time.monotonic() else []
         return min(running + respawn + [job.start_by for job in self.queue], default=float("inf"))
