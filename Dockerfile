@@ -1,5 +1,3 @@
-# syntax=docker/dockerfile:1
-#
 # The sandboxed Python REPL API: one image holding both processes of the Procfile.
 #
 #   docker build -t repl .
@@ -18,6 +16,11 @@
 # mount, and its masked /proc paths forbid mounting a fresh /proc for each sandbox). Without
 # them the supervisor refuses to start and logs what is missing. REPL_INSECURE=1 overrides
 # that and runs user code WITHOUT isolation: local experiments only, never exposed.
+#
+# SANDBOX UIDS. Sandboxed code runs as REPL_SANDBOX_UID (60000) and its templates as the
+# uid after it. Without a user namespace these are the host's uids, which no other process
+# on the host may hold: the supervisor refuses to start otherwise (exit status 7). A second
+# container from this image on the same host takes `-e REPL_SANDBOX_UID=60002`.
 #
 # --init (compose: `init: true`) puts a real init at pid 1 to reap orphans. The stop timeout
 # gives a running /run time to finish on `docker stop` (SIGTERM drains; the longest /run is
@@ -55,10 +58,11 @@ RUN python3 -m venv /opt/sandbox-python \
  && /opt/sandbox-python/bin/pip install -r sandbox-requirements.txt
 ENV REPL_SANDBOX_PYTHON=/opt/sandbox-python/bin/python3
 COPY . .
+# No VOLUME: the sessions volume is mounted where it is used (the `docker run -v` above,
+# the supervisor of deploy/compose.yaml), never given to the web tier as an anonymous one.
 RUN mkdir -p /run/repl \
  && mkdir -p -m 0711 /var/lib/repl/sessions
 
-VOLUME ["/var/lib/repl/sessions"]
 EXPOSE 6000
 STOPSIGNAL SIGTERM
 # The supervisor needs root (see PRIVILEGES above); sandboxed code runs as REPL_SANDBOX_UID.

@@ -7,6 +7,7 @@ Each is a context manager, so the processes are stopped with SIGTERM however the
 from __future__ import annotations
 
 import os
+import random
 import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -25,12 +26,18 @@ from bench.procs import (
 
 
 def service_env(workdir: Path) -> dict[str, str]:
-    """Returns the service variables that keep a run's state inside ``workdir``."""
+    """Returns the service variables that keep a run's state inside ``workdir``.
+
+    The sandbox uid too, unless one is set: a supervisor refuses to start while another
+    process (another run's supervisor, say) holds its uids.
+    """
     sessions = workdir / "sessions"
     sessions.mkdir(exist_ok=True)
     return {
         "REPL_SESSION_ROOT": str(sessions),
         "REPL_SUPERVISOR_ENDPOINT": f"ipc://{workdir / 'sup.sock'}",
+        "REPL_SANDBOX_UID": os.environ.get("REPL_SANDBOX_UID")
+        or str(random.SystemRandom().randrange(200_000, 2_000_000_000, 2)),
     }
 
 

@@ -405,6 +405,7 @@ class StatusRequest(_Model):
 
 class StatusReply(_Model):
     ready: bool
+    detail: str | None = Field(None, description="Why it is not ready (null when ready).")
     isolation: str
     limits_mode: str
     idle: int

@@ -161,7 +161,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api_token", "REPL_API_TOKEN", "", _text,
             "When set, every endpoint but `/` and the health checks needs `Authorization: Bearer <token>`."),
     Setting("sandbox_uid", "REPL_SANDBOX_UID", 60000, int,
-            "Unprivileged uid (and gid) sandboxed code runs as; the uid after it is the sandboxes' template's.", 1),
+            "Unprivileged uid (and gid) sandboxed code runs as; the uid after it is the sandboxes' template's. "
+            "No other process may hold either (the supervisor refuses to start): two supervisors on one host "
+            "take values two apart.", 1),
     Setting("sandbox_python", "REPL_SANDBOX_PYTHON", "", _absolute_path,
             "The interpreter user code runs on, e.g. a virtualenv's `bin/python3` with the packages user code "
             "may import (Python 3.11 or later); unset: the service's own. When set, the service's own packages "

@@ -2,7 +2,8 @@
 
 Checks that the machine can isolate sandboxes (refusing to start otherwise unless
 REPL_INSECURE=1), takes the locks that keep a second supervisor off the same sessions and
-endpoint, starts the zygote, and runs the poll loop until SIGTERM.
+endpoint, makes sure no other process holds the sandbox uids, starts the zygote, and runs
+the poll loop until SIGTERM.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 
 from protocol import logformat, settings
 from protocol.budget import exclusive_wait
-from supervisor import curve, isolation, runtime
+from supervisor import curve, isolation, runtime, uids
 from supervisor.exitcodes import ExitCode
 from supervisor.lanes import Lanes
 from supervisor.operations import Context
@@ -71,6 +72,12 @@ def main() -> int:
     # Session files belong to the uid user code runs as; without the privilege to switch
     # uids (insecure mode) that is the supervisor's own, and nothing is chowned.
     owner = config.sandbox_uid if confine.can_switch_uid() else None
+    if owner is not None:
+        try:
+            uids.claim(owner)
+        except uids.UidInUse as exc:
+            log.error("refusing to start: %s", exc)
+            return ExitCode.UID_IN_USE
     store = SessionStore(config.session_root, owner, config.disk_quota_mb << 20, config.max_body_bytes)
     server: Server | None = None
     pool = Pool(

@@ -24,6 +24,7 @@ class ExitCode(enum.IntEnum):
     ALREADY_RUNNING = 4   # another supervisor holds the session root's or the endpoint's lock
     STARTUP_FAILED = 5    # binding the endpoint or starting the zygote failed
     UNAUTHENTICATED_ENDPOINT = 6  # a tcp:// endpoint without CurveZMQ keys and REPL_INSECURE not set
+    UID_IN_USE = 7        # a process it did not start runs as the sandbox uid or the template uid
 
 
 class SandboxExit(enum.IntEnum):

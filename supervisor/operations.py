@@ -80,8 +80,10 @@ def _job_failure(message: dict[str, Any]) -> ServiceError:
 
     The pool says why (`code`): UNAVAILABLE when the job never started (its start-by time
     passed in the queue), OUTCOME_UNKNOWN when it started and its sandbox was lost. A
-    report of failure from the sandbox itself carries no code: that is a bug of ours
-    (INTERNAL), never a reason to invite a retry of a job that may have run.
+    sandbox whose template could not fork the job's unit says which of the two it was
+    (cause `fork_failed`: UNAVAILABLE when it was the job's first unit). Any other report
+    of failure from the sandbox carries no code: that is a bug of ours (INTERNAL), never
+    a reason to invite a retry of a job that may have run.
     """
     try:
         code = ErrorCode(message.get("code", ErrorCode.INTERNAL.value))
@@ -258,7 +260,8 @@ def list_files(ctx: Context, req: models.ListFilesRequest, reply: Reply) -> None
 def status(ctx: Context, req: models.StatusRequest, reply: Reply) -> None:
     pool = ctx.pool
     reply({
-        "ready": pool.accepting and pool.idle > 0,
+        "ready": pool.ready,
+        "detail": pool.not_ready_because(),
         "isolation": ctx.isolation,
         "limits_mode": ctx.limits_mode,
         "idle": pool.idle,

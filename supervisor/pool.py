@@ -17,6 +17,13 @@ A job that waits in the queue carries a start-by time: it is started by then or 
 its own clock and a caller told "retry" must be able to retry without running the job
 twice (the nesting of deadlines is in `protocol.budget`). A job that started and then lost
 its sandbox is answered OUTCOME_UNKNOWN: it may have done part or all of its work.
+
+The pool is ready when it takes jobs, has an idle sandbox, and sandboxes can run units:
+a sandbox is ready only once its template has forked (`template.Handle.check_fork`), and a
+job whose unit could not be forked (the sandbox uid's process limit reached by processes
+that are not ours, say) retires its sandbox. Until a new sandbox has started, the pool
+says why it is not ready; sandboxes that fail to start are asked for again after a pause
+that doubles each time, not in a loop.
 """
 
 from __future__ import annotations
@@ -37,11 +44,13 @@ from typing import Any
 from protocol.budget import BACKSTOP_GRACE
 from protocol.errors import ErrorCode, ServiceError
 from supervisor.sandbox import frames
-from supervisor.sandbox.messages import SandboxJob, to_wire
+from supervisor.sandbox.messages import FORK_FAILED, SandboxJob, to_wire
 from supervisor.states import SandboxState, check_transition
 
 log = logging.getLogger("supervisor.pool")
 
+RESPAWN_DELAY = 0.5      # after a sandbox failed to start, the first pause before asking for more
+RESPAWN_DELAY_MAX = 10.0
 
 
 @dataclass
@@ -97,6 +106,11 @@ class Pool:
         self.accepting = True
         # Slots asked of the current zygote and not yet answered with a sandbox.
         self.spawning: set[int] = set()
+        # Why sandboxes cannot run units (the last start failure, or a fork that failed);
+        # None once a sandbox has started since.
+        self.failing: str | None = None
+        self.respawn_at = 0.0  # no sandbox is asked for before this (monotonic) time
+        self.respawn_delay = RESPAWN_DELAY
 
     # --- states ------------------------------------------------------------------------
 
@@ -238,12 +252,27 @@ class Pool:
     def idle(self) -> int:
         return sum(1 for s in self.by_pid.values() if s.state == SandboxState.IDLE)
 
+    @property
+    def ready(self) -> bool:
+        """Takes jobs, has an idle sandbox, and sandboxes can run units."""
+        return self.not_ready_because() is None
+
+    def not_ready_because(self) -> str | None:
+        if not self.accepting:
+            return "the supervisor is shutting down"
+        if self.failing is not None:
+            return f"sandboxes cannot run units: {self.failing}"
+        if self.idle == 0:
+            return "no idle sandbox"
+        return None
+
     def replenish(self) -> None:
         """Keep `pool_size` sandboxes idle or starting, plus one per queued job.
 
-        Spawns already asked of this zygote count as starting, so that each is asked once.
+        Spawns already asked of this zygote count as starting, so that each is asked once;
+        none is asked while the pause after a failed start lasts.
         """
-        if self.control is None:
+        if self.control is None or time.monotonic() < self.respawn_at:
             return
         warming = (SandboxState.IDLE, SandboxState.STARTING, SandboxState.CLEANING)
         warm = sum(1 for s in self.by_pid.values() if s.state in warming)
@@ -339,14 +368,15 @@ class Pool:
             if "usage" in message and sandbox.job is not None:
                 sandbox.job.callback(message)  # the session's disk usage, sent after the result
             elif message.get("ready"):
+                if sandbox.state == SandboxState.STARTING:
+                    self.failing = None  # it started, so its units can be forked
+                    self.respawn_delay = RESPAWN_DELAY
                 sandbox.job = None
                 sandbox.deadline = float("inf")
                 self.transition(sandbox, SandboxState.IDLE)
                 self._dispatch()
             elif sandbox.state == SandboxState.STARTING:
-                log.error("a sandbox failed to confine itself: %s", message.get("error"))
-                self.counters["sandbox_start_failures"] += 1
-                self.transition(sandbox, SandboxState.DONE)
+                self._start_failed(sandbox, str(message.get("error")))
             return
         if sandbox.job is None:
             return
@@ -354,7 +384,32 @@ class Pool:
             self.transition(sandbox, SandboxState.CLEANING)
             self.counters["jobs_done"] += 1
             sandbox.job.callback(message)
+            if message.get("cause") == FORK_FAILED:
+                self._fork_failed(sandbox, str(message.get("error")))
             self._dispatch()
+
+    def _start_failed(self, sandbox: Sandbox, error: str) -> None:
+        """A sandbox could not start: not ready until one does, and a pause before the next."""
+        log.error("a sandbox failed to start: %s", error)
+        self.counters["sandbox_start_failures"] += 1
+        self.transition(sandbox, SandboxState.DONE)
+        self.failing = f"the last sandbox failed to start: {error}"
+        if self.respawn_at <= time.monotonic():  # once for the sandboxes asked for together
+            self.respawn_at = time.monotonic() + self.respawn_delay
+            self.respawn_delay = min(self.respawn_delay * 2, RESPAWN_DELAY_MAX)
+
+    def _fork_failed(self, sandbox: Sandbox, error: str) -> None:
+        """A job's unit could not be forked: not ready, and the sandbox is replaced, with
+        every idle one (their templates share the uid's process limit), by sandboxes that
+        must fork to start: the first that starts says forks work again."""
+        uid = self.settings.get("uid")
+        log.error("a sandbox could not fork a unit (%s); is a process that is not this supervisor's running "
+                  "as uid %s or %s?", error, uid, None if uid is None else uid + 1)
+        self.counters["units_not_forked"] += 1
+        self.failing = f"a unit could not be forked: {error}"
+        for retired in [sandbox, *(s for s in self.by_pid.values() if s.state == SandboxState.IDLE)]:
+            self.transition(retired, SandboxState.DONE)  # never given another job
+            self._kill(retired)
 
     def _end(self, sandbox: Sandbox, why: str) -> None:
         """The sandbox is gone or going: fail its job if it had one running, mark it DONE."""
@@ -395,14 +450,20 @@ class Pool:
             pass
 
     def next_deadline(self) -> float:
-        """The next time the loop must wake: a backstop, or a queued job's start-by."""
+        """The next time the loop must wake: a backstop, a queued job's start-by, or the end
+        of the pause after a failed start."""
         running = [s.deadline for s in self.by_pid.values() if s.state == SandboxState.BUSY and s.killed_for is None]
-        return min(running + [job.start_by for job in self.queue], default=float("inf"))
+        respawn = [self.respawn_at] if self.respawn_at > time.monotonic() else []
+        return min(running + respawn + [job.start_by for job in self.queue], default=float("inf"))
 
     def enforce_deadlines(self, now: float) -> None:
         """Kill a sandbox whose job overran its budget (its init did not stop it in time),
-        and answer the queued jobs that can no longer start in time."""
+        and answer the queued jobs that can no longer start in time; after the pause that
+        follows a failed start, ask for sandboxes again."""
         self.expire_queued(now)
+        if self.respawn_at and now >= self.respawn_at:
+            self.respawn_at = 0.0
+            self.replenish()
         for sandbox in list(self.by_pid.values()):
             if sandbox.state == SandboxState.BUSY and now >= sandbox.deadline and sandbox.killed_for is None:
                 sandbox.killed_for = "the job overran its deadline and its sandbox was killed"

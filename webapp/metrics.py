@@ -77,7 +77,9 @@ SUPERVISOR_COUNTER_HELP = {
     "rejected_overload": "Jobs refused with 503 because the queue was full.",
     "rejected_queue_wait": ("Queued jobs answered 503, never started, because no sandbox was free by their "
                             "start-by time."),
-    "sandbox_start_failures": "Sandboxes that failed to confine themselves.",
+    "sandbox_start_failures": "Sandboxes that failed to start (to confine themselves, or to fork a unit).",
+    "units_not_forked": ("Jobs whose unit could not be forked (the sandbox uid's process limit): 503 when "
+                         "nothing of the job ran."),
     "zygote_restarts": "Times the sandbox zygote died and was restarted.",
 }
 KILLS_PREFIX = "kills_"  # the pool counts `kills_<cause>`; exported as one family labelled by cause
@@ -220,7 +222,8 @@ def _collect_one(add: Callable[..., None], answer: SupervisorStatus) -> None:
         0 if status is None else 1)
     if status is None:
         return
-    add(gauge, "repl_supervisor_ready", "1 if the supervisor accepts jobs and has an idle sandbox.", endpoint,
+    add(gauge, "repl_supervisor_ready",
+        "1 if the supervisor accepts jobs, has an idle sandbox, and its sandboxes can run units.", endpoint,
         1 if status.get("ready") else 0)
     add(gauge, "repl_supervisor_info", "How the supervisor confines sandboxes (always 1).", endpoint, 1,
         isolation=str(status.get("isolation", "")), limits_mode=str(status.get("limits_mode", "")))

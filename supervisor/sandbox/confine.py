@@ -75,12 +75,18 @@ def _bind_readonly(source: str, target_root: str) -> None:
 
 
 def _python_prefixes() -> list[str]:
-    """Where this interpreter lives when outside /usr (pyenv under /root, a venv in /tmp).
+    """Where this interpreter lives: its own prefix first (a virtualenv's), then its base's."""
+    return list(dict.fromkeys([os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)]))
+
+
+def _prefixes_to_bind() -> list[str]:
+    """The interpreter's prefixes the image holds only if bound on their own: those outside
+    the system directories (pyenv under /root, a virtualenv under /var/tmp); one under /opt
+    or /usr is in the image already.
 
     Sorted, so that a prefix is bound before any prefix inside it.
     """
-    prefixes = {os.path.realpath(sys.base_prefix), os.path.realpath(sys.prefix)}
-    return sorted(p for p in prefixes if not any(p == d or p.startswith(d + "/") for d in SYSTEM_DIRS))
+    return sorted(p for p in _python_prefixes() if not any(p == d or p.startswith(d + "/") for d in SYSTEM_DIRS))
 
 
 def _open_prefixes() -> dict[str, int]:
@@ -90,7 +96,7 @@ def _open_prefixes() -> dict[str, int]:
     (a CI virtualenv) is out of sight by the time it is bound: it is bound from its
     descriptor instead, as the session root is, which works wherever it lives.
     """
-    return {prefix: os.open(prefix, os.O_PATH | os.O_DIRECTORY) for prefix in _python_prefixes()}
+    return {prefix: os.open(prefix, os.O_PATH | os.O_DIRECTORY) for prefix in _prefixes_to_bind()}
 
 
 def _bind_prefix(prefix: str, fd: int, target_root: str) -> None:
@@ -274,13 +280,18 @@ def read_cap_last() -> int:
         return int(f.read())
 
 
+def sandbox_path() -> str:
+    """PATH in a sandbox: this interpreter's `bin` directories first, wherever they are
+    (so that `python3` in a command or a program is the one function cases run on, a
+    virtualenv's before its base's), then the system's; each directory once."""
+    python_bins = [os.path.join(p, "bin") for p in _python_prefixes()]
+    return ":".join(dict.fromkeys(python_bins + SANDBOX_PATH.split(":")))
+
+
 def sandbox_environment() -> dict[str, str]:
     """The whole environment user code sees: nothing of the service's own."""
-    # The interpreter's own prefix first: a virtualenv's python3 before its base's.
-    prefixes = sorted(_python_prefixes(), key=lambda p: p != os.path.realpath(sys.prefix))
-    python_bins = [os.path.join(p, "bin") for p in prefixes]
     return {
-        "PATH": ":".join(python_bins + [SANDBOX_PATH]),
+        "PATH": sandbox_path(),
         "HOME": "/tmp",
         "TMPDIR": "/tmp",
         "LANG": "C.UTF-8",

@@ -21,6 +21,7 @@ import signal
 import socket
 from typing import Any
 
+from protocol.errors import ErrorCode
 from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import confine, evaluation, execution, frames, hygiene, messages, programs, template
 from supervisor.sandbox.execution import Execution, SandboxConfig
@@ -51,6 +52,7 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
                 os.setpriority(os.PRIO_PROCESS, pid, 0)
             except PermissionError:
                 pass  # raising a priority needs CAP_SYS_NICE (insecure mode may lack it)
+        base.check_fork()  # the spare, forked now: a sandbox whose units cannot be forked is not ready
         frames.send(sock, {"ready": True})
         base.keep_spare()
     except Exception as exc:  # noqa: BLE001 - reported to the supervisor, which logs it
@@ -62,9 +64,12 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
             os._exit(SandboxExit.DONE)
         job = messages.from_wire(messages.SandboxJob, data)
         cwd = None
+        started = template.Handle.started
         try:
             cwd = enter_session(job, config)
             reply: dict[str, Any] = {"ok": True, "body": run_job(job, config, cwd, base, scratch)}
+        except template.ForkFailed as exc:
+            reply = not_forked(exc, ran=template.Handle.started != started)
         except Exception as exc:  # noqa: BLE001 - a failure of ours, not of user code
             reply = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
         frames.send(sock, reply)
@@ -86,6 +91,17 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
         frames.send(sock, {"ready": True})
         base.keep_spare()  # after the restore: nothing of the last job can reach it
     os._exit(SandboxExit.DONE)
+
+
+def not_forked(exc: template.ForkFailed, ran: bool) -> dict[str, Any]:
+    """The reply to a job whose unit the template could not fork. When it was the job's
+    first unit nothing of the job ran, and the job is answered "not executed" (a retry is
+    safe); else the units before it may have changed the session."""
+    if ran:
+        return {"ok": False, "code": ErrorCode.OUTCOME_UNKNOWN.value, "cause": messages.FORK_FAILED,
+                "error": f"{exc} after part of the job had run"}
+    return {"ok": False, "code": ErrorCode.UNAVAILABLE.value, "cause": messages.FORK_FAILED,
+            "error": f"{exc}; the job was not started, retry shortly"}
 
 
 def start_template(config: SandboxConfig) -> template.Handle:

@@ -17,6 +17,10 @@ from typing import Any, Literal
 
 from protocol.testplan import PlannedTest
 
+# The `cause` of a sandbox's reply to a job whose unit the template could not fork (the
+# reply's `code` says whether anything of the job ran); the pool then retires the sandbox.
+FORK_FAILED = "fork_failed"
+
 
 @dataclass(frozen=True)
 class CaseSpec:

@@ -30,6 +30,7 @@ which starts as a copy of it, to find (only fork numbers, pids and exit statuses
                       {"op": "template", "seq": N} + the job template's socket + a pipe
                       with the modules to import
     template -> init: {"op": "ready"} | {"op": "forked", "pid": P, "seq": N}
+                      | {"op": "unforked", "seq": N, "error": E} (the kernel made no process)
                       | {"op": "exited", "pid": P, "seq": N, "status": S, "cpu": C, "maxrss_kb": M}
 """
 
@@ -47,7 +48,7 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import confine, frames, function_case, messages, values
@@ -55,6 +56,11 @@ from supervisor.sandbox.unit import become
 
 MAX_FDS = 5
 FORK_ANSWER_TIMEOUT = 10.0  # seconds the template may take to say a fork's pid
+
+
+class ForkFailed(OSError):
+    """The template could not fork (its uid's process limit, memory): no process was made,
+    so nothing was run."""
 
 
 # --- the template process --------------------------------------------------------------
@@ -89,10 +95,14 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity, modules: list[str
             if message is None:
                 os._exit(SandboxExit.DONE)  # the init is gone or done with us; our units die with the sandbox
             seq = int(message["seq"])
-            if message["op"] == "fork":
-                pid = _fork_unit(fds, identity)
-            else:
-                pid = _fork_template(sock, fds, identity, (wake_r, wake_w))
+            try:
+                if message["op"] == "fork":
+                    pid = _fork_unit(fds, identity)
+                else:
+                    pid = _fork_template(sock, fds, identity, (wake_r, wake_w))
+            except ForkFailed as exc:
+                _send(sock, {"op": "unforked", "seq": seq, "error": str(exc)})
+                continue
             children[pid] = seq
             _send(sock, {"op": "forked", "pid": pid, "seq": seq})
 
@@ -101,7 +111,7 @@ def _fork_unit(fds: list[int], identity: confine.UnitIdentity) -> int:
     """Fork a unit. What it is to run (code, input, command) comes from the init straight
     to the new process, on the last descriptor: it never passes through the template, so
     no later unit, which starts as a copy of the template's memory, can find it there."""
-    pid = os.fork()
+    pid = _fork(fds)
     if pid == 0:
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
@@ -119,7 +129,7 @@ def _fork_template(sock: socket.socket, fds: list[int], identity: confine.UnitId
                    wake: tuple[int, int]) -> int:
     """Fork a job template: its socket to the init, then the modules to import on a pipe."""
     child_fd, modules_fd = fds
-    pid = os.fork()
+    pid = _fork(fds)
     if pid == 0:
         try:
             signal.set_wakeup_fd(-1)
@@ -132,6 +142,17 @@ def _fork_template(sock: socket.socket, fds: list[int], identity: confine.UnitId
     os.close(child_fd)
     os.close(modules_fd)
     return pid
+
+
+def _fork(fds: list[int]) -> int:
+    """`os.fork`; when the kernel makes no process, `ForkFailed`, with the descriptors
+    meant for the child closed."""
+    try:
+        return os.fork()
+    except OSError as exc:
+        for fd in fds:
+            os.close(fd)
+        raise ForkFailed(f"the template could not fork: {exc.strerror}") from None
 
 
 def read_message(fd: int) -> Any:
@@ -296,21 +317,37 @@ class Handle:
     alive: bool = True
     seq: int = 0
     pids: dict[int, int] = field(default_factory=dict)  # fork number -> pid, for live forks
+    unforked: dict[int, str] = field(default_factory=dict)  # fork number -> why the template made no process
     spare: UnitHandle | None = None
+    # Units handed something to run by any handle of this process: a job during which it
+    # did not change when a fork failed ran nothing.
+    started: ClassVar[int] = 0
 
     def fork(self, unit: messages.Unit) -> UnitHandle:
         """Have a unit run `unit`: the spare if it is still waiting, else a new fork. The
-        unit itself goes to the process on a pipe of its own."""
+        unit itself goes to the process on a pipe of its own, once the template has said
+        that the process exists.
+
+        Raises:
+            ForkFailed: the template could not fork; `unit` went to no process.
+            OSError: the template did not answer.
+        """
         forked, self.spare = self.spare, None
         if forked is not None:
             self._file_reports()
-        if forked is not None and forked.seq in self.exits:
-            forked.close()  # the spare died while waiting (it never does on its own)
+        if forked is not None and (forked.seq in self.exits or forked.seq in self.unforked):
+            forked.close()  # the spare died while waiting (it never does on its own), or was never made
             forked = None
         if forked is None:
             forked = self._fork_unit()
+        try:
+            self.pid_of(forked.seq)
+        except OSError:
+            forked.close()
+            raise
         forked.close_unused(unit)
         write_message(forked.unit_w, messages.to_wire(unit))
+        Handle.started += 1
         return forked
 
     def _file_reports(self) -> None:
@@ -319,6 +356,19 @@ class Handle:
         while self.alive and select.select([self.sock], [], [], 0)[0]:
             if self._next(time.monotonic() + 1) is None:
                 return
+
+    def check_fork(self) -> None:
+        """Fork the spare now and wait until it exists: a sandbox whose template cannot
+        fork cannot serve.
+
+        Raises:
+            ForkFailed: the template could not fork.
+            OSError: the template did not answer.
+        """
+        self.keep_spare()
+        if self.spare is None:
+            raise OSError("the template did not fork the unit")
+        self.pid_of(self.spare.seq)
 
     def keep_spare(self) -> None:
         """Fork the spare now, without waiting for the template to answer."""
@@ -393,6 +443,7 @@ class Handle:
         # Reports and pids of earlier forks nobody waits for any more.
         self.exits = {s: e for s, e in self.exits.items() if s in keep}
         self.pids = {s: p for s, p in self.pids.items() if s in keep}
+        self.unforked = {s: e for s, e in self.unforked.items() if s in keep}
         _send(self.sock, {"op": op, "seq": self.seq}, fds)
         return self.seq
 
@@ -400,10 +451,13 @@ class Handle:
         """The pid of fork `seq`, once the template has said it.
 
         Raises:
+            ForkFailed: the template could not fork.
             OSError: the template did not answer in time or is gone.
         """
         deadline = time.monotonic() + FORK_ANSWER_TIMEOUT
         while seq not in self.pids:
+            if seq in self.unforked:
+                raise ForkFailed(self.unforked[seq])
             if self._next(deadline) is None:
                 raise OSError("the template did not fork the unit")
         return self.pids[seq]
@@ -452,5 +506,8 @@ class Handle:
             if op == "forked" and seq is not None:
                 self.pids[int(seq)] = int(message["pid"])
                 return {"op": "forked"}
+            if op == "unforked" and seq is not None:
+                self.unforked[int(seq)] = str(message.get("error"))
+                return {"op": "unforked"}
             return message
         return None

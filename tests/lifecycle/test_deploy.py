@@ -28,7 +28,7 @@ from typing import Any
 import pytest
 
 from protocol import settings
-from tests.support.service import ROOT, Service, free_port, procfile
+from tests.support.service import ROOT, Service, free_port, procfile, sandbox_uid
 
 SYSTEMD = ROOT / "deploy" / "systemd"
 COMPOSE = ROOT / "deploy" / "compose.yaml"
@@ -99,7 +99,8 @@ class Deployment:
     def __init__(self, env: dict[str, str]) -> None:
         self.workdir = Path(tempfile.mkdtemp(prefix="repl-deploy-"))
         self.paths: dict[str, str] = {}
-        self.env = {**os.environ, **env}
+        # Its own sandbox uid: other supervisors run on this machine meanwhile.
+        self.env = {**os.environ, "REPL_SANDBOX_UID": sandbox_uid(), **env}
         self.service = Service(env=self.env, workdir=self.workdir)
 
     def relocate(self, path: str) -> str:
@@ -195,7 +196,8 @@ def test_systemd_units_serve_and_stop_cleanly(deployment_factory: Any) -> None:
     endpoint_dir = deployment.relocate("/run/repl")
     env.update(PORT=str(free_port()), REPL_BIND_HOST="127.0.0.1", REPL_POOL_SIZE="2",
                REPL_SESSION_ROOT=deployment.relocate("/var/lib/repl") + "/sessions",
-               REPL_SUPERVISOR_ENDPOINT=f"ipc://{endpoint_dir}/supervisor.sock")
+               REPL_SUPERVISOR_ENDPOINT=f"ipc://{endpoint_dir}/supervisor.sock",
+               REPL_SANDBOX_UID=deployment.env["REPL_SANDBOX_UID"])
     deployment.env.update(env)
 
     notify_path = str(deployment.workdir / "notify.sock")
@@ -226,6 +228,12 @@ def compose() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
 
 
+def interpolated(value: Any, env: dict[str, str]) -> str:
+    """A compose value with `${NAME:-default}` replaced as Docker Compose and podman-compose
+    replace it, from `env` (the shell that runs them)."""
+    return re.sub(r"\$\{([A-Z_]+):-([^}]*)\}", lambda m: env.get(m.group(1)) or m.group(2), str(value))
+
+
 def test_compose_runs_web_and_supervisor_as_two_services() -> None:
     doc = compose()
     services = doc["services"]
@@ -251,7 +259,14 @@ def test_compose_runs_web_and_supervisor_as_two_services() -> None:
     assert mounts["supervisor"][session_root] in doc["volumes"]
     assert session_root not in mounts["web"], "the web tier never touches session files"
     for service in services.values():
-        settings.load({k: str(v) for k, v in service["environment"].items()})  # valid settings
+        settings.load({k: interpolated(v, {}) for k, v in service["environment"].items()})  # valid settings
+    # The health checks: shell commands of plain words, which every engine runs alike
+    # (podman-compose 1.0.3 wraps even a CMD list in `/bin/sh -c`, and broke quoted code).
+    for service in services.values():
+        kind, command = service["healthcheck"]["test"]
+        assert kind == "CMD-SHELL" and re.fullmatch(r"[\w. -]+", command), command
+    # The image declares no volume: the web container gets none it does not use.
+    assert not any(i.startswith("VOLUME") for i in dockerfile())
 
 
 def test_compose_commands_and_health_checks_work(deployment_factory: Any) -> None:
@@ -263,7 +278,7 @@ def test_compose_commands_and_health_checks_work(deployment_factory: Any) -> Non
     port = str(free_port())
 
     def environment(service: dict[str, Any]) -> dict[str, str]:
-        env = {k: str(v) for k, v in service["environment"].items()}
+        env = {k: interpolated(v, deployment.env) for k, v in service["environment"].items()}
         env["REPL_SUPERVISOR_ENDPOINT"] = "ipc://" + deployment.relocate("/run/repl") + "/supervisor.sock"
         env["REPL_SESSION_ROOT"] = deployment.relocate("/var/lib/repl/sessions")
         env.update(PORT=port, REPL_BIND_HOST="127.0.0.1", REPL_POOL_SIZE="2")
@@ -282,9 +297,9 @@ def test_compose_commands_and_health_checks_work(deployment_factory: Any) -> Non
     exercise(deployment.service)
 
     def health(name: str) -> int:
-        test = services[name]["healthcheck"]["test"]
-        assert test[0] == "CMD"
-        return subprocess.run(runnable(test[1:]), cwd=ROOT, env={**os.environ, **environment(services[name])},
+        kind, command = services[name]["healthcheck"]["test"]
+        assert kind == "CMD-SHELL"
+        return subprocess.run(runnable(command.split()), cwd=ROOT, env={**os.environ, **environment(services[name])},
                               capture_output=True, timeout=30, check=False).returncode
 
     assert health("supervisor") == 0
@@ -314,6 +329,9 @@ def test_dockerfile_builds_the_image_the_spec_asks_for() -> None:
     text = DOCKERFILE.read_text()
     instructions = dockerfile()
     assert instructions[0] == "FROM python:3.11-slim-bookworm"
+    # No `# syntax=` directive: BuildKit would fetch that frontend image from a registry
+    # before building, so the image could not be built offline or behind a mirror.
+    assert not re.search(r"^#\s*syntax\s*=", text, re.MULTILINE | re.IGNORECASE)
     assert any(i.startswith("RUN apt-get update") and "swi-prolog-nox" in i for i in instructions)
     assert "RUN pip install -r requirements.txt" in instructions
     assert "EXPOSE 6000" in instructions

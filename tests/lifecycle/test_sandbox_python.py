@@ -30,11 +30,13 @@ except ImportError:
 """
 
 
-@pytest.fixture(scope="module")
-def sandbox_venv() -> Iterator[Path]:
+@pytest.fixture(scope="module", params=["/opt", "/var/tmp"])
+def sandbox_venv(request: pytest.FixtureRequest) -> Iterator[Path]:
     """A virtualenv without the service's packages but with one of its own (outside /tmp:
-    every sandbox mounts its own /tmp)."""
-    where = Path(tempfile.mkdtemp(prefix="repl-sandbox-python-", dir="/var/tmp"))
+    every sandbox mounts its own /tmp). Under /opt, as in the image (a system directory
+    the sandbox image holds anyway), and under /var/tmp (bound into the image on its own)."""
+    where = Path(tempfile.mkdtemp(prefix="repl-sandbox-python-", dir=request.param))
+    where.chmod(0o755)  # as an operator's /opt/sandbox-python: the sandbox user must reach it
     venv = where / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True, capture_output=True,
                    timeout=120)
@@ -66,6 +68,15 @@ def test_commands_get_the_sandbox_interpreter_as_python3(on_venv: Service, sandb
     on_venv.write(sid, "a.txt", "")
     result = on_venv.run(sid, "python3 -c 'import sys, sandboxonly; print(sys.prefix)'")
     assert result["stdout"] == f"{sandbox_venv}\n", result
+
+
+def test_program_cases_run_on_the_sandbox_interpreter(on_venv: Service, sandbox_venv: Path) -> None:
+    code = "import sys, sandboxonly\nprint(sandboxonly.WHERE, sys.prefix)"
+    body = {"id": "scratch-program", "code": code, "io_cases": [{"stdin": "", "stdout": "anything"}]}
+    response = on_venv.post("/evaluate_code", body)
+    assert response.status_code == 200, response.text
+    case = response.json()["case_results"][0]
+    assert case["got"] == f"the sandbox interpreter {sandbox_venv}\n", case
 
 
 def test_user_code_cannot_import_the_services_packages(on_venv: Service) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from supervisor.exitcodes import ExitCode
 from tests.lifecycle.conftest import running_service
-from tests.support.service import ROOT, Service, free_port, procfile
+from tests.support.service import ROOT, Service, free_port, procfile, sandbox_uid
 
 START, END = "<!-- second-instance:start -->", "<!-- second-instance:end -->"
 
@@ -32,6 +32,7 @@ def fresh_values(workdir: Path) -> dict[str, Callable[[], str]]:
         "PORT": lambda: str(free_port()),
         "REPL_SESSION_ROOT": lambda: str(workdir / "sessions"),
         "REPL_SUPERVISOR_ENDPOINT": lambda: f"ipc://{workdir}/supervisor.sock",
+        "REPL_SANDBOX_UID": sandbox_uid,
     }
 
 

@@ -14,9 +14,10 @@ def status_fields(text: str) -> dict[str, str]:
 def test_unprivileged_uid_no_capabilities_no_new_privs(service: Service, session: str):
     result = run_hostile(service, session, "whoami.sh")
     first, rest = result["stdout"].split("\n", 1)
-    assert first == "uid=60000 gid=60000 groups=60000", result
+    uid = service.sandbox_uid
+    assert first == f"uid={uid} gid={uid} groups={uid}", result
     status = status_fields(rest)
-    assert status["Uid"].split() == ["60000"] * 4 and status["Gid"].split() == ["60000"] * 4
+    assert status["Uid"].split() == [str(uid)] * 4 and status["Gid"].split() == [str(uid)] * 4
     for cap in ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"):
         assert int(status[cap], 16) == 0, (cap, status[cap])
     assert status["NoNewPrivs"] == "1"
@@ -30,7 +31,8 @@ def test_evaluated_code_is_just_as_unprivileged(service: Service, session: str):
             "    return [os.getuid(), os.getgid(), os.getgroups(), status['CapEff'].strip(),\n"
             "            status['NoNewPrivs'].strip(), status['Seccomp'].strip()]\n")
     got = service.evaluate(code, "who", [("", "None")], session=session)["case_results"][0]["got"]
-    assert got == [60000, 60000, [], "0000000000000000", "1", "2"], got
+    uid = service.sandbox_uid
+    assert got == [uid, uid, [], "0000000000000000", "1", "2"], got
 
 
 def test_user_namespaces_cannot_be_created(service: Service, session: str):
@@ -64,4 +66,4 @@ def test_setuid_binaries_give_nothing(service: Service, session: str):
     assert "-rwsr-xr-x 1 root root" in out, "no setuid-root binary to try: the test would prove nothing"
     assert "setuid mount exit=0" not in out and "must be superuser" in out, result
     assert "su exit=0" not in out and "\n0\n" not in out, result
-    assert "uid after=60000" in out, result
+    assert f"uid after={service.sandbox_uid}" in out, result

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from supervisor import keys
-from tests.support.service import CANARY, ROOT, Service, free_port, procfile
+from tests.support.service import CANARY, ROOT, Service, free_port, procfile, sandbox_uid
 
 
 @dataclass
@@ -22,13 +22,14 @@ class Cluster(Service):
 
     endpoints: list[str] = field(default_factory=list)
     keys_dir: Path = Path()
+    sandbox_uids: list[str] = field(default_factory=list)  # each supervisor's own
 
     def root_of(self, index: int) -> Path:
         return self.workdir / f"supervisor-{index}" / "sessions"
 
     def supervisor_env(self, index: int) -> dict[str, str]:
         return {**self.env, "REPL_SUPERVISOR_ENDPOINT": self.endpoints[index],
-                "REPL_SESSION_ROOT": str(self.root_of(index))}
+                "REPL_SESSION_ROOT": str(self.root_of(index)), "REPL_SANDBOX_UID": self.sandbox_uids[index]}
 
     def start_supervisor(self, index: int) -> subprocess.Popen:
         name = f"supervisor-{index}"
@@ -66,7 +67,8 @@ def start_cluster(count: int, extra_env: dict[str, str] | None = None) -> Cluste
         CANARY: "canary-9f2c1e",
         **(extra_env or {}),
     }
-    cluster = Cluster(env=env, workdir=workdir, endpoints=endpoints, keys_dir=keys_dir)
+    cluster = Cluster(env=env, workdir=workdir, endpoints=endpoints, keys_dir=keys_dir,
+                      sandbox_uids=[sandbox_uid() for _ in range(count)])
     for index in range(count):
         cluster.start_supervisor(index)
     cluster.start_process("web")

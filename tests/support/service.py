@@ -4,6 +4,7 @@ temporary session root and ZeroMQ endpoint. No part of it is mocked."""
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import signal
 import socket
@@ -29,6 +30,13 @@ def procfile() -> dict[str, str]:
     return commands
 
 
+def sandbox_uid() -> str:
+    """A `REPL_SANDBOX_UID` for one supervisor. Each needs its own (it and the template uid
+    after it; a supervisor refuses to start while another process holds either), and tests
+    start several at once, beside other runs on the same machine."""
+    return str(random.SystemRandom().randrange(200_000, 2_000_000_000, 2))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -50,6 +58,10 @@ class Service:
     @property
     def session_root(self) -> Path:
         return Path(self.env["REPL_SESSION_ROOT"])
+
+    @property
+    def sandbox_uid(self) -> int:
+        return int(self.env["REPL_SANDBOX_UID"])
 
     @property
     def token(self) -> str | None:
@@ -137,6 +149,7 @@ def start_service(extra_env: dict[str, str] | None = None, workdir: Path | None 
         "REPL_POOL_SIZE": "4",
         "REPL_WEB_WORKERS": "2",
         "REPL_SESSION_TTL": "0",
+        "REPL_SANDBOX_UID": sandbox_uid(),
         CANARY: "canary-9f2c1e",
         **(extra_env or {}),
     }

@@ -88,6 +88,14 @@ def test_supervisors_are_privileged_with_a_volume_each_and_the_web_tier_is_not()
     assert ctx["readOnlyRootFilesystem"] is True
 
 
+def test_no_two_supervisors_share_a_node_and_its_sandbox_uids() -> None:
+    stateful = one("StatefulSet", "repl-supervisor")
+    (term,) = stateful["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
+        "requiredDuringSchedulingIgnoredDuringExecution"]
+    assert term["topologyKey"] == "kubernetes.io/hostname"
+    assert term["labelSelector"]["matchLabels"] == stateful["spec"]["template"]["metadata"]["labels"]
+
+
 def test_the_web_tier_is_probed_on_healthz_and_readyz() -> None:
     web = container(one("Deployment", "repl-web"))
     assert web["livenessProbe"]["httpGet"]["path"] == "/healthz"
