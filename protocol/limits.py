@@ -8,6 +8,7 @@ the server's limits before it sends anything, and no two places can disagree abo
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass
 from typing import Any
 
@@ -108,4 +109,7 @@ def describe(config: Config) -> dict[str, dict[str, Any]]:
         groups.setdefault(limit.op, {})[limit.field] = entry
     for (group, name), (setting, unit) in FIXED.items():
         groups.setdefault(group, {})[name] = {"value": getattr(config, setting), "unit": unit}
+    from protocol import models  # the request models import this module
+    groups["evaluate"]["isolation"] = {"default": models.DEFAULT_ISOLATION,
+                                       "choices": list(typing.get_args(models.Isolation))}
     return groups

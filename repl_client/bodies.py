@@ -59,6 +59,7 @@ def evaluation_body(
     float_tolerance: float | None = None,
     stop_on_first_failure: bool = False,
     tests: str | None = None,
+    isolation: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """The ``/evaluate_code`` body for ``evaluate_code``'s arguments (also one submission
@@ -75,6 +76,7 @@ def evaluation_body(
             "float_tolerance": float_tolerance,
             "stop_on_first_failure": stop_on_first_failure or None,
             "tests": tests,
+            "isolation": isolation,
             **extra,
         }
     )

@@ -309,6 +309,7 @@ class ReplClient:
         rel_tol: float | None = None,
         abs_tol: float | None = None,
         tests: str | None = None,
+        isolation: str | None = None,
     ) -> EvaluationResult:
         """Check ``code`` against each case: call ``entry_point`` and compare the
         value it returns (function-call cases), or run the program and compare
@@ -348,6 +349,10 @@ class ReplClient:
                 ``check(candidate)`` function (called with ``entry_point``) or
                 ``unittest.TestCase`` classes; each test is a case after the
                 ``io_cases`` (which may then be empty).
+            isolation: Function-call cases and tests: ``"request"`` (the service's
+                default: the cases share one process, each in fresh globals) or
+                ``"case"`` (each case in a fork of a process that ran the module
+                level once).
 
         Raises:
             ValidationFailed: A limit is above the service's maximum, a case is
@@ -370,6 +375,7 @@ class ReplClient:
             rel_tol=rel_tol,
             abs_tol=abs_tol,
             tests=tests,
+            isolation=isolation,
         )
         read_timeout = self._read_timeout(evaluation_timeout(body))
         reply = self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)

@@ -186,6 +186,18 @@ def test_evaluate_with_tolerance_and_stop_on_first_failure(client: ReplClient, s
     assert [c.status for c in tolerant.case_results] == ["passed", "failed", "skipped"]
 
 
+def test_evaluate_with_isolation(client: ReplClient, sid: str) -> None:
+    code = "import os\ndef f(k):\n    return os.environ.setdefault('FIRST', str(k))\n"
+    cases = [("1", "'1'"), ("2", "'1'")]
+    shared = client.evaluate_code(sid, code, "f", cases)
+    assert [c.status for c in shared.case_results] == ["passed", "passed"]
+    apart = client.evaluate_code(sid, code, "f", cases, isolation="case")
+    assert [c.status for c in apart.case_results] == ["passed", "failed"]
+    (batched,) = client.evaluate_batch([{"id": sid, "code": code, "entry_point": "f", "isolation": "case",
+                                         "io_cases": [list(c) for c in cases]}])
+    assert isinstance(batched, EvaluationResult) and [c.status for c in batched.case_results] == ["passed", "failed"]
+
+
 def test_evaluate_with_tests(client: ReplClient, sid: str) -> None:
     check = "def check(candidate):\n    assert candidate(1, 2) == 3\n    assert candidate(2, 2) == 5\n"
     result = client.evaluate_code(sid, ADD_SOURCE, "add", [("0, 0", "0")], tests=check)
@@ -272,7 +284,8 @@ def test_the_async_client_against_the_service(service: Any) -> None:
                     client.evaluate_batch([{"id": sid, "code": ADD_SOURCE, "entry_point": "add",
                                             "io_cases": [(f"{i}, 1", str(i + 1))]} for i in range(10)]))
                 assert single.passed is True
-                tested = await client.evaluate_code(sid, ADD_SOURCE, None, [], tests="assert add(1, 2) == 3\n")
+                tested = await client.evaluate_code(sid, ADD_SOURCE, None, [], tests="assert add(1, 2) == 3\n",
+                                                    isolation="case")
                 assert tested.passed is True and tested.case_results[0].input == "assert add(1, 2) == 3"
                 assert [r.case_results[0].got for r in batch if isinstance(r, EvaluationResult)] == list(range(1, 11))
                 with pytest.raises(BadRequest):

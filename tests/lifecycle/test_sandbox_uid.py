@@ -156,11 +156,12 @@ def test_units_that_cannot_be_forked_give_503_not_ready_and_recovery() -> None:
 
 
 def test_a_job_that_had_begun_when_a_fork_failed_is_not_answered_503() -> None:
-    """Two cases: the first runs on the unit forked ahead of time, the second cannot be
-    forked. The first may have changed the session, so the answer is 504 (outcome
-    unknown), never 503."""
+    """Two cases: the first runs on the unit forked ahead of time and exits, which ends
+    that unit; the unit the second needs cannot be forked. The first may have changed the
+    session, so the answer is 504 (outcome unknown), never 503."""
     settings = {"REPL_POOL_SIZE": 1, "REPL_MAX_CONCURRENT_JOBS": 1, "REPL_MAX_PROCESSES": 4}
-    code = "def f(x):\n    open('cases.txt', 'a').write('case\\n')\n    return x\n"
+    code = ("import os\ndef f(x):\n    open('cases.txt', 'a').write('case\\n')\n    if x == 1:\n"
+            "        os._exit(0)\n    return x\n")
     with running_service(**settings) as svc:
         sid = f"u-{uuid.uuid4().hex[:12]}"
         svc.write(sid, "cases.txt", "")
