@@ -75,7 +75,7 @@ def evaluate_node(node: ast.expr, namespace: dict[str, Any], filename: str) -> A
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         expression = ast.Expression(body=node)
         ast.fix_missing_locations(expression)
-        return eval(compile(expression, filename, "eval"), namespace)  # noqa: S307 - sandboxed
+        return eval(compile(expression, filename, "eval", dont_inherit=True), namespace)  # noqa: S307 - sandboxed
 
 
 def build_arguments(text: str, namespace: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -202,7 +202,7 @@ def format_error(exc: BaseException, hidden: tuple[str, ...] = ()) -> str:
 def compile_solution(code: str) -> Any:
     """Compile the solution, registering its source so tracebacks show its lines."""
     linecache.cache[SOLUTION_FILENAME] = (len(code), None, code.splitlines(True), SOLUTION_FILENAME)
-    return compile(code, SOLUTION_FILENAME, "exec")
+    return compile(code, SOLUTION_FILENAME, "exec", dont_inherit=True)  # no __future__ of this module
 
 
 def new_namespace() -> dict[str, Any]:
@@ -264,7 +264,7 @@ class Module:
                 expected = parse_expected(case_output, namespace)
                 report["expected"] = values.to_display(expected)
             func = resolve_unbound_method(
-                eval(compile(entry_point.strip(), "<entry_point>", "eval"), namespace), namespace)  # noqa: S307
+                eval(compile(entry_point.strip(), "<entry_point>", "eval", dont_inherit=True), namespace), namespace)  # noqa: S307
             args, kwargs = build_arguments(case_input, namespace)
             args, kwargs = bind_arguments(func, args, kwargs)
             got = func(*args, **kwargs)

@@ -188,3 +188,17 @@ def test_a_fractional_cpu_limit_is_held_to(service: Service):
     assert over["status"] == "timeout" and over["error"] == "Timeout", over
     under = service.evaluate(code, "spin", [("0.05", "1")], timeout=5, cpu_limit=0.5)["case_results"][0]
     assert under["status"] == "passed", under
+
+
+def test_code_is_compiled_without_the_service_s_future_imports(service: Service):
+    """Annotations are evaluated when a function is defined, as `python3` does: the code
+    does not inherit the harness's `from __future__ import annotations` (with it, an
+    annotation naming nothing would never raise and every annotation would be a string)."""
+    code = "def f(x: int) -> int:\n    return x\ndef g():\n    return f.__annotations__['x'] is int\n"
+    assert service.evaluate(code, "g", [("", "True")])["passed"] is True
+    tests = "def h(y: int):\n    pass\nassert h.__annotations__['y'] is int\n"
+    tested = service.post("/evaluate_code", {"id": "scratch-annotations", "code": code, "entry_point": "g",
+                                             "tests": tests})
+    assert tested.json()["passed"] is True, tested.text
+    undefined = service.evaluate("def f(x: no_such_name):\n    return x\n", "f", [("1", "1")])
+    assert undefined["case_results"][0]["error"].startswith("NameError"), undefined

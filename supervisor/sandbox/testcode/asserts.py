@@ -130,7 +130,7 @@ def prepare(tests: str, test: testplan.PlannedTest) -> PreparedTest:
     rewriter = _AssertRewriter(tests)
     module = rewriter.visit(module)
     linecache.cache[TESTS_FILENAME] = (len(tests), None, tests.splitlines(True), TESTS_FILENAME)
-    code = compile(module, TESTS_FILENAME, "exec")
+    code = compile(module, TESTS_FILENAME, "exec", dont_inherit=True)
     needed = _names(code) - _bound_at_top_level(module)
     return PreparedTest(code=code, explainer=Explainer(rewriter.sources), global_names=sorted(needed))
 

@@ -95,7 +95,7 @@ class Solution:
             return {"found": {name: self._describe_global(self.namespace[name]) for name in request["names"]
                               if name in self.namespace and name not in _SKIPPED_GLOBALS}}
         if op == "entry":
-            expression = compile(str(request["expr"]).strip(), "<entry_point>", "eval")
+            expression = compile(str(request["expr"]).strip(), "<entry_point>", "eval", dont_inherit=True)
             target = function_case.resolve_unbound_method(eval(expression, self.namespace), self.namespace)  # noqa: S307
             return {"value": self.encode(target)}
         function = OPERATIONS[request["fn"]]
