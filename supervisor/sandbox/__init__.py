@@ -3,12 +3,11 @@
 One name per process, used the same way in code, docs and logs:
 
 - zygote (`zygote`): single-threaded, started before any ZeroMQ context; forks every sandbox.
-- init (`init`): pid 1 of a sandbox's namespaces; serves job after job (up to `init.MAX_JOBS`),
+- init (`init`): pid 1 of a sandbox's namespaces; serves job after job (up to `REPL_SANDBOX_MAX_JOBS`),
   watches units (`watch`), decides verdicts, cleans between executions (`hygiene`). Never
   runs user code.
 - template (`template`): confined once per sandbox; forks every unit; never runs user code.
-  A job template is a template made for one evaluation that imported its modules first;
-  the spare is a unit forked ahead of the next job.
+  The spare is a unit forked ahead of the next job.
 - unit (`unit`): the only kind of process that runs user code: a `/run` command, a program
   case, or a function case (`function_case`) or a test-code case (`testcode/`).
 

@@ -9,12 +9,11 @@ is explained in `verdicts`). Program cases are `programs`.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from typing import Any
 
 from protocol import testplan
-from supervisor.sandbox import messages, serving, template, values, verdicts
+from supervisor.sandbox import messages, serving, values, verdicts
 from supervisor.sandbox.execution import Execution
 
 INVALID_REPORT = "InvalidReport: the case process sent an unreadable report"
@@ -37,9 +36,8 @@ def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
     (`serving`: one unit for many cases, a new one after a case that must not be
     followed in its process), the sandbox restored to a fresh state between two units."""
     planned: list[Work] = [*job.cases, *job.test_plan]
-    forker = _job_template(job, ex)
-    servers = (serving.CaseServer(job, ex, forker, len(job.cases) or 1, tests=False),
-               serving.CaseServer(job, ex, forker, len(job.test_plan), tests=True))
+    servers = (serving.CaseServer(job, ex, len(job.cases) or 1, tests=False),
+               serving.CaseServer(job, ex, len(job.test_plan), tests=True))
     results: list[dict[str, Any]] = []
     compile_error: str | None = None
     budget = job.result_budget
@@ -49,13 +47,11 @@ def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
             server = servers[isinstance(item, testplan.PlannedTest)]
             if server is servers[1] and servers[0].forked is not None:
                 servers[0].end()  # the function cases are done: a fresh state for the tests
-                ex.clean(*([forker] if forker is not ex.base else []))
+                ex.clean()
             served = server.run(_message(job, item, expected), budget)
             budget -= served.used
             if server.forked is None:  # the case ended its unit: the next one starts from a fresh state
-                ex.clean(*([forker] if forker is not ex.base else []))
-                if not forker.alive:
-                    forker = servers[0].forker = servers[1].forker = ex.base
+                ex.clean()
             fields = _verdict(served, expected, job)
             if "compile_error" in fields:
                 compile_error = fields["compile_error"]
@@ -74,8 +70,6 @@ def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
     finally:
         for server in servers:
             server.end()
-        if forker is not ex.base:
-            forker.close()
     if compile_error is not None:
         results = [messages.CaseResult(case=i, input=_shown_input(c), status="error", error=compile_error).to_wire()
                    for i, c in enumerate(planned)]
@@ -96,24 +90,6 @@ def _message(job: messages.EvaluateJob, item: Work | None, expected: _Expected) 
 def _shown_input(item: Work) -> str:
     """A case's `input` in its result: the call's arguments, or the test's name."""
     return item.input if isinstance(item, messages.CaseSpec) else item.name
-
-
-def _job_template(job: messages.EvaluateJob, ex: Execution) -> template.Handle:
-    """A template that has imported what the code imports, when there is anything to
-    import and more than one case to share it; else the sandbox's own template."""
-    wanted = template.imports_of(job.code) + (template.imports_of(job.tests) if job.tests else [])
-    modules = [m for m in dict.fromkeys(wanted) if m not in sys.modules]
-    if not modules or len(job.cases) + len(job.test_plan) < 2:
-        return ex.base
-    try:
-        forked = ex.base.fork_template(modules)
-    except OSError:
-        return ex.base
-    if forked.wait_ready(job.timeout):
-        return forked
-    forked.close()
-    ex.stopper(forked.pid)(None)
-    return ex.base
 
 
 def _skipped(index: int, item: Work) -> dict[str, Any]:

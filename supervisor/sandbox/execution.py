@@ -113,12 +113,12 @@ class Execution:
     cwd: str
     quota: DiskWatch | None = None
 
-    def clean(self, *job_templates: template.Handle) -> None:
+    def clean(self) -> None:
         """Between two units of the job (the last one's processes are dead already)."""
-        clean_between_units(self.config, self.scratch, self.base, *job_templates, killed=True)
+        clean_between_units(self.config, self.scratch, self.base, killed=True)
 
-    def stopper(self, pid: int, *job_templates: template.Handle) -> Callable[[int | None], None]:
-        return stopper(self.config, pid, self.base, *job_templates)
+    def stopper(self, pid: int) -> Callable[[int | None], None]:
+        return stopper(self.config, pid, self.base)
 
     def run_stdio(self, unit: messages.RunUnit | messages.ExecUnit | messages.ProgramUnit, stdin: bytes,
                   limits: tuple[int, int], timeout: float) -> Ran:

@@ -114,8 +114,8 @@ def start_template(config: SandboxConfig) -> template.Handle:
             keep = theirs.fileno()
             os.closerange(3, keep)
             os.closerange(keep + 1, confine.MAX_FD)
-            # Its stdio is the supervisor's log, which no process that imports what user
-            # code names (a job template: `import this` prints) may write into.
+            # Its stdio is the supervisor's log, which no fork of it that runs user code
+            # (`import this` prints) may write into.
             null = os.open(os.devnull, os.O_RDWR)
             for fd in (0, 1, 2):
                 os.dup2(null, fd)

@@ -56,11 +56,9 @@ class CaseServer:
     """The init's handle on a unit serving cases: started on first use, ended when a case
     must not be followed by another in the same process."""
 
-    def __init__(self, job: messages.EvaluateJob, ex: Execution, forker: template.Handle, cases: int,
-                 tests: bool) -> None:
+    def __init__(self, job: messages.EvaluateJob, ex: Execution, cases: int, tests: bool) -> None:
         self.job = job
         self.ex = ex
-        self.forker = forker
         self.cases = cases
         self.tests = tests  # a test-code unit: the tests here, the solution in its child
         # A test-code unit in "case" isolation is ended after each test instead (`run`).
@@ -73,8 +71,7 @@ class CaseServer:
 
     @property
     def protect(self) -> frozenset[int]:
-        templates = [self.ex.base] if self.forker is self.ex.base else [self.ex.base, self.forker]
-        return frozenset().union(*(t.protected() for t in templates if t.alive))
+        return self.ex.base.protected() if self.ex.base.alive else frozenset()
 
     def _start(self) -> None:
         limits = execution.unit_limits(self.job.cpu, self.job.memory_mb, self.job.fsize)
@@ -85,8 +82,8 @@ class CaseServer:
                                                             limits.max_file_bytes, cpu_hard_seconds=total),
                                  cwd=self.ex.cwd, float_tolerance=self.job.float_tolerance,
                                  isolation=self.isolation, tests=self.tests)
-        self.forked = self.forker.fork(unit)
-        self.pid = self.forker.pid_of(self.forked.seq)
+        self.forked = self.ex.base.fork(unit)
+        self.pid = self.ex.base.pid_of(self.forked.seq)
         self.pidfd = os.pidfd_open(self.pid)
         self.last_token = ""
         os.set_blocking(self.forked.report, False)
@@ -98,7 +95,7 @@ class CaseServer:
         if self.forked is not None and _stale(self.forked.report, self.pidfd):
             # Something of the last case came after its report: that process serves no more.
             self.end()
-            self.ex.clean(*([] if self.forker is self.ex.base else [self.forker]))
+            self.ex.clean()
         if self.forked is None:
             self._start()
         assert self.forked is not None  # noqa: S101 - started just above
@@ -123,7 +120,7 @@ class CaseServer:
             # The unit died before it took this case (the last one ended it after its
             # report): the case was never run, so it runs in a new unit.
             self.end()
-            self.ex.clean(*([] if self.forker is self.ex.base else [self.forker]))
+            self.ex.clean()
             return self.run(message, budget, retried=True)
         outcome = watch.Outcome(exchanged.timed_out, exchanged.duration_ms, exchanged.stopped)
         used = 0 if capture.truncated else len(capture.data)
@@ -186,7 +183,7 @@ class CaseServer:
             return messages.Exit(status=None)
         forked, self.forked = self.forked, None
         try:
-            self.ex.stopper(self.pid, *([] if self.forker is self.ex.base else [self.forker]))(self.pidfd)
+            self.ex.stopper(self.pid)(self.pidfd)
         finally:
             os.close(self.pidfd)
             self.pidfd = -1
@@ -195,7 +192,7 @@ class CaseServer:
                     os.close(fd)
                 except OSError:
                     pass
-        ended = self.forker.wait_exit(forked.seq, execution.EXIT_REPORT_TIMEOUT)
+        ended = self.ex.base.wait_exit(forked.seq, execution.EXIT_REPORT_TIMEOUT)
         if before is not None and ended.status is not None:
             ended = messages.Exit(ended.status, max(ended.cpu_seconds - before.total, 0.0), ended.maxrss_kb)
         return ended

@@ -15,11 +15,6 @@ it, and /proc (`hidepid=2`) does not even show it. Because it never runs user co
 be reused across requests; what a unit leaves behind is cleaned by the init
 (`hygiene`).
 
-A job template is a child of the template made for one evaluation whose code imports
-modules the template has not loaded: it imports them once (outside the session
-directory, so a session file cannot shadow a module), then forks that job's cases, which
-find them in `sys.modules`. It lives for that job only.
-
 Messages (frames over a stream socket; descriptors ride on a one-byte message before
 the frame they belong to). The template never sees what a unit runs: the init writes the
 unit (code, input, command) straight to the new process on a pipe passed with the fork
@@ -27,8 +22,6 @@ request, so nothing of one request stays in the template's memory for a later un
 which starts as a copy of it, to find (only fork numbers, pids and exit statuses pass).
     init -> template: {"op": "fork", "seq": N} + the unit's four pipe ends (stdin, stdout,
                       stderr, report) + the pipe its unit will come on
-                      {"op": "template", "seq": N} + the job template's socket + a pipe
-                      with the modules to import
     template -> init: {"op": "ready"} | {"op": "forked", "pid": P, "seq": N}
                       | {"op": "unforked", "seq": N, "error": E} (the kernel made no process)
                       | {"op": "exited", "pid": P, "seq": N, "status": S, "cpu": C, "maxrss_kb": M}
@@ -36,15 +29,12 @@ which starts as a copy of it, to find (only fork numbers, pids and exit statuses
 
 from __future__ import annotations
 
-import ast
 import gc
-import importlib
 import json
 import os
 import select
 import signal
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -65,14 +55,12 @@ class ForkFailed(OSError):
 
 # --- the template process --------------------------------------------------------------
 
-def serve(sock: socket.socket, identity: confine.UnitIdentity, modules: list[str] | None = None) -> NoReturn:
+def serve(sock: socket.socket, identity: confine.UnitIdentity) -> NoReturn:
     """The template's loop (in a process already confined): fork units until the init
     closes the socket."""
     os.chdir("/")
     os.environ.clear()  # once here: every unit inherits exactly the sandbox's environment
     os.environ.update(identity.environment)
-    if modules:
-        _import_quietly(modules)
     _warm_up()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
@@ -96,10 +84,7 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity, modules: list[str
                 os._exit(SandboxExit.DONE)  # the init is gone or done with us; our units die with the sandbox
             seq = int(message["seq"])
             try:
-                if message["op"] == "fork":
-                    pid = _fork_unit(fds, identity)
-                else:
-                    pid = _fork_template(sock, fds, identity, (wake_r, wake_w))
+                pid = _fork_unit(fds, identity)
             except ForkFailed as exc:
                 _send(sock, {"op": "unforked", "seq": seq, "error": str(exc)})
                 continue
@@ -122,25 +107,6 @@ def _fork_unit(fds: list[int], identity: confine.UnitIdentity) -> int:
         become(unit, fds[:-1], identity)
     for fd in fds:
         os.close(fd)
-    return pid
-
-
-def _fork_template(sock: socket.socket, fds: list[int], identity: confine.UnitIdentity,
-                   wake: tuple[int, int]) -> int:
-    """Fork a job template: its socket to the init, then the modules to import on a pipe."""
-    child_fd, modules_fd = fds
-    pid = _fork(fds)
-    if pid == 0:
-        try:
-            signal.set_wakeup_fd(-1)
-            for fd in (sock.fileno(), *wake):
-                os.close(fd)
-            modules = read_message(modules_fd)
-            serve(socket.socket(fileno=child_fd), identity, [str(m) for m in modules])
-        finally:
-            os._exit(SandboxExit.BROKEN)
-    os.close(child_fd)
-    os.close(modules_fd)
     return pid
 
 
@@ -194,17 +160,6 @@ def _warm_up() -> None:
     function_case.linecache.cache.pop(function_case.SOLUTION_FILENAME, None)
 
 
-def _import_quietly(modules: list[str]) -> None:
-    """Import what a job's code will import; a module that fails is left for the case
-    to fail on, with its own traceback."""
-    sys.path[:] = [p for p in sys.path if p and not p.startswith(confine.WORKDIR)]
-    for name in modules:
-        try:
-            importlib.import_module(name)
-        except BaseException:  # noqa: BLE001 - any failure is the case's to report
-            pass
-
-
 def _reap(sock: socket.socket, children: dict[int, int]) -> None:
     for exited in reap_children():
         exited["seq"] = children.pop(exited["pid"], None)
@@ -223,22 +178,6 @@ def reap_children() -> Iterator[dict[str, Any]]:
             return
         yield {"op": "exited", "pid": pid, "status": status,
                "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}
-
-
-def imports_of(code: str) -> list[str]:
-    """The absolute module names the code imports at its top level (its module body and
-    the bodies of its top-level functions and classes), in order, without repeats."""
-    try:
-        tree = ast.parse(code)
-    except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return []
-    names: list[str] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.extend(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.append(node.module)
-    return list(dict.fromkeys(names))
 
 
 # --- transport -------------------------------------------------------------------------
@@ -423,18 +362,6 @@ class Handle:
             for fd in theirs:
                 os.close(fd)
         return UnitHandle(seq, unit_w, in_w, out_r, err_r, report_r)
-
-    def fork_template(self, modules: list[str]) -> Handle:
-        """A job template that has imported `modules` (or tried to)."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        modules_r, modules_w = os.pipe()
-        try:
-            seq = self._request("template", [theirs.fileno(), modules_r])
-        finally:
-            theirs.close()
-            os.close(modules_r)
-        write_message(modules_w, modules)
-        return Handle(self.pid_of(seq), ours)
 
     def _request(self, op: str, fds: list[int]) -> int:
         """Send a fork request; its pid arrives later (see `pid_of`)."""

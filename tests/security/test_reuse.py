@@ -118,7 +118,7 @@ def test_a_later_request_finds_nothing_of_an_earlier_ones_code_in_its_memory(tig
 def test_exit_statuses_belong_to_their_own_command(tight: Service):
     session = new_session(tight, "status")
     body = tight.evaluate("import wave, colorsys\ndef f(x):\n    return x", "f", [("1", "1"), ("2", "2")],
-                          session=session)  # imports a job template first
+                          session=session)  # an evaluation first
     assert body["passed"], body
     for code in (7, 3, 0, 5):
         assert tight.run(session, f"exit {code}")["exit_code"] == code

@@ -221,8 +221,7 @@ def test_text_lines_carry_the_request_id_on_both_sides(service: Service) -> None
 
 
 def test_user_code_cannot_write_into_the_supervisor_log(json_service: Service) -> None:
-    """A job template imports what the job's code imports, in a process that is not user
-    code's; modules that print when imported (`this`, `__hello__`, `unittest.__main__`)
+    """Modules that print when imported (`this`, `__hello__`, `unittest.__main__`)
     must not reach the supervisor's stderr, where every line is JSON."""
     code = "import this\nimport __hello__\nimport unittest.__main__\ndef f():\n    return 1\n"
     body = json_service.evaluate(code, "f", [("", "1")] * 2)

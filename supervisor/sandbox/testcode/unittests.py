@@ -2,7 +2,7 @@
 
 One unittest test method run alone, for a test-code case (see `judge`).
 
-`unittest` itself is imported only by the cases that run one (or by a job template, for
+`unittest` itself is imported only by the units that run one (for
 tests that import it), never into the template every case is forked from.
 """
 
