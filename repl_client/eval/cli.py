@@ -249,12 +249,12 @@ def _report(args: argparse.Namespace, mode: Mode, samples: list[Sample], lines: 
     if outcome.not_judged:
         counts = ", ".join(f"{kind}: {count}" for kind, count in sorted(outcome.not_judged.items()))
         _say(f"{_samples(outcome.not_judged.total())} not judged ({counts}), e.g.")
-        for example in outcome.examples:
-            _say(f"  {example}")
+        for number, example in enumerate(outcome.examples):  # the first in full, the others' first line
+            _say(f"  {example if number == 0 else example.splitlines()[0]}")
     _say(f"results in {path}: {len(judged)} of {_samples(len(samples))} judged, {passed} passed")
     if refused:
-        _say(f"{_samples(refused)} refused by the service: "
-             + ("its answers are in the results file" if mode.records_refusals else "the reasons are above"))
+        _say(f"{_samples(refused)} cannot be judged as given: "
+             + ("the service's answers are in the results file" if mode.records_refusals else "see above why"))
     if left > refused:
         _say(f"{_samples(left - refused)} without a verdict yet: run the same command again to judge them")
     summary: dict[str, Any] = {

@@ -13,13 +13,14 @@ from typing import Any, cast
 
 import pytest
 
-from repl_client import EvaluationResult, ReplClient, ValidationFailed
+from repl_client import ConnectionFailed, EvaluationResult, OutcomeUnknown, ReplClient, ValidationFailed
 from repl_client.eval import passk
 from repl_client.eval.cli import build_parser
 from repl_client.eval.jsonl import InputError, read_objects
 from repl_client.eval.modes import HumanEval, Mbpp, Requests, Stdio, evaluate
 from repl_client.eval.problems import ProblemSet, humaneval_problem, mbpp_problem, read_problems
 from repl_client.eval.resultsfile import ResultsFile, match
+from repl_client.eval.runner import run
 from repl_client.eval.samples import SHOWN, Sample, content_key, read_samples
 from repl_client.eval.stdio import CaseError, checker_cases, read_checker, stdio_cases
 from repl_client.eval.verdicts import verdict_of
@@ -303,3 +304,35 @@ def test_command_line_values_are_checked(capsys: pytest.CaptureFixture[str]) -> 
             parser.parse_args(bad)
         assert caught.value.code == 2
     assert "Traceback" not in capsys.readouterr().err
+
+
+# -- the runner ----------------------------------------------------------------------------
+
+
+class _Scripted(Requests):
+    """Judges each batch as scripted by its first sample: a verdict, or the failure of the
+    whole batch that the service (or the network) would cause."""
+
+    def judge(self, client: ReplClient, samples: Any) -> list[Any]:
+        failure = samples[0].record.get("fails")
+        if failure == "504":
+            raise OutcomeUnknown("HTTP 504: the answer never came", status_code=504)
+        if failure == "down":
+            raise ConnectionFailed("POST /evaluate_batch: connection refused", request_sent=False)
+        return [self.outcome(sample, EvaluationResult(passed=sample.line % 2 == 1)) for sample in samples]
+
+
+def test_the_runner_goes_on_after_a_lost_batch_and_stops_when_the_service_is_gone() -> None:
+    records = [{}, {}, {"fails": "504"}, {}, {"fails": "down"}, {}]
+    samples = [Sample(line, {"id": "x", "code": "", **record}, str(line)) for line, record in enumerate(records, 1)]
+    recorded: list[tuple[int, str]] = []
+
+    def record(sample: Sample, outcome: Any) -> None:
+        recorded.append((sample.line, type(outcome).__name__))
+
+    tally = run(_Scripted(session="s", timeout=None), samples, connect=lambda: ReplClient("http://127.0.0.1:9"),
+                concurrency=1, batch_size=2, record=record, progress=False)
+    assert recorded == [(1, "Judged"), (2, "Judged"), (3, "NotJudged"), (4, "NotJudged")]
+    assert (tally.judged, tally.passed, dict(tally.not_judged), tally.refused) == (2, 1, {"504": 2}, 0)
+    assert isinstance(tally.fatal, ConnectionFailed) and not tally.interrupted
+    assert tally.examples[0] == "line 3: HTTP 504: the answer never came"
