@@ -224,4 +224,4 @@ def compare(ours: Sequence[dict[str, Any]], theirs: Sequence[dict[str, Any]]) ->
 
 def _shape(result: str) -> str:
     """A result string with the particulars of its message kept short, for counting."""
-    return result if len(result) <= 60 else result[:57] + "..."
+    return result if len(result) <= 120 else result[:117] + "..."

