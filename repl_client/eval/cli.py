@@ -55,9 +55,10 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the service (default: $REPL_URL, else %(default)s)")
     group.add_argument("--token", default=os.environ.get("REPL_API_TOKEN") or None,
                        help="its API token (default: $REPL_API_TOKEN)")
-    group.add_argument("--concurrency", type=_positive_int, default=4, help="batches in flight (default: 4)")
-    group.add_argument("--batch-size", type=_positive_int, default=25,
-                       help="samples per /evaluate_batch request (default: 25; the service takes up to 100)")
+    group.add_argument("--concurrency", type=_positive_int, default=2,
+                       help="batches in flight (default: 2); raise it for a service with more than a few cores")
+    group.add_argument("--batch-size", type=_positive_int, default=8,
+                       help="samples per /evaluate_batch request (default: 8; the service takes up to 100)")
     group.add_argument("--restart", action="store_true",
                        help="judge every sample again, ignoring the results file (default: resume)")
     group.add_argument("--summary", type=Path, metavar="FILE",

