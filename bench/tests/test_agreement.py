@@ -44,6 +44,6 @@ def test_compare_counts_verdicts_and_result_strings() -> None:
     agreement = compare(ours, theirs)
     assert (agreement.samples, agreement.same_verdict, agreement.same_result) == (4, 3, 2)
     assert agreement.disagreements == [(2, "t", "timed out", "passed")]
-    assert agreement.result_differences == {("failed: x", "failed: y"): 1}
+    assert agreement.result_differences == {("failed: x", "failed: y"): [3]}
     with pytest.raises(ValueError, match="not of the same samples"):
         compare(ours, list(reversed(theirs)))
