@@ -23,6 +23,7 @@ from .. import __version__
 from ..client import ReplClient
 from ..errors import ConnectionFailed, ReplError, Unauthorized
 from ..retry import RetryPolicy
+from ..transport import check_base_url
 from . import problems as problem_files
 from .jsonl import InputError
 from .modes import HumanEval, Mbpp, Mode, Requests, Stdio
@@ -179,7 +180,7 @@ def _mode(args: argparse.Namespace) -> Mode:
 def _evaluate(args: argparse.Namespace) -> int:
     started = time.monotonic()
     try:
-        ReplClient(args.url).close()
+        check_base_url(args.url)
     except ValueError as exc:
         raise InputError(f"--url: {exc}") from None
     mode = _mode(args)
