@@ -109,20 +109,22 @@ class ServiceHandle:
 
 
 @contextmanager
-def running_service(repo: Path, workdir: Path, timeout: float) -> Iterator[ServiceHandle]:
+def running_service(repo: Path, workdir: Path, timeout: float,
+                    extra_env: Mapping[str, str] | None = None) -> Iterator[ServiceHandle]:
     """Starts the supervisor and the web tier from ``repo`` and yields a handle on them.
 
     Args:
         repo: Repository root (the commands are run from there, as a Procfile expects).
         workdir: Private directory for the sessions, the socket and the logs.
         timeout: Seconds to wait for ``GET /readyz`` to answer 200.
+        extra_env: Settings of the service that the run needs changed from the defaults.
 
     Raises:
         StartError: If a process exits or the service is not ready in time.
     """
     commands = service_commands(repo)
     port = free_port()
-    env = loopback_env(os.environ, port, workdir / "web.ctl", service_env(workdir))
+    env = loopback_env(os.environ, port, workdir / "web.ctl", {**(extra_env or {}), **service_env(workdir)})
     processes: list[ManagedProcess] = []
     try:
         for name in ("supervisor", "web"):

@@ -16,6 +16,8 @@ Modules, one responsibility each:
 * ``deadlines``: how long to wait for ``run``, ``evaluate_code`` and ``evaluate_batch``.
 * ``results``: frozen dataclasses built from replies.
 * ``errors``: the exception tree and the status-to-exception table.
+* ``eval``: the ``repl-eval`` command, which judges a data set's samples and reports pass@k
+  (imported only when run: ``import repl_client`` does not load it or tqdm).
 """
 
 from typing import TYPE_CHECKING, Any

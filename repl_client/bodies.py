@@ -21,8 +21,9 @@ __all__ = [
     "decode_base64",
     "encode_content",
     "evaluation_body",
-    "expect_success",
     "evaluation_timeout",
+    "evaluation_units",
+    "expect_success",
     "io_case",
     "parse",
     "string_field",
@@ -82,11 +83,15 @@ def evaluation_body(
     )
 
 
+def evaluation_units(body: Mapping[str, Any]) -> int:
+    """How many cases' time the service may spend on the evaluation ``body``: its io cases,
+    a program's compile step (one more case, with a case's limits) and the tests' cases."""
+    return len(body.get("io_cases") or ()) + (1 if body.get("compile") else 0) + _tests_bound(body.get("tests"))
+
+
 def evaluation_timeout(body: Mapping[str, Any]) -> float:
-    """How long the service may take to answer the evaluation ``body`` (``deadlines``); a
-    program's compile step counts as one more case, with a case's limits."""
-    units = len(body.get("io_cases") or ()) + (1 if body.get("compile") else 0) + _tests_bound(body.get("tests"))
-    return answer_timeout("evaluate", body.get("timeout"), units)
+    """How long the service may take to answer the evaluation ``body`` (``deadlines``)."""
+    return answer_timeout("evaluate", body.get("timeout"), evaluation_units(body))
 
 
 def _tests_bound(tests: Any) -> int:

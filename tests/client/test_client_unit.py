@@ -968,6 +968,26 @@ def test_evaluate_batch_waits_for_every_wave(fake: FakeService, client: ReplClie
     assert seen == [pytest.approx(2 * one + deadlines.HTTP_MARGIN)]
 
 
+def test_evaluate_batch_waits_for_the_cases_of_the_tests(fake: FakeService, client: ReplClient) -> None:
+    """A test-code submission runs a case per assert: the batch's wait counts them, as
+    ``evaluate_code``'s does, so the client does not give up before the service answers."""
+    fake.reply("POST", "/evaluate_batch", _answering(set()))
+    tests = "assert x == 0\nassert x >= 0\nassert x < 1\n"
+    seen: list[float] = []
+    original = client._transport._attempt
+
+    def spy(method: str, path: str, params: Any, body: Any, read_timeout: float) -> Any:
+        seen.append(read_timeout)
+        return original(method, path, params, body, read_timeout)
+
+    client._transport._attempt = spy  # type: ignore[method-assign]
+    client.evaluate_batch([{"id": "s1", "code": "x = 0", "tests": tests, "timeout": 10}])
+    assert seen[0] > 3 * 10
+    fake.reply("POST", "/evaluate_code", Canned(body={"passed": True, "case_results": [], "error": None}))
+    client.evaluate_code("s1", "x = 0", None, [], timeout=10, tests=tests)
+    assert seen[1] == pytest.approx(seen[0])
+
+
 # -- the async client ----------------------------------------------------------
 
 
