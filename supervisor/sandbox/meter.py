@@ -110,13 +110,16 @@ class Group:
         return self.cpu.coarse if self.cpu.coarse > self.cpu.fine + COARSE_SLACK else self.cpu.fine
 
 
-def group(protect: frozenset[int]) -> Group:
-    """Read every unprotected process of this pid namespace (the init's view)."""
+def group(protect: frozenset[int], only: int | None = None) -> Group:
+    """Read every unprotected process of this pid namespace (the init's view); or, with
+    `only` (no namespace of the sandbox's own: insecure mode, where /proc is the host's),
+    that process alone, its reaped children counted."""
     me = os.getpid()
     pids: list[int] = []
     fine = coarse = 0.0
     peak = 0
-    for name in os.listdir("/proc"):
+    names = [str(only)] if only is not None else os.listdir("/proc")
+    for name in names:
         if not name.isdigit():
             continue
         pid = int(name)
@@ -144,8 +147,10 @@ class CpuWatch:
     that ends sooner than its limit divided by the cores.
     """
 
-    def __init__(self, protect: frozenset[int], before: Sample, limit: float, started: float) -> None:
+    def __init__(self, protect: frozenset[int], before: Sample, limit: float, started: float,
+                 only: int | None = None) -> None:
         self.protect = protect
+        self.only = only
         self.before = before
         self.limit = limit
         self.cores = max(len(os.sched_getaffinity(0)), 1)
@@ -155,7 +160,7 @@ class CpuWatch:
         now = time.monotonic()
         if now < self.next_check:
             return None
-        used = group(self.protect).cpu.since(self.before)
+        used = group(self.protect, self.only).cpu.since(self.before)
         if used > self.limit:
             return watch.TIME_UP
         self.next_check = now + max((self.limit - used) / self.cores, MIN_INTERVAL)

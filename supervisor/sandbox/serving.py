@@ -61,13 +61,23 @@ class CaseServer:
         self.ex = ex
         self.cases = cases
         self.tests = tests  # a test-code unit: the tests here, the solution in its child
-        # A test-code unit in "case" isolation is ended after each test instead (`run`).
-        self.isolation = "request" if tests else job.isolation
+        # A test-code unit in "case" isolation is ended after each test instead (`run`);
+        # so is every unit without a sandbox's own namespaces (insecure mode), where what
+        # a case leaves cannot be found and killed but as the unit's process group.
+        self.isolation = "request" if tests or ex.config.insecure else job.isolation
         self.forked: template.UnitHandle | None = None
         self.pid = 0
         self.pidfd = -1
         self.start_size_kb = 0
         self.last_token = ""
+
+    @property
+    def _only(self) -> int | None:
+        """Insecure mode: /proc is the host's, so only the unit itself is read."""
+        return self.pid if self.ex.config.insecure else None
+
+    def _group(self, protect: frozenset[int]) -> meter.Group:
+        return meter.group(protect, self._only)
 
     @property
     def protect(self) -> frozenset[int]:
@@ -101,7 +111,7 @@ class CaseServer:
         assert self.forked is not None  # noqa: S101 - started just above
         message = dataclasses.replace(message, token=secrets.token_hex(8))
         protect = self.protect
-        before = meter.group(protect)
+        before = self._group(protect)
         for pid in before.pids:
             meter.reset_peak(pid)
         capture = watch.Capture(self.forked.report, max(min(RESULT_LIMIT, budget), 0))
@@ -109,7 +119,7 @@ class CaseServer:
                                      stale=self.last_token)
         self.last_token = message.token
         started = time.monotonic()
-        cpu_watch = meter.CpuWatch(protect, before.cpu, self.job.cpu, started)
+        cpu_watch = meter.CpuWatch(protect, before.cpu, self.job.cpu, started, self._only)
         sent = frames.encode(messages.to_wire(message))
         exchanged = watch.exchange(self.pidfd, capture, self.forked.stdin, sent, started + self.job.timeout,
                                    conversation.done, watch.combine(self.ex.quota, cpu_watch), started)
@@ -124,14 +134,14 @@ class CaseServer:
             return self.run(message, budget, retried=True)
         outcome = watch.Outcome(exchanged.timed_out, exchanged.duration_ms, exchanged.stopped)
         used = 0 if capture.truncated else len(capture.data)
-        after = meter.group(protect)
+        after = self._group(protect)
         keep = (conversation.report is not None and not conversation.garbled and not conversation.trailing
                 and not exchanged.exited and not exchanged.timed_out and not exchanged.stopped and capture.open)
         left = after  # what is still running once the case is over
         if keep and self.isolation == "case":
             crashed = conversation.report is not None and conversation.report.outcome == "ended"
             keep = crashed or conversation.ended or self._end_fork(protect, conversation.token)
-            left = meter.group(protect)
+            left = self._group(protect)
             if crashed or conversation.ended:
                 after = left  # the fork is reaped: its CPU is the unit's children's now
         if keep:
@@ -158,6 +168,8 @@ class CaseServer:
 
     def _may_serve_again(self, report: messages.CaseReport | None, left: meter.Group) -> bool:
         """Nothing of the case left running, and the unit still fit for another case."""
+        if self.ex.config.insecure:
+            return False  # nothing of the sandbox is its own: /proc, /tmp are the host's
         if report is None or report.outcome in ("memory", "compile_error"):
             return False
         if str(report.error or "").startswith("SystemExit"):
