@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import struct
+from collections.abc import Callable
 from typing import Any
 
 HEADER = struct.Struct(">I")
@@ -48,26 +49,7 @@ def read_fd(fd: int) -> Any | None:
     Raises:
         ValueError: the bytes are not a frame.
     """
-    header = _read_exactly(fd, HEADER.size)
-    if header is None:
-        return None
-    (length,) = HEADER.unpack(header)
-    if length > MAX_FRAME:
-        raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
-    payload = _read_exactly(fd, length)
-    if payload is None:
-        raise ValueError("the pipe closed inside a frame")
-    return json.loads(payload)
-
-
-def _read_exactly(fd: int, size: int) -> bytes | None:
-    chunks = bytearray()
-    while len(chunks) < size:
-        chunk = os.read(fd, size - len(chunks))
-        if not chunk:
-            return None
-        chunks += chunk
-    return bytes(chunks)
+    return _read_frame(lambda size: os.read(fd, size))
 
 
 def first_frame(data: bytes | bytearray) -> tuple[Any, int] | None:
@@ -93,20 +75,25 @@ def send(sock: socket.socket, message: Any) -> None:
 
 def recv(sock: socket.socket) -> Any | None:
     """Block for one frame; None when the peer closed the socket."""
-    header = _recv_exactly(sock, HEADER.size)
+    return _read_frame(sock.recv)
+
+
+def _read_frame(read: Callable[[int], bytes]) -> Any | None:
+    """One frame from a blocking byte source; None when it ends, even inside a frame."""
+    header = _read_exactly(read, HEADER.size)
     if header is None:
         return None
     (length,) = HEADER.unpack(header)
     if length > MAX_FRAME:
         raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
-    payload = _recv_exactly(sock, length)
+    payload = _read_exactly(read, length)
     return None if payload is None else json.loads(payload)
 
 
-def _recv_exactly(sock: socket.socket, size: int) -> bytes | None:
+def _read_exactly(read: Callable[[int], bytes], size: int) -> bytes | None:
     chunks = bytearray()
     while len(chunks) < size:
-        chunk = sock.recv(size - len(chunks))
+        chunk = read(size - len(chunks))
         if not chunk:
             return None
         chunks += chunk
