@@ -136,6 +136,11 @@ def test_a_scratch_evaluation_discards_what_compile_made(service: Service):
     ("float", "inf", "1e308", "failed"),
     ("float", "1e400", "2e400", "failed"),                # past float range: only the same text
     ("float", "0x10", "16", "failed"),                    # only decimal numbers are numbers
+    ("float", "\uff11\uff12 3.5", "12 3.5", "failed"),        # ... written in ASCII digits: not fullwidth
+    ("float", "\u0661\u0662 3.5", "12 3.5", "failed"),        # ... nor Arabic-Indic
+    ("float", "12 3.5", "\uff11\uff12 3.5", "failed"),        # on either side
+    ("float", "\uff11\uff12 3.5", "\uff11\uff12 3.5", "passed"),  # the same text is still the same token
+    ("float", "12.0000001 3.5", "12 3.5", "passed"),      # the control: ASCII digits within tolerance
     ("float", "1 2", "1 2 3", "failed"),
 ])
 def test_compare_at_its_edges(service: Service, mode: str, printed: str, expected: str, status: str):
