@@ -1,7 +1,8 @@
-"""What a request may ask for: every configurable bound of a request field, in one table.
+"""What a request may ask for: every configurable bound of a request field, in one table,
+and the few the kernel fixes (the length of a command).
 
-The request models check a field against its maximum here (`check`), `GET /limits`
-lists every default and maximum from here (`describe`), and the OpenAPI document puts
+The request models check a field against its maximum here (`check`, `check_argument`),
+`GET /limits` lists every default and maximum from here (`describe`), and the OpenAPI document puts
 the same maxima into the request schemas (`maximum`, `maxItems`). So a client can learn
 the server's limits before it sends anything, and no two places can disagree about them.
 """
@@ -60,6 +61,29 @@ FIXED: dict[tuple[str, str], tuple[str, str]] = {
 }
 
 
+#: A command runs as one argument of exec(2) (`/bin/sh -c <cmd>`), which the kernel caps at
+#: MAX_ARG_STRLEN (32 pages: 128 KiB, its terminating NUL included), whatever the machine.
+MAX_ARGUMENT_BYTES = 32 * 4096 - 1
+_ARGUMENT_UNIT = "bytes of UTF-8 (one exec argument of `sh -c`: the kernel's MAX_ARG_STRLEN)"
+
+#: Fixed by the kernel, the same on every machine: (group, name) -> (value, unit).
+CONSTANT: dict[tuple[str, str], tuple[int, str]] = {
+    ("run", "cmd"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
+    ("evaluate", "cmd"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
+    ("evaluate", "compile"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
+}
+
+
+def check_argument(value: str) -> str:
+    """Refuse a command that cannot be one exec argument, naming the limit and the way
+    round it (a script in a file, run by a short command)."""
+    if len(value) > MAX_ARGUMENT_BYTES // 4 and len(value.encode("utf-8", "surrogatepass")) > MAX_ARGUMENT_BYTES:
+        raise ValueError(f"must be at most {MAX_ARGUMENT_BYTES} bytes of UTF-8: a command is one argument of "
+                         "`sh -c`, which the kernel caps at 128 KiB; write a longer script to a file "
+                         "(/write_file) and run that, e.g. `sh script.sh`")
+    return value
+
+
 def bound(op: str, field: str) -> Bound:
     """The bound of `op`'s request field `field`.
 
@@ -108,4 +132,6 @@ def describe(config: Config) -> dict[str, dict[str, Any]]:
         groups.setdefault(limit.op, {})[limit.field] = entry
     for (group, name), (setting, unit) in FIXED.items():
         groups.setdefault(group, {})[name] = {"value": getattr(config, setting), "unit": unit}
+    for (group, name), (value, unit) in CONSTANT.items():
+        groups.setdefault(group, {})[name] = {"value": value, "unit": unit}
     return groups
