@@ -73,7 +73,7 @@ class Explainer:
 
 
 def _shown(value: Any) -> str:
-    text = values.safe_repr(value)
+    text = values.display_repr(value)  # an integer past the int-to-str limit too
     return text if len(text) <= SHOWN_LIMIT else text[:SHOWN_LIMIT] + "..."
 
 

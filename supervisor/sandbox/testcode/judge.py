@@ -21,7 +21,6 @@ The report (`messages.CaseReport` with outcome "test") carries the test's own st
 from __future__ import annotations
 
 import builtins
-import json
 import os
 import resource
 import signal
@@ -30,7 +29,7 @@ import sys
 from typing import Any
 
 from protocol import testplan
-from supervisor.sandbox import function_case, libc, messages, values, verdicts
+from supervisor.sandbox import frames, function_case, libc, messages, values, verdicts
 from supervisor.sandbox.confine import WORKDIR
 from supervisor.sandbox.testcode import asserts, remote, unittests
 
@@ -57,7 +56,7 @@ def run(code_object: Any, entry_point: str, stdout_limit: int, report_fd: int, t
     if pid == 0:
         _become_solution(ours, theirs, code_object, stdout_limit, report_fd, tests_fd)
     theirs.close()
-    message = messages.from_wire(messages.TestMessage, json.loads(_read_all(tests_fd)))
+    message = messages.from_wire(messages.TestMessage, frames.loads(_read_all(tests_fd)))
     report: dict[str, Any] = {"outcome": "test", "status": "error", "got": None, "expected": None, "error": None}
     sys.stdout, sys.stderr = captured, function_case.CappedWriter(0)
     channel = remote.Channel(ours, captured)
