@@ -127,14 +127,13 @@ def _seal_imports() -> None:
 
 def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, entry_point: str) -> dict[str, Any]:
     """Run the test; its status and error. Names the tests use and do not define are the
-    solution's globals of those names, but never a builtin's (a solution's `sorted` must
-    not stand in for the tests' own) nor a dunder name (the asserts' own helpers among
-    them: a solution's `__repl_compare__` would pass every assert)."""
+    solution's globals of those names (`_taken`), never a dunder name (the asserts' own
+    helpers among them: a solution's `__repl_compare__` would pass every assert)."""
     prepared = asserts.prepare(tests, test)
     try:
         channel.request(None)  # the solution's code has run (or its error is raised here)
-        wanted = [n for n in prepared.global_names if not hasattr(builtins, n) and not n.startswith("__")]
-        namespace = {**channel.lookup(wanted), **asserts.new_namespace(prepared.explainer)}
+        wanted = [n for n in prepared.global_names if not n.startswith("__")]
+        namespace = {**_taken(channel.lookup(wanted), entry_point), **asserts.new_namespace(prepared.explainer)}
         candidate = channel.entry(entry_point) if test.kind == "check" else None
         exec(prepared.code, namespace)  # noqa: S102 - the tests, in the sandbox
         if test.kind == "check":
@@ -152,6 +151,20 @@ def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, e
     except BaseException as exc:  # noqa: BLE001 - any exception of a test is its case's error
         return {"status": "error", "error": _error_text(exc)}
     return {"status": "passed"}
+
+
+def _taken(found: dict[str, Any], entry_point: str) -> dict[str, Any]:
+    """Which of the solution's globals the tests get, of those `found` under the names they
+    use: every one not named like a builtin; one named like a builtin only when it is the
+    function under test, as in `exec(code + tests)` (MBPP 126 defines `sum(a, b)`): the
+    entry point, or, with no entry point given (`entry_point` empty), when the tests use
+    nothing else of the solution. Otherwise the builtin: a solution's `sorted` or
+    `isinstance` must not stand in for the one the tests apply to the function's answer."""
+    own = {name: value for name, value in found.items() if not hasattr(builtins, name)}
+    name = entry_point.strip()  # empty: none given
+    if not name:
+        return own or found
+    return {**own, name: found[name]} if name in found else own
 
 
 def _assertion(exc: AssertionError, explainer: asserts.Explainer) -> dict[str, Any]:
