@@ -139,7 +139,7 @@ def run_case(job: messages.EvaluateJob, ex: Execution, forker: template.Handle, 
                               until=conversation.done, watch=ex.quota, started=started)
     if conversation.report is None and not conversation.garbled:
         conversation.done()  # the process exited before its report was read: read it now
-    ended = forker.wait_exit(seq, execution.EXIT_REPORT_TIMEOUT)
+    ended = ex.ended(forker, seq)
     used = 0 if capture.truncated else len(capture.data)  # a refused result is dropped
     fields = _verdict(outcome, ended, conversation, expected, job, capture)
     if "compile_error" in fields:

@@ -77,17 +77,36 @@ def kill_others(protect: frozenset[int], exiting: int | None = None) -> set[int]
             time.sleep(0.0002)
 
 
+class _Reaped:
+    """What the orphans this init reaped used, since it was last taken: processes a unit
+    started and left behind (its parent died first) are the init's to reap, so their CPU
+    time is known only here (`take_orphan_usage`)."""
+
+    cpu_seconds = 0.0
+    maxrss_kb = 0
+
+
 def reap_orphans() -> set[int]:
-    """Collect this init's dead children without waiting."""
+    """Collect this init's dead children without waiting, adding up what they used."""
     reaped: set[int] = set()
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return reaped
         if pid == 0:
             return reaped
         reaped.add(pid)
+        _Reaped.cpu_seconds += usage.ru_utime + usage.ru_stime
+        _Reaped.maxrss_kb = max(_Reaped.maxrss_kb, usage.ru_maxrss)
+
+
+def take_orphan_usage() -> tuple[float, int]:
+    """The CPU seconds and the largest peak memory (KiB) of the orphans reaped since the
+    last call."""
+    taken = (_Reaped.cpu_seconds, _Reaped.maxrss_kb)
+    _Reaped.cpu_seconds, _Reaped.maxrss_kb = 0.0, 0
+    return taken
 
 
 def _pids() -> list[int]:

@@ -275,3 +275,12 @@ def test_stderr_is_a_field_of_program_cases_only(service: Service):
 
 def test_entry_point_is_ignored_by_program_cases(service: Service):
     assert statuses(evaluate(service, A_PLUS_B, [("1 2", "3")], entry_point="whatever")) == ["passed"]
+
+
+def test_cpu_ms_counts_a_child_the_program_left_running(service: Service):
+    """A program's child killed with it at the deadline counts in the case's CPU time."""
+    code = ("import os, time\nif os.fork() == 0:\n    while True:\n        pass\n"
+            "time.sleep(5)\n")
+    result = evaluate(service, code, [("", "")], timeout=1.5, cpu_limit=10)
+    (case,) = result["case_results"]
+    assert case["status"] == "timeout" and case["cpu_ms"] > 200, case

@@ -218,3 +218,16 @@ def test_the_tests_count_toward_the_case_maximum(service: Service):
     response = service.post("/evaluate_code", body)
     assert response.status_code == 422, response.text[:500]
     assert f"at most {maximum} cases" in str(response.json()["detail"])
+
+
+def test_cpu_ms_counts_the_solutions_process_killed_at_the_deadline(service: Service):
+    """The solution runs in a process of its own: a case that times out while it spins
+    counts the CPU it spun (the tests' process, which waits, used almost none)."""
+    spin = "def f():\n    while True:\n        pass\n"
+    (case,) = evaluate(service, spin, "assert f() == 1\n", timeout=1.5, cpu_limit=10)["case_results"]
+    assert case["status"] == "timeout", case
+    assert case["cpu_ms"] > 200, case  # about the 1.5 s it spun (the machine may be shared)
+    (spent,) = evaluate(service, "import time\ndef f():\n    end = time.process_time() + 0.3\n"
+                        "    while time.process_time() < end:\n        pass\n    return 1\n",
+                        "assert f() == 1\n")["case_results"]
+    assert spent["status"] == "passed" and spent["cpu_ms"] >= 300, spent  # the control: it returned
