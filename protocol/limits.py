@@ -25,7 +25,8 @@ class Bound:
         maximum: The setting holding its largest value.
         default: The setting holding the value used when the field is left out, if any.
         unit: What the number counts, for messages and `/limits`.
-        count: True when the bound is on the number of items of a list field.
+        count: True when the bound is on the number of items of a list field (of characters
+            of a string field).
     """
 
     op: str
@@ -41,6 +42,7 @@ BOUNDS: tuple[Bound, ...] = (
     Bound("evaluate", "cpu_limit", "max_eval_cpu_limit", "eval_cpu_limit", "s"),
     Bound("evaluate", "memory_limit_mb", "max_eval_memory_mb", "eval_memory_mb", "MiB"),
     Bound("evaluate", "io_cases", "max_cases", None, "cases", count=True),
+    Bound("evaluate", "tests", "max_tests_chars", None, "characters", count=True),
     Bound("run", "timeout", "max_run_timeout", "run_timeout", "s"),
     Bound("evaluate_batch", "submissions", "max_batch", None, "submissions", count=True),
 )

@@ -226,9 +226,10 @@ class EvaluateRequest(_Model):
     require_session: bool = Field(
         False, description="Answer 404 when the session does not exist instead of using a scratch directory.")
 
-    @field_validator("timeout", "cpu_limit", "memory_limit_mb", "io_cases")
+    @field_validator("timeout", "cpu_limit", "memory_limit_mb", "io_cases", "tests")
     @classmethod
     def _maxima(cls, v: Any, info: ValidationInfo) -> Any:
+        # `tests` is measured here, before `_plan_tests` parses it (after the fields).
         return _check_maximum(v, info, "evaluate")
 
 

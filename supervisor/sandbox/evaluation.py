@@ -29,6 +29,7 @@ class _Expected:
 
     literal: bool
     value: Any = None
+    refused: str | None = None  # a literal the init does not parse: why (the case is not run)
 
 
 Work = messages.CaseSpec | testplan.PlannedTest  # a function-call case, or a test of the tests
@@ -105,6 +106,8 @@ def expected_of(case: messages.CaseSpec) -> _Expected:
         return _Expected(literal=True, value=values.parse_literal(case.output))
     except values.NotLiteral:
         return _Expected(literal=False)
+    except values.LiteralTooLarge as exc:
+        return _Expected(literal=True, refused=str(exc))
 
 
 def run_case(job: messages.EvaluateJob, ex: Execution, forker: template.Handle, index: int,
@@ -119,6 +122,8 @@ def run_case(job: messages.EvaluateJob, ex: Execution, forker: template.Handle, 
     case = item if isinstance(item, messages.CaseSpec) else None
     test = item if isinstance(item, testplan.PlannedTest) else None
     expected = expected_of(case) if case is not None else _Expected(literal=True)
+    if case is not None and expected.refused is not None:
+        return messages.CaseResult(case=index, input=case.input, status="error", error=expected.refused), 0, None
     unit = messages.CaseUnit(code=job.code, entry_point=job.entry_point,
                              case=messages.CaseSpec(case.input, "" if expected.literal else case.output)
                              if case else None,

@@ -204,9 +204,15 @@ def reap_children() -> Iterator[dict[str, Any]]:
                "cpu": usage.ru_utime + usage.ru_stime, "maxrss_kb": usage.ru_maxrss}
 
 
+IMPORTS_SCAN_MAX_CHARS = 64 << 10  # longer code is not parsed here: its cases import for themselves
+
+
 def imports_of(code: str) -> list[str]:
     """The absolute module names the code imports at its top level (its module body and
-    the bodies of its top-level functions and classes), in order, without repeats."""
+    the bodies of its top-level functions and classes), in order, without repeats; none
+    for code past IMPORTS_SCAN_MAX_CHARS (parsing runs in the init, outside any deadline)."""
+    if len(code) > IMPORTS_SCAN_MAX_CHARS:
+        return []
     try:
         tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):

@@ -14,6 +14,13 @@ opaque: only its repr crosses, and it is never equal to a literal expected outpu
 Integers past Python's int-to-str limit cross as hexadecimal (linear both ways, so a huge
 answer costs no quadratic conversion in the init), and appear to clients as decimal
 strings up to `DISPLAY_INT_BITS`, beyond that as a short description.
+
+The init works on what user code sends and on the request's expected outputs outside
+any case's deadline, so each of its steps here costs at most a bounded time per byte:
+nothing quadratic in a value's size (a Fraction is rebuilt as sent, never reduced by a
+gcd; a decimal literal's integers have at most `LITERAL_INT_DIGITS` digits), and a list
+of plain values (numbers, strings) is taken as JSON gave it, without a pass in Python
+over its items. A limit hit is said in the case's result (`LiteralTooLarge`).
 """
 
 from __future__ import annotations
@@ -22,7 +29,9 @@ import ast
 import base64
 import decimal
 import fractions
+import json
 import math
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -31,7 +40,16 @@ MAX_DEPTH = 100
 HEX_INT_BITS = 12_000          # below ~3,600 decimal digits: a plain JSON number
 DISPLAY_INT_BITS = 70_000      # up to ~21,000 decimal digits shown to clients in full
 REPR_LIMIT = 10_000
-LITERAL_MAX_CHARS = 1 << 20    # longer expected outputs are evaluated in the unit
+# An expected output the init parses as Python (`ast`, about a microsecond a character,
+# and a hundred bytes of memory) at most this long; a longer one is parsed as JSON only
+# (some fifty times faster), which every list, string-keyed dict, double-quoted string and
+# number is.
+LITERAL_AST_MAX_CHARS = 1 << 20
+# Decimal digits of an integer in an expected output: str -> int is quadratic, so
+# 10,000 digits cost the init half a millisecond (a factorial(2000) has 5,736); a
+# larger integer is written in hexadecimal (0x...), which converts in linear time.
+LITERAL_INT_DIGITS = 10_000
+_PLAIN = frozenset({str, bool, int, float, type(None)})  # scalars that are their own JSON
 
 
 class Opaque:
@@ -86,7 +104,8 @@ def has_opaque(encoded: Any) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, list):
-            stack.extend(item)
+            if not _plain(item):
+                stack.extend(part for part in item if isinstance(part, list | dict))
         elif isinstance(item, dict):
             if item.get("$") == "opaque":
                 return True
@@ -179,12 +198,20 @@ def decode(data: Any, resolve: Resolve | None = None) -> Any:
 _SCALARS = (str, bool, int, float, type(None))
 
 
+def _plain(items: list[Any]) -> bool:
+    """Whether every item of a JSON list is a plain scalar (a C-speed look at their types):
+    such a list is its own value, whatever its length."""
+    return set(map(type, items)) <= _PLAIN
+
+
 def _decode(data: Any, depth: int, resolve: Resolve | None) -> Any:
     if depth > MAX_DEPTH + 1:
         raise ValueError("malformed value: too deep")
     if isinstance(data, _SCALARS):
         return data
     if isinstance(data, list):
+        if _plain(data):
+            return data
         return [_decode(item, depth + 1, resolve) for item in data]
     if not isinstance(data, dict):
         raise ValueError("malformed value")
@@ -213,30 +240,111 @@ def _decode(data: Any, depth: int, resolve: Resolve | None) -> Any:
     if tag == "complex":
         return complex(*items)
     if tag == "fraction":
-        return fractions.Fraction(*items)
+        return _fraction(*items)
     raise ValueError(f"malformed value: unknown tag {tag!r}")
+
+
+def _fraction(numerator: Any, denominator: Any) -> fractions.Fraction:
+    """The Fraction the unit returned, its numerator and denominator as sent, not reduced
+    here: a gcd of two huge integers costs quadratic time. A Fraction is in lowest terms
+    already (one built unreduced, `_normalize=False`, is what the solution returned), and
+    an unreduced one is never equal where its reduced value is not: it can only fail."""
+    if type(numerator) is not int or type(denominator) is not int:
+        raise TypeError("a fraction of integers")
+    if denominator == 0:
+        raise ZeroDivisionError("a fraction with denominator 0")
+    value: Any = object.__new__(fractions.Fraction)
+    value._numerator, value._denominator = numerator, denominator  # noqa: SLF001 - its slots, as it sets them
+    return value
 
 
 class NotLiteral(Exception):
     """The expected output is an expression: only the unit can evaluate it."""
 
 
+class LiteralTooLarge(Exception):
+    """The expected output is a literal past what the init parses; the message says which
+    limit, and how to write it instead."""
+
+
 def parse_literal(text: str) -> Any:
-    """The request's expected output, parsed here without running anything.
+    """The request's expected output, parsed here without running anything: as JSON when
+    it is JSON that means the same in Python (`_json_as_python`), else as a Python literal.
 
     Raises:
-        NotLiteral: not a Python literal (or too long to parse here safely).
+        NotLiteral: not a Python literal.
+        LiteralTooLarge: a literal past `LITERAL_AST_MAX_CHARS` that is not JSON, or with
+            an integer of more than `LITERAL_INT_DIGITS` decimal digits.
     """
-    if len(text) > LITERAL_MAX_CHARS:
-        raise NotLiteral
+    text = text.strip()
+    if not text:
+        return None
     previous = sys.get_int_max_str_digits()
-    sys.set_int_max_str_digits(0)  # the text is bounded above, so the conversion is too
+    sys.set_int_max_str_digits(LITERAL_INT_DIGITS)  # refused before it is converted
     try:
-        return ast.literal_eval(text.strip() or "None")
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError) as exc:
-        raise NotLiteral from exc
+        return _parse_literal(text)
     finally:
         sys.set_int_max_str_digits(previous)
+
+
+_DIGITS_EXCEEDED = "Exceeds the limit"  # how Python refuses an integer past the int-to-str limit
+_TOO_MANY_DIGITS = (f"LiteralTooLarge: the expected output holds an integer of more than {LITERAL_INT_DIGITS} "
+                    "decimal digits; write it in hexadecimal (0x...), which has no such limit")
+
+
+def _parse_literal(text: str) -> Any:
+    if _escapes_as_in_python(text):
+        try:
+            value = json.loads(text, parse_constant=_not_python)
+        except RecursionError:
+            pass  # nested deeper than JSON's parser goes: Python's decides
+        except ValueError as exc:  # JSONDecodeError among them: not JSON
+            if _DIGITS_EXCEEDED in str(exc):
+                raise LiteralTooLarge(_TOO_MANY_DIGITS) from None
+        else:
+            if not _json_names_outside_strings(text):
+                return value
+    if len(text) > LITERAL_AST_MAX_CHARS:
+        raise LiteralTooLarge(
+            f"LiteralTooLarge: the expected output is over {LITERAL_AST_MAX_CHARS} characters and not JSON; "
+            "write a long literal as JSON (lists, dicts with string keys, double-quoted strings, numbers), "
+            "or check a long expression in the solution's own terms")
+    try:
+        return ast.literal_eval(text)
+    except SyntaxError as exc:
+        if _DIGITS_EXCEEDED in str(exc):
+            raise LiteralTooLarge(_TOO_MANY_DIGITS) from None
+        raise NotLiteral from exc
+    except (ValueError, TypeError, MemoryError, RecursionError) as exc:
+        raise NotLiteral from exc
+
+
+# What JSON reads otherwise than Python: `true`, `false` and `null` (names to Python), an
+# escaped `/`, and a surrogate pair escaped as two `\u` (one character to JSON, two to
+# Python); `NaN` and `Infinity` are refused by `_not_python`.
+_JSON_NAMES = ("true", "false", "null")
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+
+
+def _escapes_as_in_python(text: str) -> bool:
+    """Whether every escape JSON could read in `text` means the same to Python (a C-speed
+    look for the two that do not)."""
+    return "\\" not in text or ("\\/" not in text and not _SURROGATE_ESCAPE.search(text))
+
+
+def _json_names_outside_strings(text: str) -> bool:
+    """Whether JSON text (it parsed) spells `true`, `false` or `null` outside its strings:
+    looked for in the strings' absence only when one is in the text at all. Its strings
+    are well formed, so the regular expression takes each once."""
+    if not any(name in text for name in _JSON_NAMES):
+        return False
+    outside = _JSON_STRING.sub("", text)
+    return any(name in outside for name in _JSON_NAMES)
+
+
+def _not_python(name: str) -> Any:
+    raise ValueError(f"{name} is not a Python literal")
 
 
 def same(got: Any, expected: Any, tolerance: float | None = None) -> bool:
@@ -297,10 +405,30 @@ def _jsonable(value: Any, depth: int) -> Any:
     if kind is float and math.isfinite(value):
         return value
     if kind is list or kind is tuple:
+        if _shown_as_they_are(value):
+            return value if kind is list else list(value)
         return [_jsonable(item, depth + 1) for item in value]
     if kind is dict and all(type(key) is str for key in value):
         return {key: _jsonable(item, depth + 1) for key, item in value.items()}
     raise _Unencodable
+
+
+def _shown_as_they_are(items: list[Any] | tuple[Any, ...]) -> bool:
+    """Whether every item is a scalar a client sees as it is (no integer past
+    HEX_INT_BITS, no infinite or NaN float), found without a pass in Python over them."""
+    kinds = set(map(type, items))
+    if not kinds <= _PLAIN:
+        return False
+    if not kinds & {int, float}:
+        return True
+    if kinds - {int, float, bool}:
+        return False  # numbers beside text: item by item
+    try:
+        if float in kinds:  # finite, and no integer past float range (so none past HEX_INT_BITS)
+            return math.isfinite(math.fsum(items))
+        return max(max(items), -min(items)).bit_length() <= HEX_INT_BITS
+    except (OverflowError, ValueError):
+        return False
 
 
 DISPLAY_ITEMS = 1 << 20
@@ -334,6 +462,8 @@ def display_repr(value: Any) -> str:
 def _max_int_bits(value: Any, depth: int = 0) -> int:
     if type(value) is int:
         return value.bit_length()
+    if type(value) is fractions.Fraction:  # its repr writes both in decimal
+        return max(value.numerator.bit_length(), value.denominator.bit_length())
     if depth > MAX_DEPTH or not isinstance(value, (list, tuple, set, frozenset, dict, complex)):
         return 0
     items = value.items() if isinstance(value, dict) else value if not isinstance(value, complex) else ()
