@@ -25,8 +25,11 @@ import re
 MODES = ("exact", "lines", "tokens", "float")
 LINE_END_SPACE = " \t\r\f\v"
 # ASCII digits only: `\d` alone takes any Unicode digit (fullwidth, Arabic-Indic), and so
-# does float(), so `１２` would pass for 12. The documented grammar is ASCII.
-NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+# does float(), so `１２` would pass for 12. The documented grammar is ASCII. Possessive
+# quantifiers: each part takes what it can and never gives it back, so a long run of
+# digits that is no number (`111...1x`) is refused in linear time, not quadratic (the
+# tokens are user input, read by the init outside any deadline).
+NUMBER = re.compile(r"[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+", re.ASCII)
 
 
 def same_output(got: str, expected: str, mode: str, rel_tol: float = 0.0, abs_tol: float = 0.0) -> bool:

@@ -108,3 +108,14 @@ def test_tests_past_their_size_limit_are_refused_before_they_are_parsed(service:
     body["tests"] += "#"
     response = service.post("/evaluate_code", body)
     assert response.status_code == 422 and str(limit["maximum"]) in response.text, response.text[:300]
+
+
+def test_a_long_number_like_token_is_compared_in_linear_time(service: Service):
+    """`compare: float` asks of each token whether it is a number: 30,000 digits and an
+    `x` once took the init's regular expression half a minute, on either side."""
+    token = "1" * 30_000 + "x"
+    body = {"id": "scratch-init-work", "code": f"print({token[:-1]!r} + 'x')", "compare": "float", "timeout": 2,
+            "io_cases": [{"stdin": "", "stdout": token[:-1] + "y"}, {"stdin": "", "stdout": token}]}
+    response = service.post("/evaluate_code", body)
+    assert response.status_code == 200, response.text[:300]
+    assert [c["status"] for c in response.json()["case_results"]] == ["failed", "passed"]
