@@ -39,6 +39,10 @@ from typing import Any
 MAX_DEPTH = 100
 HEX_INT_BITS = 12_000          # below ~3,600 decimal digits: a plain JSON number
 DISPLAY_INT_BITS = 70_000      # up to ~21,000 decimal digits shown to clients in full
+# Decimal digits written out for clients in one value, all its integers together: int ->
+# str is quadratic in each, so a list of thousands of 20,000-digit integers would
+# otherwise cost the init seconds; past it an integer is described.
+DISPLAY_DIGITS = 100_000
 REPR_LIMIT = 10_000
 # An expected output the init parses as Python (`ast`, about a microsecond a character,
 # and a hundred bytes of memory) at most this long; a longer one is parsed as JSON only
@@ -59,6 +63,9 @@ class Opaque:
 
     def __init__(self, text: str) -> None:
         self.text = text
+
+    def __repr__(self) -> str:
+        return self.text
 
 
 class _Unencodable(Exception):
@@ -387,12 +394,21 @@ def _is_number(value: Any) -> bool:
 def to_wire(value: Any) -> Any:
     """The JSON value a client sees: itself where JSON has it (tuples as lists), else repr."""
     try:
-        return _jsonable(value, 0)
+        return _jsonable(value, 0, _Digits())
     except (_Unencodable, RecursionError):
         return display_repr(value)
 
 
-def _jsonable(value: Any, depth: int) -> Any:
+class _Digits:
+    """What is left of DISPLAY_DIGITS while one value is made ready for a client."""
+
+    __slots__ = ("left",)
+
+    def __init__(self) -> None:
+        self.left = DISPLAY_DIGITS
+
+
+def _jsonable(value: Any, depth: int, digits: _Digits) -> Any:
     if depth > MAX_DEPTH:
         raise _Unencodable
     kind = type(value)
@@ -400,16 +416,16 @@ def _jsonable(value: Any, depth: int) -> Any:
         return value
     if kind is int:
         if value.bit_length() > HEX_INT_BITS:
-            return _big_int_text(value)
+            return _big_int_text(value, digits)
         return value
     if kind is float and math.isfinite(value):
         return value
     if kind is list or kind is tuple:
         if _shown_as_they_are(value):
             return value if kind is list else list(value)
-        return [_jsonable(item, depth + 1) for item in value]
+        return [_jsonable(item, depth + 1, digits) for item in value]
     if kind is dict and all(type(key) is str for key in value):
-        return {key: _jsonable(item, depth + 1) for key, item in value.items()}
+        return {key: _jsonable(item, depth + 1, digits) for key, item in value.items()}
     raise _Unencodable
 
 
@@ -449,37 +465,47 @@ def display_repr(value: Any) -> str:
         return value.text
     if type(value) is int:
         return _big_int_text(value)
+    largest, total = _int_bits(value)
+    if largest > DISPLAY_INT_BITS or _decimal_digits(total) > DISPLAY_DIGITS:
+        return f"<{type(value).__name__} holding integers too large to show>"
     previous = sys.get_int_max_str_digits()
     sys.set_int_max_str_digits(0)
     try:
-        if _max_int_bits(value) > DISPLAY_INT_BITS:
-            return f"<{type(value).__name__} holding integers too large to show>"
         return safe_repr(value)
     finally:
         sys.set_int_max_str_digits(previous)
 
 
-def _max_int_bits(value: Any, depth: int = 0) -> int:
+def _int_bits(value: Any, depth: int = 0) -> tuple[int, int]:
+    """The largest and the total bit length of the integers in `value` (as its repr would
+    write them in decimal: a Fraction's two among them)."""
     if type(value) is int:
-        return value.bit_length()
-    if type(value) is fractions.Fraction:  # its repr writes both in decimal
-        return max(value.numerator.bit_length(), value.denominator.bit_length())
-    if depth > MAX_DEPTH or not isinstance(value, (list, tuple, set, frozenset, dict, complex)):
-        return 0
-    items = value.items() if isinstance(value, dict) else value if not isinstance(value, complex) else ()
-    best = 0
-    for item in items:
-        parts = item if isinstance(value, dict) else (item,)
-        for part in parts:
-            best = max(best, _max_int_bits(part, depth + 1))
-    return best
+        return value.bit_length(), value.bit_length()
+    if type(value) is fractions.Fraction:
+        bits = (value.numerator.bit_length(), value.denominator.bit_length())
+        return max(bits), sum(bits)
+    if depth > MAX_DEPTH or not isinstance(value, (list, tuple, set, frozenset, dict)):
+        return 0, 0
+    largest = total = 0
+    for item in value.items() if isinstance(value, dict) else value:
+        for part in item if isinstance(value, dict) else (item,):
+            part_largest, part_total = _int_bits(part, depth + 1)
+            largest, total = max(largest, part_largest), total + part_total
+    return largest, total
 
 
-def _big_int_text(value: int) -> str:
-    """Decimal digits of an integer past the int-to-str limit, or a description of it."""
-    if value.bit_length() > DISPLAY_INT_BITS:
-        digits = int(value.bit_length() * math.log10(2)) + 1
-        return f"<int of about {digits} decimal digits>"
+def _decimal_digits(bits: int) -> int:
+    return int(bits * math.log10(2)) + 1
+
+
+def _big_int_text(value: int, digits: _Digits | None = None) -> str:
+    """Decimal digits of an integer past the int-to-str limit, or a description of it
+    (past DISPLAY_INT_BITS, or past what `digits` has left for the value it is part of)."""
+    count = _decimal_digits(value.bit_length())
+    if value.bit_length() > DISPLAY_INT_BITS or (digits is not None and count > digits.left):
+        return f"<int of about {count} decimal digits>"
+    if digits is not None:
+        digits.left -= count
     previous = sys.get_int_max_str_digits()
     sys.set_int_max_str_digits(0)
     try:

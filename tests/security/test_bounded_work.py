@@ -67,6 +67,15 @@ def test_a_long_flat_answer_is_read_in_time(service: Service):
     assert case["status"] == "failed" and case["got"] == [0] * 4_000_000, case["status"]
 
 
+def test_many_large_integers_are_shown_within_a_digit_budget(service: Service):
+    """1,500 integers of 19,000 digits each: writing them all in decimal (quadratic each)
+    took the init seconds; the first are written out, the others described."""
+    code = "def f():\n    return [3 ** 40_000 + i for i in range(1500)]\n"
+    (case,) = evaluate(service, code, "f", [("", "1")], timeout=3)["case_results"]
+    assert case["status"] == "failed", case["status"]
+    assert case["got"][0].isdigit() and case["got"][-1].startswith("<int of about 1908"), case["got"][-1]
+
+
 def test_an_expected_literal_over_a_mebibyte_is_compared_by_the_init(service: Service):
     """A 1.29 MB expected list was judged by the case itself, where an object equal to
     everything passes it; the init compares it, whatever its size."""
