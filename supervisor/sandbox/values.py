@@ -29,6 +29,7 @@ import ast
 import base64
 import decimal
 import fractions
+import itertools
 import json
 import math
 import re
@@ -111,7 +112,7 @@ def has_opaque(encoded: Any) -> bool:
     while stack:
         item = stack.pop()
         if isinstance(item, list):
-            if not _plain(item):
+            if _plain_tree(item) is None:
                 stack.extend(part for part in item if isinstance(part, list | dict))
         elif isinstance(item, dict):
             if item.get("$") == "opaque":
@@ -205,10 +206,21 @@ def decode(data: Any, resolve: Resolve | None = None) -> Any:
 _SCALARS = (str, bool, int, float, type(None))
 
 
-def _plain(items: list[Any]) -> bool:
-    """Whether every item of a JSON list is a plain scalar (a C-speed look at their types):
-    such a list is its own value, whatever its length."""
-    return set(map(type, items)) <= _PLAIN
+def _plain_tree(items: list[Any] | tuple[Any, ...]) -> list[Any] | None:
+    """The scalars of a list that holds only plain scalars (numbers, strings, booleans,
+    None) or only lists of the same, to any depth: such a JSON list is its own value,
+    whatever its length. Each level is looked at with C-speed calls (the types of its
+    items, then its lists chained into the next level), never item by item in Python.
+    None for anything else: a tagged value or a dict, or lists beside scalars."""
+    level: Any = items
+    for _ in range(MAX_DEPTH):
+        kinds = set(map(type, level))
+        if kinds <= _PLAIN:
+            return level if isinstance(level, list) else list(level)
+        if kinds != {list}:
+            return None
+        level = list(itertools.chain.from_iterable(level))
+    return None
 
 
 def _decode(data: Any, depth: int, resolve: Resolve | None) -> Any:
@@ -217,7 +229,7 @@ def _decode(data: Any, depth: int, resolve: Resolve | None) -> Any:
     if isinstance(data, _SCALARS):
         return data
     if isinstance(data, list):
-        if _plain(data):
+        if _plain_tree(data) is not None:
             return data
         return [_decode(item, depth + 1, resolve) for item in data]
     if not isinstance(data, dict):
@@ -421,7 +433,8 @@ def _jsonable(value: Any, depth: int, digits: _Digits) -> Any:
     if kind is float and math.isfinite(value):
         return value
     if kind is list or kind is tuple:
-        if _shown_as_they_are(value):
+        scalars = _plain_tree(value)
+        if scalars is not None and _shown_as_they_are(scalars):
             return value if kind is list else list(value)
         return [_jsonable(item, depth + 1, digits) for item in value]
     if kind is dict and all(type(key) is str for key in value):
@@ -429,20 +442,18 @@ def _jsonable(value: Any, depth: int, digits: _Digits) -> Any:
     raise _Unencodable
 
 
-def _shown_as_they_are(items: list[Any] | tuple[Any, ...]) -> bool:
-    """Whether every item is a scalar a client sees as it is (no integer past
-    HEX_INT_BITS, no infinite or NaN float), found without a pass in Python over them."""
-    kinds = set(map(type, items))
-    if not kinds <= _PLAIN:
-        return False
+def _shown_as_they_are(scalars: list[Any]) -> bool:
+    """Whether every one of these plain scalars is seen by a client as it is (no integer
+    past HEX_INT_BITS, no infinite or NaN float), found without a pass in Python."""
+    kinds = set(map(type, scalars))
     if not kinds & {int, float}:
         return True
     if kinds - {int, float, bool}:
         return False  # numbers beside text: item by item
     try:
         if float in kinds:  # finite, and no integer past float range (so none past HEX_INT_BITS)
-            return math.isfinite(math.fsum(items))
-        return max(max(items), -min(items)).bit_length() <= HEX_INT_BITS
+            return math.isfinite(math.fsum(scalars))
+        return max(max(scalars), -min(scalars)).bit_length() <= HEX_INT_BITS
     except (OverflowError, ValueError):
         return False
 
