@@ -100,8 +100,13 @@ def test_a_function_named_like_a_builtin_is_the_solutions(service: Service, entr
     wrong = evaluate(service, MBPP_126.replace("return total", "return total + 1"), MBPP_126_TESTS, entry_point)
     assert statuses(wrong) == ["failed"] * 3, wrong
     unittest_form = ("import unittest\nclass T(unittest.TestCase):\n    def test_it(self):\n"
-                     "        self.assertEqual(sum(10, 15), 6)\n")
-    assert evaluate(service, MBPP_126, unittest_form, entry_point)["passed"] is True
+                     "        self.assertEqual(sum(10, 15), 6)\n        self.assertEqual(math.sqrt(4), 2)\n"
+                     "if __name__ == '__main__':\n    unittest.main()\n")
+    # A module the tests take from the solution, and names the tests use only as attributes
+    # (`main`, `sqrt`) that the solution also defines, are not other functions under test.
+    with_helpers = "import math\nfrom math import sqrt\ndef main():\n    pass\n" + MBPP_126
+    assert evaluate(service, with_helpers, unittest_form, entry_point)["passed"] is True
+    assert evaluate(service, with_helpers, "assert math.isclose(sum(10, 15), 6)\n", entry_point)["passed"] is True
     if entry_point:
         check = "def check(candidate):\n    assert candidate(10, 15) == 6\n    assert sum(4, 6) == 3\n"
         assert evaluate(service, MBPP_126, check, entry_point)["passed"] is True

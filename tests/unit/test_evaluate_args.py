@@ -6,6 +6,7 @@ import ast
 import fractions
 import json
 import math
+from typing import Any
 
 import pytest
 
@@ -256,9 +257,10 @@ def test_plain_lists_are_taken_as_they_are_and_others_item_by_item():
     assert values.to_wire((1, 2)) == [1, 2]
     assert values.has_opaque([[1, 2], [3, {"$": "opaque", "repr": "x"}]])
     assert not values.has_opaque([[1, 2], [3, {"$": "tuple", "v": [1]}]])
-    matrix, words = [[[1, 2], [3]], [[4.5, -7]], []], [["a", "b"], [None]]
+    matrix: list[Any] = [[[1, 2], [3]], [[4.5, -7]], []]
+    rows: list[Any] = [["a", "b"], [None]]
     assert values.decode(matrix) is matrix and values.to_wire(matrix) is matrix and not values.has_opaque(matrix)
-    assert values.to_wire(words) is words and values.to_wire([[1], ["a"]]) == [[1], ["a"]]
+    assert values.to_wire(rows) is rows and values.to_wire([[1], ["a"]]) == [[1], ["a"]]
     assert values.decode([[1], [{"$": "tuple", "v": [2]}]]) == [[1], [(2,)]]
     assert values.decode([[1], 2]) == [[1], 2]  # lists beside scalars: item by item, the same value
     assert values.to_wire([[1], [float("inf")]]) == "[[1], [inf]]"  # no JSON form: its repr

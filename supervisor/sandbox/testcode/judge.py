@@ -133,7 +133,9 @@ def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, e
     try:
         channel.request(None)  # the solution's code has run (or its error is raised here)
         wanted = [n for n in prepared.global_names if not n.startswith("__")]
-        namespace = {**_taken(channel.lookup(wanted), entry_point), **asserts.new_namespace(prepared.explainer)}
+        found = channel.lookup(wanted)
+        under_test = prepared.loaded_globals - channel.modules  # what the tests may be testing
+        namespace = {**_taken(found, entry_point, under_test), **asserts.new_namespace(prepared.explainer)}
         candidate = channel.entry(entry_point) if test.kind == "check" else None
         exec(prepared.code, namespace)  # noqa: S102 - the tests, in the sandbox
         if test.kind == "check":
@@ -153,17 +155,18 @@ def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, e
     return {"status": "passed"}
 
 
-def _taken(found: dict[str, Any], entry_point: str) -> dict[str, Any]:
+def _taken(found: dict[str, Any], entry_point: str, under_test: frozenset[str]) -> dict[str, Any]:
     """Which of the solution's globals the tests get, of those `found` under the names they
     use: every one not named like a builtin; one named like a builtin only when it is the
     function under test, as in `exec(code + tests)` (MBPP 126 defines `sum(a, b)`): the
-    entry point, or, with no entry point given (`entry_point` empty), when the tests use
-    nothing else of the solution. Otherwise the builtin: a solution's `sorted` or
+    entry point, or, with no entry point given (`entry_point` empty), when the tests read
+    no other global of the solution but its modules (`under_test`: the names they read as
+    globals, modules left out). Otherwise the builtin: a solution's `sorted` or
     `isinstance` must not stand in for the one the tests apply to the function's answer."""
     own = {name: value for name, value in found.items() if not hasattr(builtins, name)}
     name = entry_point.strip()  # empty: none given
     if not name:
-        return own or found
+        return own if own.keys() & under_test else {**found, **own}
     return {**own, name: found[name]} if name in found else own
 
 
