@@ -288,7 +288,8 @@ class LiteralTooLarge(Exception):
 
 def parse_literal(text: str) -> Any:
     """The request's expected output, parsed here without running anything: as JSON when
-    it is JSON that means the same in Python (`_json_as_python`), else as a Python literal.
+    it is JSON that means the same to Python (`_escapes_as_in_python`,
+    `_json_names_outside_strings`), else as a Python literal.
 
     Raises:
         NotLiteral: not a Python literal.
@@ -476,8 +477,8 @@ def display_repr(value: Any) -> str:
         return value.text
     if type(value) is int:
         return _big_int_text(value)
-    largest, total = _int_bits(value)
-    if largest > DISPLAY_INT_BITS or _decimal_digits(total) > DISPLAY_DIGITS:
+    largest, large = _int_bits(value)
+    if largest > DISPLAY_INT_BITS or _decimal_digits(large) > DISPLAY_DIGITS:
         return f"<{type(value).__name__} holding integers too large to show>"
     previous = sys.get_int_max_str_digits()
     sys.set_int_max_str_digits(0)
@@ -488,21 +489,23 @@ def display_repr(value: Any) -> str:
 
 
 def _int_bits(value: Any, depth: int = 0) -> tuple[int, int]:
-    """The largest and the total bit length of the integers in `value` (as its repr would
-    write them in decimal: a Fraction's two among them)."""
+    """The largest bit length of the integers in `value` (those its repr writes in decimal,
+    a Fraction's two among them), and the total of those past HEX_INT_BITS, whose
+    conversion costs more than their length."""
     if type(value) is int:
-        return value.bit_length(), value.bit_length()
+        bits = value.bit_length()
+        return bits, bits if bits > HEX_INT_BITS else 0
     if type(value) is fractions.Fraction:
-        bits = (value.numerator.bit_length(), value.denominator.bit_length())
-        return max(bits), sum(bits)
+        numerator, denominator = _int_bits(value.numerator), _int_bits(value.denominator)
+        return max(numerator[0], denominator[0]), numerator[1] + denominator[1]
     if depth > MAX_DEPTH or not isinstance(value, (list, tuple, set, frozenset, dict)):
         return 0, 0
-    largest = total = 0
+    largest = large = 0
     for item in value.items() if isinstance(value, dict) else value:
         for part in item if isinstance(value, dict) else (item,):
-            part_largest, part_total = _int_bits(part, depth + 1)
-            largest, total = max(largest, part_largest), total + part_total
-    return largest, total
+            part_largest, part_large = _int_bits(part, depth + 1)
+            largest, large = max(largest, part_largest), large + part_large
+    return largest, large
 
 
 def _decimal_digits(bits: int) -> int:

@@ -247,6 +247,16 @@ def test_a_fraction_is_rebuilt_as_sent():
     assert values.display_repr(fractions.Fraction(3 ** 100_000, 2)) == "<Fraction holding integers too large to show>"
 
 
+def test_integers_are_written_out_within_a_digit_budget():
+    """Writing an integer in decimal is quadratic: a value shows at most DISPLAY_DIGITS
+    digits of large integers; small ones, however many, are shown as ever."""
+    assert values.display_repr(set(range(100_000))).startswith("{0, 1, 2")
+    assert values.display_repr({3 ** 40_000 + i for i in range(10)}) == "<set holding integers too large to show>"
+    assert values.display_repr({3 ** 40_000}).startswith("{" + digits(3 ** 40_000)[:9000])  # capped at REPR_LIMIT
+    shown = values.to_wire([3 ** 40_000 + i for i in range(10)])
+    assert shown[0] == digits(3 ** 40_000) and shown[-1].startswith("<int of about")
+
+
 def test_plain_lists_are_taken_as_they_are_and_others_item_by_item():
     plain = [1, "a", None, True, 2.5]
     assert values.decode(plain) is plain and values.to_wire(plain) == plain
