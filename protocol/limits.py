@@ -1,7 +1,8 @@
-"""What a request may ask for: every configurable bound of a request field, in one table.
+"""What a request may ask for: every configurable bound of a request field, in one table,
+and the few the kernel fixes (the length of a command).
 
-The request models check a field against its maximum here (`check`), `GET /limits`
-lists every default and maximum from here (`describe`), and the OpenAPI document puts
+The request models check a field against its maximum here (`check`, `check_argument`),
+`GET /limits` lists every default and maximum from here (`describe`), and the OpenAPI document puts
 the same maxima into the request schemas (`maximum`, `maxItems`). So a client can learn
 the server's limits before it sends anything, and no two places can disagree about them.
 """
@@ -25,7 +26,8 @@ class Bound:
         maximum: The setting holding its largest value.
         default: The setting holding the value used when the field is left out, if any.
         unit: What the number counts, for messages and `/limits`.
-        count: True when the bound is on the number of items of a list field.
+        count: True when the bound is on the number of items of a list field (of characters
+            of a string field).
     """
 
     op: str
@@ -41,6 +43,7 @@ BOUNDS: tuple[Bound, ...] = (
     Bound("evaluate", "cpu_limit", "max_eval_cpu_limit", "eval_cpu_limit", "s"),
     Bound("evaluate", "memory_limit_mb", "max_eval_memory_mb", "eval_memory_mb", "MiB"),
     Bound("evaluate", "io_cases", "max_cases", None, "cases", count=True),
+    Bound("evaluate", "tests", "max_tests_chars", None, "characters", count=True),
     Bound("run", "timeout", "max_run_timeout", "run_timeout", "s"),
     Bound("evaluate_batch", "submissions", "max_batch", None, "submissions", count=True),
 )
@@ -59,6 +62,29 @@ FIXED: dict[tuple[str, str], tuple[str, str]] = {
     ("sandbox", "open_files"): ("max_open_files", "per process"),
     ("sandbox", "tmp"): ("tmp_size_mb", "MiB of private /tmp"),
 }
+
+
+#: A command runs as one argument of exec(2) (`/bin/sh -c <cmd>`), which the kernel caps at
+#: MAX_ARG_STRLEN (32 pages: 128 KiB, its terminating NUL included), whatever the machine.
+MAX_ARGUMENT_BYTES = 32 * 4096 - 1
+_ARGUMENT_UNIT = "bytes of UTF-8 (one exec argument of `sh -c`: the kernel's MAX_ARG_STRLEN)"
+
+#: Fixed by the kernel, the same on every machine: (group, name) -> (value, unit).
+CONSTANT: dict[tuple[str, str], tuple[int, str]] = {
+    ("run", "cmd"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
+    ("evaluate", "cmd"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
+    ("evaluate", "compile"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
+}
+
+
+def check_argument(value: str) -> str:
+    """Refuse a command that cannot be one exec argument, naming the limit and the way
+    round it (a script in a file, run by a short command)."""
+    if len(value) > MAX_ARGUMENT_BYTES // 4 and len(value.encode("utf-8", "surrogatepass")) > MAX_ARGUMENT_BYTES:
+        raise ValueError(f"must be at most {MAX_ARGUMENT_BYTES} bytes of UTF-8: a command is one argument of "
+                         "`sh -c`, which the kernel caps at 128 KiB; write a longer script to a file "
+                         "(/write_file) and run that, e.g. `sh script.sh`")
+    return value
 
 
 def bound(op: str, field: str) -> Bound:
@@ -109,6 +135,8 @@ def describe(config: Config) -> dict[str, dict[str, Any]]:
         groups.setdefault(limit.op, {})[limit.field] = entry
     for (group, name), (setting, unit) in FIXED.items():
         groups.setdefault(group, {})[name] = {"value": getattr(config, setting), "unit": unit}
+    for (group, name), (value, unit) in CONSTANT.items():
+        groups.setdefault(group, {})[name] = {"value": value, "unit": unit}
     from protocol import models  # the request models import this module
     groups["evaluate"]["isolation"] = {"default": models.DEFAULT_ISOLATION,
                                        "choices": list(typing.get_args(models.Isolation))}

@@ -56,7 +56,7 @@ def _no_nul(value: str) -> str:
 # Every string field of a request is `Text` (or built on it); `check_request_strings`
 # below refuses, when this module is imported, a request model with a plain `str`.
 Text = Annotated[str, AfterValidator(_unicode_text)]
-Command = Annotated[Text, AfterValidator(_no_nul)]
+Command = Annotated[Text, AfterValidator(_no_nul), AfterValidator(limits.check_argument)]
 SessionId = Annotated[
     Text,
     Field(pattern=SESSION_ID_PATTERN, description="1-128 characters of [A-Za-z0-9_-]; a UUID fits."),
@@ -239,9 +239,10 @@ class EvaluateRequest(_Model):
     require_session: bool = Field(
         False, description="Answer 404 when the session does not exist instead of using a scratch directory.")
 
-    @field_validator("timeout", "cpu_limit", "memory_limit_mb", "io_cases")
+    @field_validator("timeout", "cpu_limit", "memory_limit_mb", "io_cases", "tests")
     @classmethod
     def _maxima(cls, v: Any, info: ValidationInfo) -> Any:
+        # `tests` is measured here, before `_plan_tests` parses it (after the fields).
         return _check_maximum(v, info, "evaluate")
 
 
@@ -273,7 +274,9 @@ class EvaluateReply(_Model):
 
 class RunRequest(_Model):
     id: SessionId
-    cmd: Command = Field(description="Run with `/bin/sh -c` in the session directory.")
+    cmd: Command = Field(description=(
+        f"Run with `/bin/sh -c` in the session directory; at most {limits.MAX_ARGUMENT_BYTES} bytes of UTF-8 "
+        "(one exec argument)."))
     stdin: Text | None = Field(None, description="Text fed to the command's standard input.")
     timeout: Seconds | None = Field(None, description="Wall-clock limit (s).")
 

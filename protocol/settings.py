@@ -141,6 +141,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_eval_memory_mb", "REPL_MAX_EVAL_MEMORY_MB", 4096, int,
             "Largest per-case memory limit a request may ask for (MiB).", 16),
     Setting("max_cases", "REPL_MAX_CASES", 1000, int, "Largest number of io_cases in one request.", 1),
+    Setting("max_tests_chars", "REPL_MAX_TESTS_CHARS", 256 << 10, int,
+            "Largest `tests` of one evaluation (characters): both tiers parse them to plan its cases, the "
+            "supervisor in its one loop, so their size bounds that pause.", 1024),
     Setting("max_batch", "REPL_MAX_BATCH", 100, int,
             "Largest number of submissions in one `/evaluate_batch` request.", 1),
     Setting("run_timeout", "REPL_RUN_TIMEOUT", 30.0, float, "Default wall-clock limit of `/run` (s).", 0.01),

@@ -16,6 +16,7 @@ sandbox runs one planned test per case process. The forms:
 from __future__ import annotations
 
 import ast
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -50,7 +51,8 @@ def plan(tests: str, entry_point: str | None) -> list[PlannedTest]:
         where = f" (line {line})" if line else ""
         raise InvalidTests(f"tests do not compile: {type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}") from None
     functions = {node.name for node in module.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
-    planned = [PlannedTest("statement", _source_name(tests, node), statement=index)
+    source = _Source(tests)
+    planned = [PlannedTest("statement", source.name(node), statement=index)
                for index, node in enumerate(module.body) if is_case_statement(node, functions)]
     if "check" in functions and not _calls(module, "check"):
         if not entry_point:
@@ -95,10 +97,39 @@ def _calls(module: ast.Module, name: str) -> bool:
     return False
 
 
-def _source_name(source: str, node: ast.stmt) -> str:
-    text = ast.get_source_segment(source, node) or ast.unparse(node)
-    first = " ".join(text.split())
-    return first if len(first) <= NAME_LIMIT else first[: NAME_LIMIT - 3] + "..."
+_LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # a line as the parser counts them
+
+
+class _Source:
+    """The tests' text by line, split once: `ast.get_source_segment` splits the whole text
+    again at each call, which made planning quadratic in the number of asserts."""
+
+    def __init__(self, text: str) -> None:
+        self.lines: list[str] = _LINE.findall(text)
+        self._encoded: dict[int, bytes] = {}
+
+    def _line(self, index: int) -> bytes:
+        """A line in UTF-8, where the parser's column offsets count."""
+        encoded = self._encoded.get(index)
+        if encoded is None:
+            encoded = self._encoded[index] = self.lines[index].encode()
+        return encoded
+
+    def segment(self, node: ast.stmt) -> str | None:
+        """The source of `node`, as `ast.get_source_segment` gives it."""
+        if node.end_lineno is None or node.end_col_offset is None:
+            return None
+        first, last = node.lineno - 1, node.end_lineno - 1
+        if first == last:
+            return self._line(first)[node.col_offset:node.end_col_offset].decode()
+        return "".join([self._line(first)[node.col_offset:].decode(), *self.lines[first + 1:last],
+                        self._line(last)[:node.end_col_offset].decode()])
+
+    def name(self, node: ast.stmt) -> str:
+        """A case's `input`: its source on one line, shortened to NAME_LIMIT."""
+        text = self.segment(node) or ast.unparse(node)
+        first = " ".join(text.split())
+        return first if len(first) <= NAME_LIMIT else first[: NAME_LIMIT - 3] + "..."
 
 
 def _unittest_cases(module: ast.Module) -> list[PlannedTest]:

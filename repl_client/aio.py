@@ -188,7 +188,7 @@ class AsyncReplClient:
         read_timeout = max(self.timeout, answer_timeout("run", timeout))
         return parse(RunResult, await self._post("/run", body, idempotent=False, read_timeout=read_timeout))
 
-    async def evaluate_code(self, id: str, code: str, entry_point: str | None, io_cases: Iterable[IoCase],
+    async def evaluate_code(self, id: str, code: str, entry_point: str | None = None, io_cases: Iterable[IoCase] = (),
                             timeout: float | None = None, cpu_limit: float | None = None,
                             memory_limit_mb: int | None = None, float_tolerance: float | None = None,
                             stop_on_first_failure: bool = False, *, cmd: str | None = None,

@@ -294,8 +294,8 @@ class ReplClient:
         self,
         id: str,
         code: str,
-        entry_point: str | None,
-        io_cases: Iterable[IoCase],
+        entry_point: str | None = None,
+        io_cases: Iterable[IoCase] = (),
         timeout: float | None = None,
         cpu_limit: float | None = None,
         memory_limit_mb: int | None = None,
@@ -323,12 +323,14 @@ class ReplClient:
                 an unknown id gets an empty scratch directory.
             code: Python source defining the entry point, or the program.
             entry_point: An expression naming the callable, e.g. ``add`` or
-                ``Solution().twoSum``; ``None`` for stdin/stdout cases.
+                ``Solution().twoSum``; ``None`` (the default) for stdin/stdout
+                cases, and for tests that do not call for it.
             io_cases: ``{"input": ..., "output": ...}`` mappings or
                 ``(input, output)`` pairs, where ``input`` is a call's argument
                 list such as ``"1, 2"`` and ``output`` a Python literal or
                 expression; or ``{"stdin": ..., "stdout": ...}`` mappings, the
-                text fed to the program and the output expected. One kind per call.
+                text fed to the program and the output expected. One kind per call;
+                may be left out with ``tests``.
             timeout: Wall-clock limit per case in seconds (service default 5).
             cpu_limit: CPU limit per case in seconds (service default 4).
             memory_limit_mb: Memory limit per case (service default 2048).
@@ -348,7 +350,7 @@ class ReplClient:
             tests: Test-code mode: Python source with top-level asserts, a
                 ``check(candidate)`` function (called with ``entry_point``) or
                 ``unittest.TestCase`` classes; each test is a case after the
-                ``io_cases`` (which may then be empty).
+                ``io_cases`` (which may then be left out).
             isolation: Function-call cases and tests: ``"request"`` (the service's
                 default: the cases share one process, each in fresh globals) or
                 ``"case"`` (each case in a fork of a process that ran the module

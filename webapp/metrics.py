@@ -45,11 +45,16 @@ bp = Blueprint("metrics", __name__)
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 STATUS_TIMEOUT = 1.0  # seconds a scrape waits for the supervisor's status
 UNMATCHED = "<unmatched>"  # route label of requests that matched no route (bounded cardinality)
+# The methods HTTP defines (RFC 9110, and PATCH); any other is a client's invention, and
+# each would otherwise add a counter and a histogram to every later scrape.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH"})
+OTHER_METHOD = "other"
 
 # Latencies span a 1 ms file read to a 120 s command.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
-HTTP_REQUESTS = Counter("repl_http_requests_total", "HTTP requests answered, by method, route and status.",
+HTTP_REQUESTS = Counter("repl_http_requests_total",
+                        "HTTP requests answered, by method (`other` for one HTTP does not define), route and status.",
                         ["method", "endpoint", "status"])
 HTTP_LATENCY = Histogram("repl_http_request_duration_seconds", "Time to answer an HTTP request, by method and route.",
                          ["method", "endpoint"], buckets=LATENCY_BUCKETS)
@@ -97,6 +102,12 @@ def _route() -> str:
     return rule.rule if rule is not None else UNMATCHED
 
 
+def _method() -> str:
+    """The request's method as a label: one of a fixed set (bounded cardinality)."""
+    method = request.method
+    return method if method in KNOWN_METHODS else OTHER_METHOD
+
+
 def register(app: Flask) -> None:
     """Time and count every request (register before any hook that may refuse one)."""
     @app.before_request
@@ -109,9 +120,9 @@ def register(app: Flask) -> None:
         started = g.pop("metrics_started", None)
         if started is not None:
             HTTP_IN_FLIGHT.dec()
-            route = _route()
-            HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-            HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+            route, method = _route(), _method()
+            HTTP_LATENCY.labels(method, route).observe(time.perf_counter() - started)
+            HTTP_REQUESTS.labels(method, route, str(response.status_code)).inc()
         return response
 
     @app.teardown_request

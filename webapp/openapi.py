@@ -222,6 +222,8 @@ def _add_maxima(schemas: dict[str, dict[str, Any]], config: Any) -> None:
         for branch in prop.get("anyOf", [prop]):  # an optional field: the non-null branch
             if branch.get("type") == "array" and limit.count:
                 branch["maxItems"] = maximum
+            elif branch.get("type") == "string" and limit.count:
+                branch["maxLength"] = maximum
             elif branch.get("type") in ("number", "integer") and not limit.count:
                 branch["maximum"] = maximum
         if limit.default is not None:

@@ -12,9 +12,9 @@ Modes:
     lines:  the same lines, ignoring whitespace at the end of each line (spaces, tabs, a
             `\\r` of CRLF) and empty lines at the end (Judge0's default).
     tokens: the same whitespace-separated tokens.
-    float:  the same tokens, where two tokens that are both decimal numbers are equal
-            within `rel_tol` or `abs_tol` (`math.isclose`). Anything else, `nan` and `inf`
-            included, must be the same text.
+    float:  the same tokens, where two tokens that are both decimal numbers (of ASCII
+            digits) are equal within `rel_tol` or `abs_tol` (`math.isclose`). Anything
+            else, `nan`, `inf` and other scripts' digits included, must be the same text.
 """
 
 from __future__ import annotations
@@ -24,7 +24,12 @@ import re
 
 MODES = ("exact", "lines", "tokens", "float")
 LINE_END_SPACE = " \t\r\f\v"
-NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+# ASCII digits only: `\d` alone takes any Unicode digit (fullwidth, Arabic-Indic), and so
+# does float(), so `１２` would pass for 12. The documented grammar is ASCII. Possessive
+# quantifiers: each part takes what it can and never gives it back, so a long run of
+# digits that is no number (`111...1x`) is refused in linear time, not quadratic (the
+# tokens are user input, read by the init outside any deadline).
+NUMBER = re.compile(r"[+-]?+(?:\d++(?:\.\d*+)?+|\.\d++)(?:[eE][+-]?+\d++)?+", re.ASCII)
 
 
 def same_output(got: str, expected: str, mode: str, rel_tol: float = 0.0, abs_tol: float = 0.0) -> bool:

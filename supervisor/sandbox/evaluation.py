@@ -26,6 +26,7 @@ class _Expected:
 
     literal: bool
     value: Any = None
+    refused: str | None = None  # a literal the init does not parse: why (the case is not run)
 
 
 Work = messages.CaseSpec | testplan.PlannedTest  # a function-call case, or a test of the tests
@@ -44,6 +45,13 @@ def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
     try:
         for index, item in enumerate(planned or [None]):  # with no case, still compile once
             expected = expected_of(item) if isinstance(item, messages.CaseSpec) else _Expected(literal=True)
+            if isinstance(item, messages.CaseSpec) and expected.refused is not None:
+                results.append(messages.CaseResult(case=index, input=item.input, status="error",
+                                                   error=expected.refused).to_wire())  # never run
+                if job.stop_on_first_failure:
+                    results += [_skipped(i, c) for i, c in enumerate(planned) if i > index]
+                    break
+                continue
             server = servers[isinstance(item, testplan.PlannedTest)]
             if server is servers[1] and servers[0].forked is not None:
                 servers[0].end()  # the function cases are done: a fresh state for the tests
@@ -106,6 +114,8 @@ def expected_of(case: messages.CaseSpec) -> _Expected:
         return _Expected(literal=True, value=values.parse_literal(case.output))
     except values.NotLiteral:
         return _Expected(literal=False)
+    except values.LiteralTooLarge as exc:
+        return _Expected(literal=True, refused=str(exc))
 
 
 def _verdict(served: serving.Served, expected: _Expected, job: messages.EvaluateJob) -> dict[str, Any]:

@@ -79,6 +79,7 @@ def clean_between_units(config: SandboxConfig, scratch: hygiene.Scratch, *templa
         return
     protect = frozenset().union(*(t.protected() for t in templates if t.alive))
     reaped = hygiene.reset(scratch, protect, killed)
+    hygiene.take_orphan_usage()  # a unit's orphans are counted at its end (`Execution.ended`), not here
     for handle in templates:
         if handle.pid in reaped:
             handle.close()
@@ -131,10 +132,26 @@ class Execution:
         captures = [watch.Capture(forked.stdout, limits[0]), watch.Capture(forked.stderr, limits[1])]
         outcome = watch.supervise(pid, captures, started + timeout, self.stopper(pid),
                                   stdin=(forked.stdin, stdin), watch=self.quota, started=started)
-        ended = self.base.wait_exit(forked.seq, EXIT_REPORT_TIMEOUT)
+        if isinstance(unit, (messages.ExecUnit, messages.ProgramUnit)):
+            ended = self.ended(self.base, forked.seq)
+        else:  # a command's CPU time and memory are its main process's (docs/api.md §5)
+            ended = self.base.wait_exit(forked.seq, EXIT_REPORT_TIMEOUT)
         return Ran(stdout=bytes(captures[0].data), stderr=bytes(captures[1].data),
                    stdout_truncated=captures[0].truncated, stderr_truncated=captures[1].truncated,
                    outcome=outcome, ended=ended)
+
+    def ended(self, handle: template.Handle, seq: int) -> messages.Exit:
+        """How the case's unit of fork `seq` (forked by `handle`) ended, its CPU time and
+        peak memory counting what it started and left behind: by now every one is dead
+        (`stopper`) and, its parent gone, a child of this init, reaped here (a test-code
+        case's solution killed at the deadline with its tests' process; a program's child)."""
+        ended = handle.wait_exit(seq, EXIT_REPORT_TIMEOUT)
+        hygiene.reap_orphans()
+        cpu_seconds, maxrss_kb = hygiene.take_orphan_usage()
+        if ended.status is None:
+            return ended
+        return messages.Exit(status=ended.status, cpu_seconds=ended.cpu_seconds + cpu_seconds,
+                             maxrss_kb=max(ended.maxrss_kb, maxrss_kb))
 
     def close(self) -> None:
         if self.quota is not None:

@@ -13,19 +13,50 @@ import json
 import os
 import socket
 import struct
+import sys
 from collections.abc import Callable
 from typing import Any
 
 HEADER = struct.Struct(">I")
 MAX_FRAME = 64 << 20
+# The int-to-str limit every frame is written and read under, whatever the process's own
+# (user code in a unit may set any): Python's default, above the digits of any integer
+# the service sends as a JSON number (`values.HEX_INT_BITS`: larger ones cross as hex).
+INT_DIGITS = sys.int_info.default_max_str_digits
 
 
 def dumps(message: Any) -> bytes:
     """A message's JSON, the body of a frame (and, alone, of a message sent on a pipe
     that its writer closes after it)."""
-    # ASCII escapes: a string holding a lone surrogate (a solution may return '\ud800')
-    # has no UTF-8 form, but its JSON escape travels fine.
-    return json.dumps(message, separators=(",", ":")).encode()
+    previous = _standard_int_digits()
+    try:
+        # ASCII escapes: a string holding a lone surrogate (a solution may return '\ud800')
+        # has no UTF-8 form, but its JSON escape travels fine.
+        return json.dumps(message, separators=(",", ":")).encode()
+    finally:
+        _restore_int_digits(previous)
+
+
+def loads(data: bytes) -> Any:
+    """A frame's body, read under `INT_DIGITS` (a forged integer of a million digits is
+    refused, not converted in quadratic time)."""
+    previous = _standard_int_digits()
+    try:
+        return json.loads(data)
+    finally:
+        _restore_int_digits(previous)
+
+
+def _standard_int_digits() -> int:
+    previous = sys.get_int_max_str_digits()
+    if previous != INT_DIGITS:
+        sys.set_int_max_str_digits(INT_DIGITS)
+    return previous
+
+
+def _restore_int_digits(previous: int) -> None:
+    if previous != INT_DIGITS:
+        sys.set_int_max_str_digits(previous)
 
 
 def encode(message: Any) -> bytes:
@@ -66,7 +97,7 @@ def first_frame(data: bytes | bytearray) -> tuple[Any, int] | None:
     end = HEADER.size + length
     if len(data) < end:
         return None
-    return json.loads(bytes(data[HEADER.size:end])), end
+    return loads(bytes(data[HEADER.size:end])), end
 
 
 def send(sock: socket.socket, message: Any) -> None:
@@ -87,7 +118,7 @@ def _read_frame(read: Callable[[int], bytes]) -> Any | None:
     if length > MAX_FRAME:
         raise ValueError(f"frame of {length} bytes exceeds {MAX_FRAME}")
     payload = _read_exactly(read, length)
-    return None if payload is None else json.loads(payload)
+    return None if payload is None else loads(payload)
 
 
 def _read_exactly(read: Callable[[int], bytes], size: int) -> bytes | None:
@@ -116,6 +147,6 @@ class FrameReader:
             end = HEADER.size + length
             if len(self._buffer) < end:
                 break
-            frames.append(json.loads(bytes(self._buffer[HEADER.size:end])))
+            frames.append(loads(bytes(self._buffer[HEADER.size:end])))
             del self._buffer[:end]
         return frames

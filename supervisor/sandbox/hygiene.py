@@ -19,6 +19,13 @@ request, or two requests) the init restores the state a fresh sandbox would have
   interface that is down, which unprivileged code cannot bring up, so no connection
   state (TIME_WAIT) can outlive them.
 
+Some counters of the namespaces move with what a job does and have no way back: the
+network statistics (`/proc/net/snmp`, `netstat`, `snmp6`: a send with no route counts in
+`OutNoRoutes`) and the System V IPC id allocators (a new object's id counts the objects
+made before it). `Counters` notices a job that moved one, and the init then retires the
+sandbox, so the next job gets fresh namespaces; the common job moves none and pays two
+reads of /proc per job (`bench`).
+
 The session's files are the one thing that persists, by design.
 """
 
@@ -77,17 +84,36 @@ def kill_others(protect: frozenset[int], exiting: int | None = None) -> set[int]
             time.sleep(0.0002)
 
 
+class _Reaped:
+    """What the orphans this init reaped used, since it was last taken: processes a unit
+    started and left behind (its parent died first) are the init's to reap, so their CPU
+    time is known only here (`take_orphan_usage`)."""
+
+    cpu_seconds = 0.0
+    maxrss_kb = 0
+
+
 def reap_orphans() -> set[int]:
-    """Collect this init's dead children without waiting."""
+    """Collect this init's dead children without waiting, adding up what they used."""
     reaped: set[int] = set()
     while True:
         try:
-            pid, _ = os.waitpid(-1, os.WNOHANG)
+            pid, _, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return reaped
         if pid == 0:
             return reaped
         reaped.add(pid)
+        _Reaped.cpu_seconds += usage.ru_utime + usage.ru_stime
+        _Reaped.maxrss_kb = max(_Reaped.maxrss_kb, usage.ru_maxrss)
+
+
+def take_orphan_usage() -> tuple[float, int]:
+    """The CPU seconds and the largest peak memory (KiB) of the orphans reaped since the
+    last call."""
+    taken = (_Reaped.cpu_seconds, _Reaped.maxrss_kb)
+    _Reaped.cpu_seconds, _Reaped.maxrss_kb = 0.0, 0
+    return taken
 
 
 def _pids() -> list[int]:
@@ -132,6 +158,57 @@ def reset_pid_counter(last: int) -> None:
     """The next process forked in this pid namespace gets pid `last + 1`."""
     with open("/proc/sys/kernel/ns_last_pid", "w") as f:
         f.write(str(last))
+
+
+class Counters:
+    """The counters of a fresh sandbox's namespaces that a job can move and nothing can set
+    back (see the module docstring), taken when the sandbox is new.
+
+    The network statistics are compared with their first reading. For IPC ids, each kind's
+    `next_id` (a Checkpoint/Restore sysctl: the id the next object gets, -1 once one is
+    made) is set to 0 now: the first object a job makes then gets the id a fresh namespace
+    gives, and -1 there afterwards says an object was made. Without those sysctls (a kernel
+    without CONFIG_CHECKPOINT_RESTORE) IPC ids are not watched.
+    """
+
+    STATISTICS = ("/proc/net/snmp", "/proc/net/netstat", "/proc/net/snmp6")
+    NEXT_IDS = ("/proc/sys/kernel/shm_next_id", "/proc/sys/kernel/msg_next_id", "/proc/sys/kernel/sem_next_id")
+
+    def __init__(self) -> None:
+        self.next_ids: list[str] = []
+        for path in self.NEXT_IDS:
+            try:
+                _write(path, b"0")
+            except OSError:
+                continue
+            self.next_ids.append(path)
+        self.statistics = {path: _read(path) for path in self.STATISTICS if os.path.exists(path)}
+
+    def moved(self) -> str | None:
+        """What a job moved since the sandbox was new, or None."""
+        for path in self.next_ids:
+            if _read(path).strip() != b"0":
+                return f"a System V IPC object was made ({path} moved)"
+        for path, fresh in self.statistics.items():
+            if _read(path) != fresh:
+                return f"the network statistics moved ({path})"
+        return None
+
+
+def _read(path: str) -> bytes:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        return os.read(fd, 1 << 16)
+    finally:
+        os.close(fd)
+
+
+def _write(path: str, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, data)
+    finally:
+        os.close(fd)
 
 
 class Scratch:

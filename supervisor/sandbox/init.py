@@ -8,8 +8,9 @@ jobs: it binds the job's session, has the template fork one unit per case (or th
 command) through the job's `execution.Execution`, has each case judged (`evaluation`,
 `programs`), reports, and restores the sandbox to a fresh state (`hygiene`) before it
 says it is ready again. It never runs user code and stays the only privileged process in
-the sandbox. After `SandboxConfig.max_jobs` jobs, or whenever the sandbox cannot be
-brought back to a fresh state, it exits instead of saying it is ready, which tears the
+the sandbox. After `SandboxConfig.max_jobs` jobs, after a job that moved a counter of its
+namespaces that cannot be set back (`hygiene.Counters`), or whenever the sandbox cannot
+be brought back to a fresh state, it exits instead of saying it is ready, which tears the
 whole namespace down, and the pool forks a new sandbox.
 """
 
@@ -41,10 +42,12 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
     os.close(root_fd)
+    counters: hygiene.Counters | None = None
     try:
         if not config.insecure:
             confine.contain(confine.SANDBOX_STEPS, _target(config))
             hygiene.seal_ipc()
+            counters = hygiene.Counters()
         base = start_template(config)
         scratch = hygiene.Scratch(config.tmp_size_mb)
         for pid in (0, base.pid):  # ready now: the jobs it serves run at normal priority
@@ -84,6 +87,8 @@ def serve(sock: socket.socket, root_fd: int, config: SandboxConfig) -> None:
             frames.send(sock, {"usage": usage})
         if served == config.max_jobs:
             break  # retired: never say ready for a job this sandbox would not take
+        if counters is not None and counters.moved():
+            break  # retired too: the next job gets fresh namespaces (see `hygiene.Counters`)
         try:
             base = restore(config, base, scratch)
         except (hygiene.Unclean, OSError):

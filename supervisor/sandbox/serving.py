@@ -204,7 +204,7 @@ class CaseServer:
                     os.close(fd)
                 except OSError:
                     pass
-        ended = self.ex.base.wait_exit(forked.seq, execution.EXIT_REPORT_TIMEOUT)
+        ended = self.ex.ended(self.ex.base, forked.seq)
         if before is not None and ended.status is not None:
             ended = messages.Exit(ended.status, max(ended.cpu_seconds - before.total, 0.0), ended.maxrss_kb)
         return ended

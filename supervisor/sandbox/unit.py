@@ -22,7 +22,6 @@ import math
 import os
 import resource
 import signal
-import sys
 from typing import Any, NoReturn
 
 from supervisor.exitcodes import SandboxExit
@@ -125,7 +124,6 @@ def _lower_limits(limits: messages.UnitLimits) -> None:
 def _serve_cases(unit: messages.CaseUnit) -> None:
     """Answer the init's case messages until it closes this unit's stdin (see
     `messages.CaseUnit`); return when this process must serve no more cases."""
-    sys.set_int_max_str_digits(0)  # a huge answer is the user's CPU to spend, under its limit
     try:
         code_object = function_case.compile_solution(unit.code)
     except (SyntaxError, ValueError, OverflowError, RecursionError, MemoryError) as exc:

@@ -136,6 +136,11 @@ def test_a_scratch_evaluation_discards_what_compile_made(service: Service):
     ("float", "inf", "1e308", "failed"),
     ("float", "1e400", "2e400", "failed"),                # past float range: only the same text
     ("float", "0x10", "16", "failed"),                    # only decimal numbers are numbers
+    ("float", "\uff11\uff12 3.5", "12 3.5", "failed"),        # ... written in ASCII digits: not fullwidth
+    ("float", "\u0661\u0662 3.5", "12 3.5", "failed"),        # ... nor Arabic-Indic
+    ("float", "12 3.5", "\uff11\uff12 3.5", "failed"),        # on either side
+    ("float", "\uff11\uff12 3.5", "\uff11\uff12 3.5", "passed"),  # the same text is still the same token
+    ("float", "12.0000001 3.5", "12 3.5", "passed"),      # the control: ASCII digits within tolerance
     ("float", "1 2", "1 2 3", "failed"),
 ])
 def test_compare_at_its_edges(service: Service, mode: str, printed: str, expected: str, status: str):
@@ -270,3 +275,12 @@ def test_stderr_is_a_field_of_program_cases_only(service: Service):
 
 def test_entry_point_is_ignored_by_program_cases(service: Service):
     assert statuses(evaluate(service, A_PLUS_B, [("1 2", "3")], entry_point="whatever")) == ["passed"]
+
+
+def test_cpu_ms_counts_a_child_the_program_left_running(service: Service):
+    """A program's child killed with it at the deadline counts in the case's CPU time."""
+    code = ("import os, time\nif os.fork() == 0:\n    while True:\n        pass\n"
+            "time.sleep(5)\n")
+    result = evaluate(service, code, [("", "")], timeout=1.5, cpu_limit=10)
+    (case,) = result["case_results"]
+    assert case["status"] == "timeout" and case["cpu_ms"] > 200, case

@@ -86,6 +86,32 @@ def test_check_is_called_with_the_entry_point(service: Service):
     assert evaluate(service, ADD, tests.replace("== 5", "== 4"), "add")["passed"]
 
 
+MBPP_126 = ("def sum(a, b):\n    total = 0\n    for i in range(1, min(a, b)):\n"
+            "        if a % i == 0 and b % i == 0:\n            total += i\n    return total\n")
+MBPP_126_TESTS = "assert sum(10, 15) == 6\nassert sum(100, 150) == 93\nassert sum(4, 6) == 3\n"
+
+
+@pytest.mark.parametrize("entry_point", [None, "sum"])
+def test_a_function_named_like_a_builtin_is_the_solutions(service: Service, entry_point: str | None):
+    """MBPP 126 defines `sum(a, b)`: its asserts call the solution's function, as in
+    `exec(code + tests)`, whether or not the entry point is named (docs/api.md §4.2)."""
+    result = evaluate(service, MBPP_126, MBPP_126_TESTS, entry_point)
+    assert statuses(result) == ["passed"] * 3, result
+    wrong = evaluate(service, MBPP_126.replace("return total", "return total + 1"), MBPP_126_TESTS, entry_point)
+    assert statuses(wrong) == ["failed"] * 3, wrong
+    unittest_form = ("import unittest\nclass T(unittest.TestCase):\n    def test_it(self):\n"
+                     "        self.assertEqual(sum(10, 15), 6)\n        self.assertEqual(math.sqrt(4), 2)\n"
+                     "if __name__ == '__main__':\n    unittest.main()\n")
+    # A module the tests take from the solution, and names the tests use only as attributes
+    # (`main`, `sqrt`) that the solution also defines, are not other functions under test.
+    with_helpers = "import math\nfrom math import sqrt\ndef main():\n    pass\n" + MBPP_126
+    assert evaluate(service, with_helpers, unittest_form, entry_point)["passed"] is True
+    assert evaluate(service, with_helpers, "assert math.isclose(sum(10, 15), 6)\n", entry_point)["passed"] is True
+    if entry_point:
+        check = "def check(candidate):\n    assert candidate(10, 15) == 6\n    assert sum(4, 6) == 3\n"
+        assert evaluate(service, MBPP_126, check, entry_point)["passed"] is True
+
+
 def test_a_method_entry_point_and_a_class_the_tests_make(service: Service):
     code = "class Solution:\n    def twoSum(self, a, t):\n        return [a.index(t - a[1]), 1]\n"
     assert evaluate(service, code, "def check(candidate):\n    assert candidate([2, 7], 9) == [0, 1]\n",
@@ -197,3 +223,16 @@ def test_the_tests_count_toward_the_case_maximum(service: Service):
     response = service.post("/evaluate_code", body)
     assert response.status_code == 422, response.text[:500]
     assert f"at most {maximum} cases" in str(response.json()["detail"])
+
+
+def test_cpu_ms_counts_the_solutions_process_killed_at_the_deadline(service: Service):
+    """The solution runs in a process of its own: a case that times out while it spins
+    counts the CPU it spun (the tests' process, which waits, used almost none)."""
+    spin = "def f():\n    while True:\n        pass\n"
+    (case,) = evaluate(service, spin, "assert f() == 1\n", timeout=1.5, cpu_limit=10)["case_results"]
+    assert case["status"] == "timeout", case
+    assert case["cpu_ms"] > 200, case  # about the 1.5 s it spun (the machine may be shared)
+    (spent,) = evaluate(service, "import time\ndef f():\n    end = time.process_time() + 0.3\n"
+                        "    while time.process_time() < end:\n        pass\n    return 1\n",
+                        "assert f() == 1\n")["case_results"]
+    assert spent["status"] == "passed" and spent["cpu_ms"] >= 300, spent  # the control: it returned

@@ -85,3 +85,35 @@ def test_concurrent_requests_across_sessions_stay_separate(service: Service):
         for n, out, result in pool.map(work, range(16)):
             assert out == f"{n}n.txt\n"
             assert result["passed"] is True, result
+
+
+ARGUMENT_BYTES = 128 * 1024 - 1  # one exec argument, its NUL aside: the kernel's MAX_ARG_STRLEN
+
+
+def _command_of(size: int, filler: str = "x") -> str:
+    """A command of `size` bytes of UTF-8 that prints its own length (a comment fills it)."""
+    head = "echo ran #"
+    return head + filler * ((size - len(head)) // len(filler.encode()))
+
+
+def test_a_command_up_to_the_argument_limit_runs(service: Service, session_id: str):
+    command = _command_of(ARGUMENT_BYTES)
+    assert len(command.encode()) == ARGUMENT_BYTES
+    result = service.run(session_id, command)
+    assert (result["exit_code"], result["stdout"]) == (0, "ran\n"), result
+
+
+def test_a_longer_command_is_refused_naming_the_limit(service: Service, session_id: str):
+    """Past one exec argument `sh -c` cannot be started at all: refused before anything
+    runs, with the limit and the way round it, not a 200 with exit code 127."""
+    limit = service.get("/limits").json()["run"]["cmd"]
+    assert limit["value"] == ARGUMENT_BYTES and "bytes" in limit["unit"]
+    for command in (_command_of(ARGUMENT_BYTES + 1), _command_of(ARGUMENT_BYTES - 1, "é") + "éé",
+                    _command_of(1 << 20)):
+        response = service.post("/run", {"id": session_id, "cmd": command})
+        assert response.status_code == 422, (len(command.encode()), response.text[:300])
+        assert str(ARGUMENT_BYTES) in response.text and "file" in response.text, response.text[:300]
+    for field in ("cmd", "compile"):
+        response = service.post("/evaluate_code", {"id": session_id, "code": "print(1)", field: _command_of(1 << 18),
+                                                   "io_cases": [{"stdin": "", "stdout": "1"}]})
+        assert response.status_code == 422 and str(ARGUMENT_BYTES) in response.text, response.text[:300]

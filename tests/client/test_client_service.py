@@ -207,6 +207,25 @@ def test_evaluate_with_tests(client: ReplClient, sid: str) -> None:
     assert isinstance(asserts, EvaluationResult) and asserts.passed is True
 
 
+def test_evaluate_with_tests_alone_needs_no_io_cases(client: ReplClient, sid: str, service: Any) -> None:
+    """io_cases may be left out with tests (docs/api.md §4.2), in both clients, and so may
+    entry_point where the tests do not call for it."""
+    from repl_client import AsyncReplClient
+
+    result = client.evaluate_code(sid, ADD_SOURCE, "add", tests="assert add(1, 2) == 3\n")
+    assert result.passed is True and [c.input for c in result.case_results] == ["assert add(1, 2) == 3"]
+    alone = client.evaluate_code(sid, ADD_SOURCE, tests="assert add(2, 2) == 5\n")
+    assert [c.status for c in alone.case_results] == ["failed"]
+
+    async def main() -> EvaluationResult:
+        async with AsyncReplClient(service.url, token=getattr(service, "token", None)) as repl:
+            return await repl.evaluate_code(sid, ADD_SOURCE, "add", tests="def check(candidate):\n"
+                                                                           "    assert candidate(1, 2) == 3\n")
+
+    checked = asyncio.run(main())
+    assert checked.passed is True and checked.case_results[0].input == "check(add)"
+
+
 def test_evaluate_program_cases(client: ReplClient, sid: str) -> None:
     code = "a, b = map(float, input().split())\nprint(a / b)"
     cases = [{"stdin": "1 3", "stdout": "0.333333"}, {"stdin": "1 0", "stdout": "0"}]

@@ -1,16 +1,22 @@
 """One-shot executions in reused sandboxes: a sandbox's namespaces, init and template serve
 many executions, so each test here looks for what one execution could leave to the next
 (files in /tmp and /dev/shm, processes, System V IPC, POSIX queues, sockets, pid
-counters), between the cases of one request and between requests."""
+counters, network statistics and IPC ids), between the cases of one request and between
+requests."""
 
 from __future__ import annotations
 
 import errno
+import json
 import re
+import time
 import uuid
+from collections.abc import Iterator
+
+import pytest
 
 from tests.security.support import evaluate_hostile, hostile, new_session, run_hostile
-from tests.support.service import Service
+from tests.support.service import Service, start_service
 
 
 def _line(pattern: str, out: str) -> re.Match[str]:
@@ -44,12 +50,15 @@ def test_a_cases_background_process_is_dead_before_the_next_case_starts(service:
 
 def test_requests_in_a_reused_sandbox_see_nothing_of_the_previous_ones(tight: Service):
     """Sequential requests land on reused sandboxes; none sees the IPC objects, queues,
-    sockets, files or pid numbers of an earlier one."""
+    sockets, files or pid numbers of an earlier one. (A request that made an IPC object is
+    its sandbox's last, `test_a_later_request_sees_no_counter_an_earlier_one_moved`: every
+    other attempt makes none, so that sandboxes are reused.)"""
     sessions = [new_session(tight, "reuse") for _ in range(2)]
     seen_namespaces: dict[str, int] = {}
     first_pids = set()
     for attempt in range(12):
-        result = run_hostile(tight, sessions[attempt % 2], "leave_ipc_and_sockets.py")
+        ipc = attempt % 3 == 0
+        result = run_hostile(tight, sessions[attempt % 2], "leave_ipc_and_sockets.py", *(() if ipc else ("no-ipc",)))
         out = result["stdout"]
         assert result["exit_code"] == 0, result
         seen = _line(r"^seen (.*)$", out).group(1)
@@ -59,7 +68,7 @@ def test_requests_in_a_reused_sandbox_see_nothing_of_the_previous_ones(tight: Se
         seen_namespaces[netns] = seen_namespaces.get(netns, 0) + 1
         mq = _line(r"^mq_open (-?\d+) (\d+)", out).groups()
         assert mq[0] == "-1", "a POSIX message queue could be made: it would outlive the execution"
-        assert int(_line(r"^left (\d+)", out).group(1)) >= 5, out  # the state was really made
+        assert int(_line(r"^left (\d+)", out).group(1)) >= (6 if ipc else 3), out  # the state was really made
     assert max(seen_namespaces.values()) > 1, "no sandbox was reused: the test proved nothing"
     assert len(first_pids) == 1, f"pid numbers tell how many processes ran before: {first_pids}"
 
@@ -136,3 +145,43 @@ def test_a_report_too_deep_to_parse_fails_its_case_not_the_request(service: Serv
     body = service.evaluate(hostile("deep_report.py"), "add", [("1, 2", "3")])
     case = body["case_results"][0]
     assert case["status"] == "error" and "InvalidReport" in case["error"], case
+
+
+@pytest.fixture(scope="module")
+def lone() -> Iterator[Service]:
+    """One sandbox serving job after job, so a later job lands where an earlier one ran."""
+    svc = start_service({"REPL_POOL_SIZE": "1", "REPL_MAX_CONCURRENT_JOBS": "1"})
+    yield svc
+    svc.stop()
+
+
+def _counters(svc: Service, session: str, mode: str) -> dict:
+    time.sleep(0.5)  # the last job's sandbox is clean and idle again: the oldest, it takes this one
+    result = run_hostile(svc, session, "namespace_counters.py", mode)
+    assert result["exit_code"] == 0, result
+    return json.loads(result["stdout"])
+
+
+def test_a_later_request_sees_no_counter_an_earlier_one_moved(lone: Service):
+    """Network statistics (`OutNoRoutes` of failed sends) and System V IPC ids are counters
+    of the sandbox's namespaces that no reset sets back: a request that moved one is the
+    last its sandbox serves, so every later request finds them as a fresh sandbox has them."""
+    sessions = [new_session(lone, "counters-a"), new_session(lone, "counters-b")]
+    fresh = _counters(lone, sessions[0], "read")
+    assert fresh["ids"] == {"shm": 0, "msg": 0, "sem": 0}, fresh["ids"]
+    for attempt in range(3):
+        moved = _counters(lone, sessions[attempt % 2], "move")["statistics"]
+        assert moved["/proc/net/snmp"] != fresh["statistics"]["/proc/net/snmp"]  # the sends did count
+        later = _counters(lone, sessions[(attempt + 1) % 2], "read")
+        assert later["statistics"] == fresh["statistics"], attempt
+        assert later["ids"] == fresh["ids"], (attempt, later["ids"])
+
+
+def test_a_request_that_moves_no_counter_leaves_its_sandbox_in_service(lone: Service):
+    """The control: the common request is not paid a new sandbox."""
+    session = new_session(lone, "counters-c")
+    namespaces = set()
+    for _ in range(3):
+        time.sleep(0.5)
+        namespaces.add(lone.run(session, "readlink /proc/self/ns/net")["stdout"])
+    assert len(namespaces) == 1, namespaces

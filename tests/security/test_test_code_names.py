@@ -1,6 +1,6 @@
 """Test-code mode: the names the tests look up in the solution's globals cannot be used
 to replace what decides the verdict (docs/api.md §4.2, §7.7): the asserts' own helpers,
-builtins, or the tests' own definitions."""
+builtins the tests apply to the answer under test, or the tests' own definitions."""
 
 from __future__ import annotations
 
@@ -36,6 +36,18 @@ def test_a_solution_cannot_stand_in_for_a_builtin_the_tests_use(service: Service
     assert [c["status"] for c in result["case_results"]] == ["failed", "failed", "failed"]
     control = evaluate(service, "def f(x):\n    return 'a'\n", "assert isinstance(f(0), str)\n")
     assert control["passed"]
+
+
+def test_a_builtin_applied_to_the_entry_points_answer_stays_the_builtin(service: Service):
+    """A function named like a builtin is the solution's only as the function under test
+    (the entry point, or with none, the only thing the tests take from the solution):
+    not when the tests apply it to the answer of the entry point they name."""
+    code = WRONG + "abs = lambda x: 0\nround = lambda *a: 12345\n"
+    check = ("def check(candidate):\n    assert abs(candidate(1) - 12345) < 1e-6\n"
+             "    assert round(candidate(2)) == 12345\n")
+    assert evaluate(service, code, check, "f")["case_results"][0]["status"] == "failed"
+    control = evaluate(service, "def f(x):\n    return 12345.0\n", check, "f")
+    assert control["passed"], control
 
 
 def test_the_tests_own_check_is_the_one_called(service: Service):

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import ast
+import fractions
 import json
 import math
+from typing import Any
 
 import pytest
 
@@ -193,3 +196,82 @@ def test_solution_name_is_not_main():
     code = ev.compile_solution("ran = False\nif __name__ == '__main__':\n    ran = True\n"
                                "def f():\n    return (ran, __name__)")
     assert ev.run_case(code, "f", "", "(False, 'solution')", 100)["eq"] is True
+
+
+@pytest.mark.parametrize("text", [
+    "3", "-0", "1.5e-3", "1E400", "[1, 2.0, -3]", '{"a": [1, {"b": "c"}]}', '"é\\u00e9\\n\\t\\\\"', "[]", "{}",
+    '["true", "null", "a, true]"]', '"x/y"', " [1] ", "123456789012345678901234567890",
+])
+def test_json_and_python_read_an_expected_literal_alike(text):
+    """The init reads JSON text with JSON's parser (much faster); it must mean what Python
+    makes of it, type for type."""
+    got, expected = values.parse_literal(text), ast.literal_eval(text.strip())
+    assert got == expected and type(got) is type(expected)
+    assert repr(got) == repr(expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ('"\\/"', "\\/"), ('"\\ud83d\\ude00"', "\ud83d\ude00"),  # JSON would read "/" and one character
+])
+def test_where_json_reads_otherwise_python_decides(text, expected):
+    assert values.parse_literal(text) == expected
+
+
+@pytest.mark.parametrize("text", ["true", "[1, false]", '{"a": null}', "NaN", "[Infinity]", "-Infinity"])
+def test_json_names_are_no_python_literals(text):
+    with pytest.raises(values.NotLiteral):
+        values.parse_literal(text)
+
+
+def test_literal_limits_are_named():
+    with pytest.raises(values.LiteralTooLarge, match="10000 decimal digits"):
+        values.parse_literal("[" + "7" * 10_001 + "]")
+    with pytest.raises(values.LiteralTooLarge, match="10000 decimal digits"):
+        values.parse_literal("(" + "7" * 10_001 + ",)")
+    assert values.parse_literal("7" * 10_000) == (10 ** 10_000 - 1) // 9 * 7
+    long_tuple = "(" + "1, " * (1 << 19) + ")"
+    with pytest.raises(values.LiteralTooLarge, match="JSON"):
+        values.parse_literal(long_tuple)
+    assert values.parse_literal("[" + "1, " * (1 << 19) + "1]") == [1] * ((1 << 19) + 1)
+
+
+def test_a_fraction_is_rebuilt_as_sent():
+    wire = {"$": "fraction", "v": [4, 2]}
+    value = values.decode(wire)
+    assert type(value) is fractions.Fraction and (value.numerator, value.denominator) == (4, 2)
+    assert value != 2  # never equal where its reduced value would not be: it can only fail
+    assert values.decode(values.encode(fractions.Fraction(4, 2))) == 2
+    for garbage in ({"$": "fraction", "v": [1, 0]}, {"$": "fraction", "v": ["1", 2]}, {"$": "fraction", "v": [1.5, 2]}):
+        with pytest.raises(ValueError):
+            values.decode(garbage)
+    assert values.display_repr(fractions.Fraction(3 ** 100_000, 2)) == "<Fraction holding integers too large to show>"
+
+
+def test_integers_are_written_out_within_a_digit_budget():
+    """Writing an integer in decimal is quadratic: a value shows at most DISPLAY_DIGITS
+    digits of large integers; small ones, however many, are shown as ever."""
+    assert values.display_repr(set(range(100_000))).startswith("{0, 1, 2")
+    assert values.display_repr({3 ** 40_000 + i for i in range(10)}) == "<set holding integers too large to show>"
+    assert values.display_repr({3 ** 40_000}).startswith("{" + digits(3 ** 40_000)[:9000])  # capped at REPR_LIMIT
+    shown = values.to_wire([3 ** 40_000 + i for i in range(10)])
+    assert shown[0] == digits(3 ** 40_000) and shown[-1].startswith("<int of about")
+
+
+def test_plain_lists_are_taken_as_they_are_and_others_item_by_item():
+    plain = [1, "a", None, True, 2.5]
+    assert values.decode(plain) is plain and values.to_wire(plain) == plain
+    numbers, words = list(range(1000)), ["a", None, True]
+    assert values.to_wire(numbers) is numbers and values.to_wire(words) is words
+    assert values.to_wire([1.0, float("nan")]) == "[1.0, nan]"
+    assert values.to_wire([1, 1 << 20_000])[1] == digits(1 << 20_000)  # past HEX_INT_BITS: decimal text
+    assert values.to_wire((1, 2)) == [1, 2]
+    assert values.has_opaque([[1, 2], [3, {"$": "opaque", "repr": "x"}]])
+    assert not values.has_opaque([[1, 2], [3, {"$": "tuple", "v": [1]}]])
+    matrix: list[Any] = [[[1, 2], [3]], [[4.5, -7]], []]
+    rows: list[Any] = [["a", "b"], [None]]
+    assert values.decode(matrix) is matrix and values.to_wire(matrix) is matrix and not values.has_opaque(matrix)
+    assert values.to_wire(rows) is rows and values.to_wire([[1], ["a"]]) == [[1], ["a"]]
+    assert values.decode([[1], [{"$": "tuple", "v": [2]}]]) == [[1], [(2,)]]
+    assert values.decode([[1], 2]) == [[1], 2]  # lists beside scalars: item by item, the same value
+    assert values.to_wire([[1], [float("inf")]]) == "[[1], [inf]]"  # no JSON form: its repr
+    assert values.to_wire(((1, 2), [3])) == [[1, 2], [3]]

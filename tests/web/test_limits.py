@@ -62,7 +62,9 @@ def test_openapi_carries_the_maxima(configured: Service) -> None:
     for bound in limits.BOUNDS:  # every bound is described, none is forgotten
         prop = _schema(document, models.OPERATIONS[bound.op][0].__name__, bound.field)
         branches = prop.get("anyOf", [prop])
-        assert any(b.get("maxItems" if bound.count else "maximum") is not None for b in branches), bound
+        keys = ("maxItems", "maxLength") if bound.count else ("maximum",)
+        assert any(b.get(key) is not None for b in branches for key in keys), bound
+    assert _schema(document, "EvaluateRequest", "tests")["anyOf"][0]["maxLength"] == 256 << 10
 
 
 def test_every_example_is_in_the_document_and_valid(configured: Service) -> None:

@@ -75,6 +75,25 @@ def test_errors_are_counted_by_status_and_unknown_routes_share_one_label(service
         before, "repl_rpc_errors_total", op="run", code="bad_request")
 
 
+def test_made_up_methods_share_one_label(service: Service) -> None:
+    """A request line's method is the client's to make up: each new one must not add a
+    series to every later scrape, so every method HTTP does not define is counted as
+    `other`."""
+    before = scrape(service)
+    made_up = [f"QZX{uuid.uuid4().hex[:8].upper()}" for _ in range(3)]
+    for method in made_up:
+        requests.request(method, service.url + "/healthz", timeout=10)
+    requests.request("DELETE", service.url + "/healthz", timeout=10)
+    after = scrape(service)
+    methods = {dict(labels).get("method") for _, labels in after}
+    assert not methods & set(made_up), methods
+    total = "repl_http_requests_total"
+    other = {"method": "other", "endpoint": "<unmatched>", "status": "405"}  # no route takes it
+    assert value(after, total, **other) - value(before, total, **other) == 3
+    delete = {"method": "DELETE", "endpoint": "<unmatched>", "status": "405"}
+    assert value(after, total, **delete) - value(before, total, **delete) == 1
+
+
 def test_evaluation_outcomes_are_counted_by_case_status(service: Service) -> None:
     before = scrape(service)
     code = ("def f(x):\n"

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import dis
 import linecache
 import operator
 from collections.abc import Callable
@@ -73,7 +74,7 @@ class Explainer:
 
 
 def _shown(value: Any) -> str:
-    text = values.safe_repr(value)
+    text = values.display_repr(value)  # an integer past the int-to-str limit too
     return text if len(text) <= SHOWN_LIMIT else text[:SHOWN_LIMIT] + "..."
 
 
@@ -109,6 +110,7 @@ class PreparedTest:
     code: Any
     explainer: Explainer
     global_names: list[str]
+    loaded_globals: frozenset[str] = frozenset()  # of those, the ones read as globals (not attributes)
 
 
 def prepare(tests: str, test: testplan.PlannedTest) -> PreparedTest:
@@ -132,7 +134,8 @@ def prepare(tests: str, test: testplan.PlannedTest) -> PreparedTest:
     linecache.cache[TESTS_FILENAME] = (len(tests), None, tests.splitlines(True), TESTS_FILENAME)
     code = compile(module, TESTS_FILENAME, "exec", dont_inherit=True)
     needed = _names(code) - _bound_at_top_level(module)
-    return PreparedTest(code=code, explainer=Explainer(rewriter.sources), global_names=sorted(needed))
+    return PreparedTest(code=code, explainer=Explainer(rewriter.sources), global_names=sorted(needed),
+                        loaded_globals=frozenset(_loaded_globals(code) & needed))
 
 
 def _bound_at_top_level(module: ast.Module) -> set[str]:
@@ -157,6 +160,18 @@ def _names(code: Any) -> set[str]:
     for constant in code.co_consts:
         if hasattr(constant, "co_names"):
             names |= _names(constant)
+    return names
+
+
+_GLOBAL_LOADS = frozenset({"LOAD_GLOBAL", "LOAD_NAME", "LOAD_FROM_DICT_OR_GLOBALS"})
+
+
+def _loaded_globals(code: Any) -> set[str]:
+    """The names the code reads as globals (`co_names` holds attribute names too)."""
+    names = {str(op.argval) for op in dis.get_instructions(code) if op.opname in _GLOBAL_LOADS}
+    for constant in code.co_consts:
+        if hasattr(constant, "co_code"):
+            names |= _loaded_globals(constant)
     return names
 
 

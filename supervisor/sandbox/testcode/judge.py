@@ -70,7 +70,11 @@ class Session:
         self.gone = False
 
     def run(self, message: messages.CaseMessage, entry_point: str) -> dict[str, Any]:
-        """Run one test against the solution; the case report."""
+        """Run one test against the solution; the case report. Each test starts under
+        Python's default int-to-str limit, as the tests' top-level statements before it
+        (which run again) found it: a limit an earlier test set would otherwise bind this
+        process's own parsing of the tests."""
+        sys.set_int_max_str_digits(sys.int_info.default_max_str_digits)
         captured = function_case.CappedWriter(self.stdout_limit)
         report: dict[str, Any] = {"outcome": "test", "status": "error", "got": None, "expected": None, "error": None}
         sys.stdout, sys.stderr = captured, function_case.CappedWriter(0)
@@ -136,15 +140,16 @@ def _seal_imports() -> None:
 def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, entry_point: str,
               first: bool) -> dict[str, Any]:
     """Run the test; its status and error. Names the tests use and do not define are the
-    solution's globals of those names, but never a builtin's (a solution's `sorted` must
-    not stand in for the tests' own) nor a dunder name (the asserts' own helpers among
-    them: a solution's `__repl_compare__` would pass every assert)."""
+    solution's globals of those names (`_taken`), never a dunder name (the asserts' own
+    helpers among them: a solution's `__repl_compare__` would pass every assert)."""
     prepared = asserts.prepare(tests, test)
     try:
         # The solution's code has run (or its error is raised here); for a later test, again.
         channel.request(None if first else {"op": "reset"})
-        wanted = [n for n in prepared.global_names if not hasattr(builtins, n) and not n.startswith("__")]
-        namespace = {**channel.lookup(wanted), **asserts.new_namespace(prepared.explainer)}
+        wanted = [n for n in prepared.global_names if not n.startswith("__")]
+        found = channel.lookup(wanted)
+        under_test = prepared.loaded_globals - channel.modules  # what the tests may be testing
+        namespace = {**_taken(found, entry_point, under_test), **asserts.new_namespace(prepared.explainer)}
         candidate = channel.entry(entry_point) if test.kind == "check" else None
         exec(prepared.code, namespace)  # noqa: S102 - the tests, in the sandbox
         if test.kind == "check":
@@ -162,6 +167,21 @@ def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, e
     except BaseException as exc:  # noqa: BLE001 - any exception of a test is its case's error
         return {"status": "error", "error": _error_text(exc)}
     return {"status": "passed"}
+
+
+def _taken(found: dict[str, Any], entry_point: str, under_test: frozenset[str]) -> dict[str, Any]:
+    """Which of the solution's globals the tests get, of those `found` under the names they
+    use: every one not named like a builtin; one named like a builtin only when it is the
+    function under test, as in `exec(code + tests)` (MBPP 126 defines `sum(a, b)`): the
+    entry point, or, with no entry point given (`entry_point` empty), when the tests read
+    no other global of the solution but its modules (`under_test`: the names they read as
+    globals, modules left out). Otherwise the builtin: a solution's `sorted` or
+    `isinstance` must not stand in for the one the tests apply to the function's answer."""
+    own = {name: value for name, value in found.items() if not hasattr(builtins, name)}
+    name = entry_point.strip()  # empty: none given
+    if not name:
+        return own if own.keys() & under_test else {**found, **own}
+    return {**own, name: found[name]} if name in found else own
 
 
 def _assertion(exc: AssertionError, explainer: asserts.Explainer) -> dict[str, Any]:
@@ -206,15 +226,3 @@ def _solution_ended(pid: int) -> dict[str, Any]:
                                float("inf") if cpu_limit == resource.RLIM_INFINITY else cpu_limit)
     verdict = limit or verdicts.of_end(status, "the solution's process")
     return {"status": verdict.status, "error": verdict.error}
-
-
-def _end(pid: int) -> None:
-    """The solution's process and its CPU time counted in this one's."""
-    try:
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-    try:
-        os.waitpid(pid, 0)
-    except ChildProcessError:
-        pass

@@ -163,6 +163,7 @@ class Channel:
         self.sock = sock
         self.output = output
         self.gone = False  # once the solution is gone, it stays gone, and the case says so
+        self.modules: set[str] = set()  # names `lookup` found bound to a module in the solution
 
     def request(self, message: dict[str, Any] | None) -> dict[str, Any]:
         """Send `message` (None: only wait for the solution's first reply) and return the
@@ -205,6 +206,7 @@ class Channel:
             if name not in names:
                 continue  # only what was asked for: the solution's reply is its own to make
             if "module" in described:
+                self.modules.add(name)
                 loaded = sys.modules.get(str(described["module"]))
                 namespace[name] = loaded if isinstance(loaded, types.ModuleType) else self._resolve(described["ref"])
                 continue

@@ -1,6 +1,7 @@
-# Leave what could outlive a process in a reused sandbox: System V IPC objects, a POSIX
-# message queue, an abstract unix socket held by a detached process; print what this
-# execution can see of such state, then its pid and network namespace.
+# Leave what could outlive a process in a reused sandbox: System V IPC objects (unless
+# given `no-ipc`: a sandbox where one was made is not reused), a POSIX message queue, an
+# abstract unix socket held by a detached process; print what this execution can see of
+# such state, then its pid and network namespace.
 import ctypes
 import os
 import socket
@@ -30,9 +31,10 @@ def state():
 
 print("seen", state())
 print("pid", os.getpid(), "netns", os.readlink("/proc/self/ns/net"), "ipcns", os.readlink("/proc/self/ns/ipc"))
-libc.shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o666)
-libc.msgget(IPC_PRIVATE, IPC_CREAT | 0o666)
-libc.semget(IPC_PRIVATE, 1, IPC_CREAT | 0o666)
+if sys.argv[1:] != ["no-ipc"]:
+    libc.shmget(IPC_PRIVATE, 4096, IPC_CREAT | 0o666)
+    libc.msgget(IPC_PRIVATE, IPC_CREAT | 0o666)
+    libc.semget(IPC_PRIVATE, 1, IPC_CREAT | 0o666)
 mq = ctypes.CDLL("librt.so.1", use_errno=True).mq_open(b"/leftover", os.O_CREAT | os.O_RDWR, 0o600, None)
 print("mq_open", mq, ctypes.get_errno())
 open("/tmp/left", "w").write("x")
