@@ -41,11 +41,15 @@ def service_env(workdir: Path) -> dict[str, str]:
     }
 
 
-def pool_env(workdir: Path) -> dict[str, str]:
-    """Returns the pool baseline's variables: the service's, plus its own session root."""
+def pool_env(workdir: Path, python: str | None = None) -> dict[str, str]:
+    """Returns the pool baseline's variables: the service's, plus its own session root and
+    the interpreter its program cases start (``BENCH_PYTHON``), when one is chosen."""
     sessions = workdir / "pool-sessions"
     sessions.mkdir(exist_ok=True)
-    return {**service_env(workdir), "BENCH_POOL_ROOT": str(sessions)}
+    env = {**service_env(workdir), "BENCH_POOL_ROOT": str(sessions)}
+    if python:
+        env["BENCH_PYTHON"] = python
+    return env
 
 
 def _stop_and_report(processes: list[ManagedProcess]) -> None:

@@ -3,7 +3,10 @@
 Per-case CPU = (CPU per ``eval10`` request - CPU per ``eval1`` request) / 9, over a fixed
 number of sequential requests of each at c=1. The difference cancels what a request costs
 whatever its size (HTTP, validation, the RPC, session binding), leaving what one more case
-costs, which is what the bare fork (``bench/barefork.py``) is compared with.
+costs, which is what the bare fork (``bench/barefork.py``) is compared with. The same
+pair of a 1-case and a 10-case scenario gives it for every kind of case: function cases
+in each isolation (``eval1``/``eval10``, ``eval1_case``/``eval10_case``) and program
+cases (``program1``/``program10``).
 
 What is counted is the supervisor's process tree: the supervisor, the zygote, every
 sandbox and whatever they start (the web tier is not included; it cancels out anyway).
@@ -183,22 +186,43 @@ class ServiceCpuMeter:
 
 
 @dataclass(frozen=True)
+class CpuPair:
+    """Two scenarios that differ only in their number of cases.
+
+    Attributes:
+        few: The scenario with fewer cases (``eval1``).
+        many: The scenario with more cases (``eval10``).
+        few_cases: Cases per request of ``few``.
+        many_cases: Cases per request of ``many``.
+    """
+
+    few: str = "eval1"
+    many: str = "eval10"
+    few_cases: int = 1
+    many_cases: int = 10
+
+    def __post_init__(self) -> None:
+        if self.many_cases <= self.few_cases:
+            raise ValueError(f"{self.many} must have more cases than {self.few}")
+
+
+@dataclass(frozen=True)
 class CaseCpu:
     """The service's per-case CPU and what it was computed from.
 
     Attributes:
         source: ``cgroup`` or ``rusage`` (see the module docstring).
-        requests: Sequential requests of each of ``eval1`` and ``eval10``.
-        eval1_ms: CPU per ``eval1`` request, ms.
-        eval10_ms: CPU per ``eval10`` request, ms.
-        per_case_ms: ``(eval10_ms - eval1_ms) / 9``.
+        requests: Sequential requests of each scenario of the pair.
+        few_ms: CPU per request of the pair's ``few`` scenario (``eval1``), ms.
+        many_ms: CPU per request of its ``many`` scenario (``eval10``), ms.
+        per_case_ms: ``(many_ms - few_ms) / (many_cases - few_cases)``.
         runs: The two measured runs (their errors void the figure).
     """
 
     source: str
     requests: int
-    eval1_ms: float
-    eval10_ms: float
+    few_ms: float
+    many_ms: float
     per_case_ms: float
     runs: tuple[RunResult, RunResult]
 
@@ -209,24 +233,26 @@ class CaseCpu:
 
 
 def measure_case_cpu(
-    meter: ServiceCpuMeter, run_requests: Callable[[str, int], RunResult], requests: int
+    meter: ServiceCpuMeter, run_requests: Callable[[str, int], RunResult], requests: int,
+    pair: CpuPair = CpuPair(),
 ) -> CaseCpu:
-    """Measures the CPU of ``requests`` sequential eval1, then eval10, requests.
+    """Measures the CPU of ``requests`` sequential requests of each scenario of ``pair``.
 
     Args:
         meter: Reads the service's CPU.
-        run_requests: Runs a scenario (``eval1`` or ``eval10``) for exactly that many
+        run_requests: Runs a scenario (``eval1``, ``eval10``...) for exactly that many
             requests at c=1 without warm-up and returns the run.
         requests: Requests of each.
+        pair: The two scenarios (default ``eval1`` and ``eval10``).
     """
     per_request: list[float] = []
     runs: list[RunResult] = []
-    for name in ("eval1", "eval10"):
+    for name in (pair.few, pair.many):
         before = meter.quiet_sample()
         run = run_requests(name, requests)
         used = meter.quiet_sample() - before
         runs.append(run)
         per_request.append(used / max(run.ok + run.errors, 1) * 1000.0)
-    eval1_ms, eval10_ms = per_request
-    return CaseCpu(meter.source, requests, eval1_ms, eval10_ms, (eval10_ms - eval1_ms) / 9,
-                   (runs[0], runs[1]))
+    few_ms, many_ms = per_request
+    per_case = (many_ms - few_ms) / (pair.many_cases - pair.few_cases)
+    return CaseCpu(meter.source, requests, few_ms, many_ms, per_case, (runs[0], runs[1]))

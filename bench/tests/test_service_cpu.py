@@ -6,7 +6,9 @@ import os
 import subprocess
 import sys
 
-from bench.service_cpu import CaseCpu, ServiceCpuMeter, measure_case_cpu
+import pytest
+
+from bench.service_cpu import CaseCpu, CpuPair, ServiceCpuMeter, measure_case_cpu
 from bench.stats import RunResult
 
 BURN = "sum(i * i for i in range(3_000_000))"
@@ -45,5 +47,24 @@ def test_per_case_cpu_is_the_difference_over_nine() -> None:
 
     cpu = measure_case_cpu(meter, run, 20)
     assert isinstance(cpu, CaseCpu) and cpu.errors == 0
-    assert round(cpu.eval1_ms, 6) == 10.0 and round(cpu.eval10_ms, 6) == 100.0
+    assert round(cpu.few_ms, 6) == 10.0 and round(cpu.many_ms, 6) == 100.0
     assert round(cpu.per_case_ms, 6) == 10.0
+
+
+def test_any_pair_of_scenarios_gives_its_per_case_cpu() -> None:
+    meter = _FakeMeter()
+    asked: list[str] = []
+
+    def run(name: str, count: int) -> RunResult:
+        asked.append(name)
+        meter.now += count * (0.011 if name == "program1" else 0.074)
+        return RunResult(f"cpu_{name}", "service", 1, count, 0, 1.0, None)
+
+    cpu = measure_case_cpu(meter, run, 10, CpuPair("program1", "program10", 1, 10))
+    assert asked == ["program1", "program10"]
+    assert round(cpu.per_case_ms, 6) == 7.0
+
+
+def test_a_pair_needs_more_cases_on_its_many_side() -> None:
+    with pytest.raises(ValueError):
+        CpuPair("eval10", "eval1", 10, 1)
