@@ -163,6 +163,15 @@ def running_app(
     Raises:
         StartError: If gunicorn exits or the app does not answer in time.
     """
+    with running_app_process(name, app, repo, workdir, timeout, extra_env) as (base_url, _process):
+        yield base_url
+
+
+@contextmanager
+def running_app_process(
+    name: str, app: str, repo: Path, workdir: Path, timeout: float, extra_env: Mapping[str, str]
+) -> Iterator[tuple[str, ManagedProcess]]:
+    """:func:`running_app`, yielding the gunicorn master's process too (to read its CPU)."""
     command = app_command(repo, service_commands(repo)["web"], app)
     port = free_port()
     env = loopback_env(os.environ, port, workdir / f"{name}.ctl", extra_env)
@@ -171,6 +180,6 @@ def running_app(
         process.start(repo, env)
         base_url = f"http://127.0.0.1:{port}"
         wait_ready(f"{base_url}/ping", [process], timeout)
-        yield base_url
+        yield base_url, process
     finally:
         _stop_and_report([process])
