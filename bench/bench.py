@@ -426,6 +426,11 @@ def _load_average() -> float | None:
         return None
 
 
+def _load_text(load: float | None) -> str:
+    """A load average for the report (``?`` where the system has none)."""
+    return "?" if load is None else f"{load:.2f}"
+
+
 def _git_commit() -> str | None:
     """Returns the checked-out commit, to tie figures to the code they measured."""
     try:
@@ -495,6 +500,9 @@ def _report(harness: Harness, args: argparse.Namespace) -> int:
     verdicts = judge(results)
     earlier = judge(results, EARLIER_TARGETS)
     print(render(results, verdicts, earlier))
+    print(f"\nLoad average (1 min) on {os.cpu_count()} CPUs: {_load_text(harness.load_at_start)} at the "
+          f"start, {_load_text(_load_average())} at the end (other work shares the machine above "
+          f"{os.cpu_count()})")
     if harness.notes:
         print("\nNotes\n" + "\n".join(f"  {note}" for note in harness.notes))
     if args.json is not None:
