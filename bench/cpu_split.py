@@ -107,12 +107,14 @@ class Proc:
         own: Its own user and system CPU.
         reaped: The CPU of the children it has waited for.
         reaped_role: What those children were.
+        parent: Its parent's pid.
     """
 
     role: str
     own: float
     reaped: float
     reaped_role: str
+    parent: int = 0
 
 
 def _walk(root: int) -> Iterator[tuple[psutil.Process, int]]:
@@ -145,23 +147,43 @@ def sample(roots: Mapping[str, int]) -> dict[int, Proc]:
     for tree, root in roots.items():
         for process, depth in _walk(root):
             try:
-                times = process.cpu_times()
+                times, parent = process.cpu_times(), process.ppid()
             except psutil.NoSuchProcess:
                 continue
             role, reaped_role = classify(depth, tree == "web")
             found[process.pid] = Proc(role, times.user + times.system,
-                                      times.children_user + times.children_system, reaped_role)
+                                      times.children_user + times.children_system, reaped_role, parent)
     return found
 
 
-def by_role(procs: Mapping[int, Proc]) -> dict[str, float]:
-    """CPU seconds per role: each process's own, and its reaped children's under theirs."""
-    totals: dict[str, float] = {}
-    for proc in procs.values():
-        totals[proc.role] = totals.get(proc.role, 0.0) + proc.own
-        totals[proc.reaped_role] = totals.get(proc.reaped_role, 0.0) + proc.reaped
-    totals.pop("-", None)
-    return totals
+def used_by_role(before: Mapping[int, Proc], after: Mapping[int, Proc]) -> dict[str, float]:
+    """CPU seconds per role between two samples (``bench.service_cpu.used_between``, by
+    role): a process that ended in between is counted in its surviving ancestor's reaped
+    CPU, less what it had used before the first sample, never more than that grew by."""
+    used: dict[str, float] = {}
+
+    def add(role: str, seconds: float) -> None:
+        used[role] = used.get(role, 0.0) + seconds
+
+    for pid, proc in after.items():
+        earlier = before.get(pid)
+        add(proc.role, proc.own - (earlier.own if earlier else 0.0))
+        add(proc.reaped_role, proc.reaped - (earlier.reaped if earlier else 0.0))
+    owed: dict[int, float] = {}
+    for pid, proc in before.items():
+        if pid in after:
+            continue
+        ancestor = proc.parent
+        while ancestor in before and ancestor not in after:
+            ancestor = before[ancestor].parent
+        if ancestor in after:
+            owed[ancestor] = owed.get(ancestor, 0.0) + proc.own + proc.reaped
+    for ancestor, amount in owed.items():
+        earlier = before.get(ancestor)
+        grown = after[ancestor].reaped - (earlier.reaped if earlier else 0.0)
+        add(after[ancestor].reaped_role, -min(amount, max(grown, 0.0)))
+    used.pop("-", None)
+    return used
 
 
 def quiet_sample(roots: Mapping[str, int]) -> dict[int, Proc]:
@@ -171,7 +193,7 @@ def quiet_sample(roots: Mapping[str, int]) -> dict[int, Proc]:
     while time.monotonic() < deadline:
         time.sleep(SETTLE_INTERVAL_S)
         now = sample(roots)
-        if sum(by_role(now).values()) - sum(by_role(last).values()) < SETTLE_CPU_S:
+        if sum(used_by_role(last, now).values()) < SETTLE_CPU_S:
             return now
         last = now
     return last
@@ -207,14 +229,13 @@ class Split:
 
 def split_cpu(roots: Mapping[str, int], run: Callable[[], RunResult], scenario: str) -> Split:
     """Runs the requests between two quiet samples; returns the CPU per request by role."""
-    before = by_role(quiet_sample(roots))
+    before = quiet_sample(roots)
     client_before = _client_cpu()
     result = run()
     client = _client_cpu() - client_before
-    after = by_role(quiet_sample(roots))
+    used = used_by_role(before, quiet_sample(roots))
     count = max(result.ok + result.errors, 1)
-    ms = {role: (after.get(role, 0.0) - before.get(role, 0.0)) / count * 1000.0
-          for role in after.keys() | before.keys()}
+    ms = {role: seconds / count * 1000.0 for role, seconds in used.items()}
     ms["client"] = client / count * 1000.0
     return Split(scenario, count, ms, result)
 

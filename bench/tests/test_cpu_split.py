@@ -6,11 +6,11 @@ from pathlib import Path
 
 from bench.cpu_split import (
     Proc,
-    by_role,
     classify,
     read_perf_script,
     stack_category,
     summarize_folded,
+    used_by_role,
     waits,
 )
 
@@ -24,10 +24,16 @@ def test_each_level_of_the_trees_has_its_role() -> None:
     assert classify(1, web=True) == ("web worker", "web children")
 
 
-def test_ended_children_count_under_their_own_role() -> None:
-    procs = {1: Proc("supervisor", 1.0, 0.5, "-"), 2: Proc("template", 0.2, 3.0, "unit"),
-             3: Proc("unit", 0.1, 0.0, "unit")}
-    assert by_role(procs) == {"supervisor": 1.0, "template": 0.2, "unit": 3.1}
+def test_ended_children_count_under_their_own_role_from_the_first_sample_on() -> None:
+    # the spare unit (pid 3, 0.1 s so far) serves the job and ends (0.4 s in all): its
+    # template's reaped CPU grows by 0.4, of which 0.3 is new; a new spare used 0.05
+    before = {1: Proc("supervisor", 1.0, 0.5, "-", 0), 2: Proc("template", 0.2, 3.0, "unit", 9),
+              3: Proc("unit", 0.1, 0.0, "unit", 2)}
+    after = {1: Proc("supervisor", 1.5, 0.5, "-", 0), 2: Proc("template", 0.25, 3.4, "unit", 9),
+             4: Proc("unit", 0.05, 0.0, "unit", 2)}
+    used = used_by_role(before, after)
+    assert used.keys() == {"supervisor", "template", "unit"}
+    assert [round(used[role], 6) for role in ("supervisor", "template", "unit")] == [0.5, 0.05, 0.35]
 
 
 def test_lines_that_wait_are_told_from_lines_that_work(tmp_path: Path) -> None:
