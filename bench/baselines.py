@@ -19,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from bench.api import ApiClient, WrongAnswer, expect_equal
+from bench.answers import WrongAnswer, expect_equal
+from bench.api import ApiClient
 from bench.load import Budget, Worker, run_load
 from bench.problems import Problem, add_problem
 from bench.scenarios import SCENARIOS, SMALL_FILE, SessionPool, Target, measure, small_file

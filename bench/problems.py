@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bench.api import WrongAnswer, expect_equal, field
+from bench.answers import WrongAnswer, expect_equal, field
 
 ADD_CODE = "def add(a, b):\n    return a + b"
 

@@ -16,8 +16,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bench.api import ApiClient, HttpError, WrongAnswer, expect_equal
-from bench.api import field as reply_field
+from bench.answers import WrongAnswer, expect_equal
+from bench.answers import field as reply_field
+from bench.api import ApiClient, HttpError
 from bench.humaneval import humaneval_problems, humaneval_test_problems
 from bench.load import Budget, run_load
 from bench.problems import (

@@ -51,3 +51,11 @@ def test_the_child_ends_with_os_exit_not_the_interpreter_s_exit() -> None:
     done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
                           text=True, timeout=60, check=True)
     assert done.stdout.splitlines() == ["5", "exit handler"]
+
+
+def test_it_runs_in_an_interpreter_without_the_harness_s_packages() -> None:
+    # -S: no site-packages (no requests), as a sandbox interpreter may be
+    done = subprocess.run([sys.executable, "-S", "-m", "bench.barefork", "--iterations", "5"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert '"iterations": 5' in done.stdout

@@ -9,7 +9,7 @@ from dataclasses import replace
 
 import pytest
 
-from bench.api import WrongAnswer
+from bench.answers import WrongAnswer
 from bench.baselines import naive_status
 from bench.problems import (
     BAD_CASE,
