@@ -13,12 +13,10 @@ from urllib.parse import urlsplit
 
 import requests
 
+from bench.answers import WrongAnswer
+
 #: Seconds a single HTTP request may take before it counts as an error.
 DEFAULT_HTTP_TIMEOUT_S = 30.0
-
-
-class WrongAnswer(Exception):
-    """The target answered with a success status, but not what was expected."""
 
 
 class HttpError(Exception):
@@ -111,16 +109,3 @@ def _decode(reply: requests.Response, method: str, path: str, expect: int) -> An
         return reply.json()
     except ValueError as error:
         raise WrongAnswer(f"{method} {path}: body is not JSON: {reply.text[:100]!r}") from error
-
-
-def expect_equal(what: str, got: Any, expected: Any) -> None:
-    """Raises :class:`WrongAnswer` naming ``what`` unless ``got == expected``."""
-    if got != expected:
-        raise WrongAnswer(f"{what}: expected {expected!r}, got {got!r}"[:300])
-
-
-def field(reply: Any, name: str) -> Any:
-    """Returns ``reply[name]``, or raises :class:`WrongAnswer` if the reply lacks it."""
-    if not isinstance(reply, dict) or name not in reply:
-        raise WrongAnswer(f"reply has no {name!r}: {str(reply)[:200]}")
-    return reply[name]

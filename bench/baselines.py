@@ -1,9 +1,10 @@
 """The baselines the targets are stated against, measured in the same run as the service.
 
 Absolute figures depend on the machine; ratios to these baselines mostly do not. So the
-simple grader (the ``pool`` app), the naive grader (a fresh interpreter per case), the
-bare interpreter start, and the bare web tier (the echo app) are all driven by the same
-load loop as the service; the ``pool`` app even by the same scenario code.
+simple grader (the ``pool`` app), the naive program grader (the same app's program
+cases: ``python3 main.py`` per case), the naive grader (a fresh interpreter per case),
+the bare interpreter start, and the bare web tier (the echo app) are all driven by the
+same load loop as the service; the ``pool`` app even by the same scenario code.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
 
-from bench.api import ApiClient, WrongAnswer, expect_equal
+from bench.answers import WrongAnswer, expect_equal
+from bench.api import ApiClient
 from bench.load import Budget, Worker, run_load
 from bench.problems import Problem, add_problem
 from bench.scenarios import SCENARIOS, SMALL_FILE, SessionPool, Target, measure, small_file
@@ -28,13 +30,41 @@ from bench.stats import RunResult
 NAIVE_CASE_TIMEOUT_S = 5.0
 
 #: Names accepted by ``--baselines``.
-BASELINE_GROUPS = ("pool", "naive", "bare", "echo")
+BASELINE_GROUPS = ("pool", "naive_program", "naive", "bare", "echo")
 
 #: The scenarios the ``pool`` baseline is measured on (its runs are named ``pool_<name>``).
-POOL_SCENARIOS = ("eval1", "eval10", "eval10_imports", "run_echo", "humaneval")
+POOL_SCENARIOS = ("eval1", "eval10", "eval10_imports", "run_echo", "humaneval",
+                  "humaneval_tests")
+
+#: The pool run each service scenario is compared with. The pool has no isolation levels,
+#: so ``eval10`` is the yardstick of ``eval10_case`` too, measured once.
+POOL_YARDSTICK = {**{name: name for name in POOL_SCENARIOS},
+                  "eval1_case": "eval1", "eval10_case": "eval10"}
 
 #: Prefix of the ``pool`` baseline's run names.
 POOL_PREFIX = "pool_"
+
+#: The program scenarios the naive program grader is measured on (the pool app's program
+#: cases; its runs are named ``naive_<name>``).
+NAIVE_PROGRAM_SCENARIOS = ("program1", "program10")
+
+#: Prefix of the naive program grader's run names.
+NAIVE_PREFIX = "naive_"
+
+
+def pool_scenarios(selected: list[str]) -> list[str]:
+    """The pool scenarios that the selected service scenarios are compared with.
+
+    With none (``--scenarios none``), all of them, so the baseline can be measured alone.
+    """
+    wanted = {POOL_YARDSTICK[name] for name in selected if name in POOL_YARDSTICK}
+    return [name for name in POOL_SCENARIOS if name in wanted] or list(POOL_SCENARIOS)
+
+
+def naive_program_scenarios(selected: list[str]) -> list[str]:
+    """The program scenarios to measure the naive program grader on (all without any)."""
+    return ([name for name in NAIVE_PROGRAM_SCENARIOS if name in selected]
+            or list(NAIVE_PROGRAM_SCENARIOS))
 
 
 def host_python(explicit: str | None, sandbox_path: str | None) -> str:
@@ -214,19 +244,20 @@ def measure_pool(
     on_result: Callable[[RunResult], None],
     http_timeout: float,
     session_prefix: str,
+    prefix: str = POOL_PREFIX,
 ) -> tuple[list[RunResult], int]:
     """Measures the simple-grader app on ``scenarios`` with the service's own scenario code.
 
     Returns:
-        The runs (named ``pool_<scenario>``) and the number of session deletions that
-        failed.
+        The runs (named ``<prefix><scenario>``: ``pool_eval1``, ``naive_program10``) and
+        the number of session deletions that failed.
     """
     sessions = SessionPool(Target(pool_url, None, http_timeout), session_prefix)
     results: list[RunResult] = []
     try:
         for name in scenarios:
             results += measure(SCENARIOS[name], sessions, concurrencies, budget, on_result,
-                               prefix=POOL_PREFIX, kind="baseline")
+                               prefix=prefix, kind="baseline")
     finally:
         failures = sessions.delete_all()
     return results, failures

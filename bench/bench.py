@@ -39,13 +39,15 @@ from bench.report import (  # noqa: E402
     BARE_FORK_CPU,
     BARE_FORK_WALL,
     CASE_CPU,
+    CASE_MODE_CPU,
     EARLIER_TARGETS,
-    EVAL1_CPU,
-    EVAL10_CPU,
+    PROGRAM_CASE_CPU,
     Figure,
     Results,
+    is_one_pass,
     judge,
     render,
+    request_cpu,
     to_json,
 )
 from bench.scenarios import SCENARIOS, SessionPool, Target, measure, sandbox_python  # noqa: E402
@@ -56,13 +58,27 @@ from bench.servers import (  # noqa: E402
     running_service,
     service_env,
 )
-from bench.service_cpu import ServiceCpuMeter, measure_case_cpu  # noqa: E402
+from bench.service_cpu import CpuPair, ServiceCpuMeter, measure_case_cpu  # noqa: E402
 from bench.stats import RunResult  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 
 #: Longest any single run may go on starting operations, whatever ``--duration`` says.
 MAX_RUN_SECONDS = 600.0
+
+
+def _pair(few: str, many: str) -> CpuPair:
+    """The per-case CPU pair of two fixed-problem scenarios, with their case counts."""
+    return CpuPair(few, many, SCENARIOS[few].cases, SCENARIOS[many].cases)
+
+
+#: The per-case CPU measurements: the scenario pair, and the figure it gives. Each is made
+#: when the pair's many-case scenario is among the selected scenarios.
+CPU_PAIRS: tuple[tuple[CpuPair, str], ...] = (
+    (_pair("eval1", "eval10"), CASE_CPU),
+    (_pair("eval1_case", "eval10_case"), CASE_MODE_CPU),
+    (_pair("program1", "program10"), PROGRAM_CASE_CPU),
+)
 
 
 def _int_list(text: str) -> list[int]:
@@ -226,7 +242,7 @@ class Harness:
         """
         self.runs += runs
         for run in runs:
-            if run.name.endswith("humaneval") and run.errors:
+            if is_one_pass(run.name) and run.errors:
                 samples = "; ".join(run.error_samples[:3])
                 self._note(f"{run.name}: {run.errors} of {run.ok + run.errors} canonical "
                            f"solutions did not pass: {samples}")
@@ -234,32 +250,37 @@ class Harness:
     def run_case_cpu(self) -> None:
         """Measures the service's per-case CPU (needs ``--start``: the supervisor's pid).
 
+        One measurement per pair of ``CPU_PAIRS`` whose many-case scenario was selected.
         Runs after the scenarios, so the service is warm, and before the baselines, so
         nothing else the harness started is using the CPU.
         """
-        wanted = {"eval1", "eval10"} <= set(self.args.scenarios)
+        pairs = [(pair, key) for pair, key in CPU_PAIRS if pair.many in self.args.scenarios]
         pid = self.service.supervisor_pid if self.service else None
-        if self.args.cpu_requests < 1 or not wanted or pid is None or self._service_dead():
+        if self.args.cpu_requests < 1 or not pairs or pid is None:
             return
-        print(f"per-case CPU: {self.args.cpu_requests} sequential eval1 and eval10 requests",
-              file=sys.stderr, flush=True)
         pool = self.pool(0)
 
         def run_requests(name: str, count: int) -> RunResult:
             budget = replace(self.budget, duration_s=None, requests=count, warmup=0)
             return measure(SCENARIOS[name], pool, [1], budget, progress, prefix="cpu_")[0]
 
-        try:
-            meter = ServiceCpuMeter(pid)
-            cpu = measure_case_cpu(meter, run_requests, self.args.cpu_requests)
-        except Exception as error:  # noqa: BLE001 - report it and go on
-            self._note(f"per-case CPU could not be measured: {type(error).__name__}: {error}")
-            return
-        self._record(list(cpu.runs))
-        self.cpu_source = cpu.source
-        self.figures[EVAL1_CPU] = Figure(cpu.eval1_ms, cpu.errors)
-        self.figures[EVAL10_CPU] = Figure(cpu.eval10_ms, cpu.errors)
-        self.figures[CASE_CPU] = Figure(cpu.per_case_ms, cpu.errors)
+        for pair, key in pairs:
+            if self._service_dead():
+                return
+            print(f"per-case CPU: {self.args.cpu_requests} sequential {pair.few} and "
+                  f"{pair.many} requests", file=sys.stderr, flush=True)
+            try:
+                meter = ServiceCpuMeter(pid)
+                cpu = measure_case_cpu(meter, run_requests, self.args.cpu_requests, pair)
+            except Exception as error:  # noqa: BLE001 - report it and go on
+                self._note(f"per-case CPU ({pair.many}) could not be measured: "
+                           f"{type(error).__name__}: {error}")
+                continue
+            self._record(list(cpu.runs))
+            self.cpu_source = cpu.source
+            self.figures[request_cpu(pair.few)] = Figure(cpu.few_ms, cpu.errors)
+            self.figures[request_cpu(pair.many)] = Figure(cpu.many_ms, cpu.errors)
+            self.figures[key] = Figure(cpu.per_case_ms, cpu.errors)
 
     def _service_dead(self) -> bool:
         """Notes (once) and returns whether a process of the started service has exited."""
@@ -277,7 +298,7 @@ class Harness:
         Called before the scenarios, while the service is fresh, so that the question to the
         sandbox does not depend on how the service fared under load.
         """
-        if not {"naive", "bare"} & set(self.args.baselines):
+        if not {"naive", "bare", "naive_program"} & set(self.args.baselines):
             return
         if self.args.python is None and self.args.scenarios:
             try:
@@ -292,8 +313,8 @@ class Harness:
         """Measures the selected baselines at the same concurrencies as the service."""
         chosen = self.args.baselines
         conc, budget = self.args.concurrency, self.budget
-        if "pool" in chosen:
-            self._run_pool()
+        if {"pool", "naive_program"} & set(chosen):
+            self._run_pool_app()
         if "naive" in chosen:
             assert self.python is not None, "choose_python() comes first"
             print("baseline naive: a fresh interpreter per case", file=sys.stderr, flush=True)
@@ -314,25 +335,35 @@ class Harness:
             except StartError as error:
                 self._note(f"echo app did not start: {error}")
 
-    def _run_pool(self) -> None:
-        """Measures the simple-grader app on the selected scenarios it is compared on.
+    def _run_pool_app(self) -> None:
+        """Measures the simple-grader app: the ``pool`` baseline on the scenarios it is
+        compared on, and its program cases as the naive program grader (``naive_program``).
 
-        With no comparable scenario selected (``--scenarios none``), on all of them, so
-        the baseline can be measured on its own.
+        With no comparable scenario selected (``--scenarios none``), each group measures
+        all of its scenarios, so the baselines can be measured on their own.
         """
-        names = [n for n in baselines.POOL_SCENARIOS if n in self.args.scenarios]
-        names = names or list(baselines.POOL_SCENARIOS)
-        print(f"baseline pool: process pool per request, subprocess per command "
-              f"({', '.join(names)})", file=sys.stderr, flush=True)
+        chosen, scenarios = self.args.baselines, self.args.scenarios
+        groups: list[tuple[str, list[str], str]] = []
+        if "pool" in chosen:
+            groups.append((baselines.POOL_PREFIX, baselines.pool_scenarios(scenarios),
+                           "process pool per request, subprocess per command"))
+        if "naive_program" in chosen:
+            groups.append((baselines.NAIVE_PREFIX, baselines.naive_program_scenarios(scenarios),
+                           f"{self.python} main.py per program case"))
         try:
             with running_app("pool", POOL_APP, REPO, self.workdir, self.args.start_timeout,
-                             pool_env(self.workdir)) as pool_url:
-                runs, failures = baselines.measure_pool(
-                    pool_url, names, self.args.concurrency, self.budget, progress,
-                    self.args.http_timeout, f"{self.pools[0].prefix}-pool")
-                self._record(runs)
-                if failures:
-                    self._note(f"{failures} pool baseline session deletions failed")
+                             pool_env(self.workdir, self.python)) as pool_url:
+                for prefix, names, what in groups:
+                    print(f"baseline {prefix.rstrip('_')}: {what} ({', '.join(names)})",
+                          file=sys.stderr, flush=True)
+                    runs, failures = baselines.measure_pool(
+                        pool_url, names, self.args.concurrency, self.budget, progress,
+                        self.args.http_timeout, f"{self.pools[0].prefix}-{prefix.rstrip('_')}",
+                        prefix)
+                    self._record(runs)
+                    if failures:
+                        self._note(f"{failures} {prefix.rstrip('_')} baseline session "
+                                   "deletions failed")
         except StartError as error:
             self._note(f"pool app did not start: {error}")
 
@@ -393,6 +424,11 @@ def _load_average() -> float | None:
         return os.getloadavg()[0]
     except OSError:
         return None
+
+
+def _load_text(load: float | None) -> str:
+    """A load average for the report (``?`` where the system has none)."""
+    return "?" if load is None else f"{load:.2f}"
 
 
 def _git_commit() -> str | None:
@@ -464,6 +500,9 @@ def _report(harness: Harness, args: argparse.Namespace) -> int:
     verdicts = judge(results)
     earlier = judge(results, EARLIER_TARGETS)
     print(render(results, verdicts, earlier))
+    print(f"\nLoad average (1 min) on {os.cpu_count()} CPUs: {_load_text(harness.load_at_start)} at the "
+          f"start, {_load_text(_load_average())} at the end (other work shares the machine above "
+          f"{os.cpu_count()})")
     if harness.notes:
         print("\nNotes\n" + "\n".join(f"  {note}" for note in harness.notes))
     if args.json is not None:

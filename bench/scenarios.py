@@ -16,11 +16,19 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from bench.api import ApiClient, HttpError, WrongAnswer, expect_equal
-from bench.api import field as reply_field
-from bench.humaneval import humaneval_problems
+from bench.answers import WrongAnswer, expect_equal
+from bench.answers import field as reply_field
+from bench.api import ApiClient, HttpError
+from bench.humaneval import humaneval_problems, humaneval_test_problems
 from bench.load import Budget, run_load
-from bench.problems import Problem, add_problem, batch_problems, check_evaluation, imports_problem
+from bench.problems import (
+    Problem,
+    add_problem,
+    batch_problems,
+    check_evaluation,
+    imports_problem,
+    program_problem,
+)
 from bench.stats import RunResult
 
 #: Small files put in every session of the ``fork`` scenario.
@@ -292,6 +300,8 @@ class Scenario:
         one_pass: For a scenario whose figure is the wall time of evaluating a fixed set
             once (``humaneval``): returns that set. Such a scenario runs once, at
             ``ONE_PASS_CONCURRENCY``, without warm-up, one request per problem.
+        cases: Cases per operation of an evaluation scenario of one fixed problem (the
+            per-case CPU is computed from two such scenarios); 0 for the others.
     """
 
     name: str
@@ -299,18 +309,40 @@ class Scenario:
     build: Callable[[OpContext], Op]
     files: int = 0
     one_pass: Callable[[], list[Problem]] | None = None
+    cases: int = 0
+
+
+def _fixed(name: str, summary: str, problem: Problem) -> Scenario:
+    """An evaluation scenario sending one problem over and over."""
+    return Scenario(name, summary, _evaluate([problem]), cases=len(problem.cases))
+
+
+def _case_isolation(problem: Problem) -> Problem:
+    """The ``isolation: "case"`` form of a problem: every case in its own process."""
+    return replace(problem, isolation="case")
 
 
 SCENARIOS: dict[str, Scenario] = {
     scenario.name: scenario
     for scenario in (
-        Scenario("eval1", "evaluate_code: add, 1 case", _evaluate([add_problem(1)])),
-        Scenario("eval10", "evaluate_code: add, 10 cases", _evaluate([add_problem(10)])),
-        Scenario("eval10_imports", "evaluate_code: add after 6 stdlib imports, 10 cases",
-                 _evaluate([imports_problem(10)])),
+        _fixed("eval1", "evaluate_code: add, 1 case", add_problem(1)),
+        _fixed("eval10", "evaluate_code: add, 10 cases", add_problem(10)),
+        _fixed("eval10_imports", "evaluate_code: add after 6 stdlib imports, 10 cases",
+               imports_problem(10)),
+        _fixed("eval1_case", "evaluate_code: add, 1 case, isolation case",
+               _case_isolation(add_problem(1))),
+        _fixed("eval10_case", "evaluate_code: add, 10 cases, isolation case",
+               _case_isolation(add_problem(10))),
+        _fixed("program1", "evaluate_code: a stdin/stdout Python program (a+b), 1 case",
+               program_problem(1)),
+        _fixed("program10", "evaluate_code: a stdin/stdout Python program (a+b), 10 cases",
+               program_problem(10)),
         Scenario("humaneval", "evaluate_code: every convertible HumanEval problem once, "
                  f"{ONE_PASS_CONCURRENCY} clients", _evaluate_feed,
                  one_pass=functools.cache(humaneval_problems)),
+        Scenario("humaneval_tests", "evaluate_code: every HumanEval problem once in test-code "
+                 f"mode (tests = its check), {ONE_PASS_CONCURRENCY} clients", _evaluate_feed,
+                 one_pass=functools.cache(humaneval_test_problems)),
         Scenario("batch", "evaluate_code: 100 problems x 10 cases, some fail/raise/loop",
                  _evaluate(batch_problems())),
         Scenario("run_py", "run: python3 -c pass", _run("python3 -c pass", None)),

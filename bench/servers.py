@@ -41,11 +41,15 @@ def service_env(workdir: Path) -> dict[str, str]:
     }
 
 
-def pool_env(workdir: Path) -> dict[str, str]:
-    """Returns the pool baseline's variables: the service's, plus its own session root."""
+def pool_env(workdir: Path, python: str | None = None) -> dict[str, str]:
+    """Returns the pool baseline's variables: the service's, plus its own session root and
+    the interpreter its program cases start (``BENCH_PYTHON``), when one is chosen."""
     sessions = workdir / "pool-sessions"
     sessions.mkdir(exist_ok=True)
-    return {**service_env(workdir), "BENCH_POOL_ROOT": str(sessions)}
+    env = {**service_env(workdir), "BENCH_POOL_ROOT": str(sessions)}
+    if python:
+        env["BENCH_PYTHON"] = python
+    return env
 
 
 def _stop_and_report(processes: list[ManagedProcess]) -> None:
@@ -161,6 +165,15 @@ def running_app(
     Raises:
         StartError: If gunicorn exits or the app does not answer in time.
     """
+    with running_app_process(name, app, repo, workdir, timeout, extra_env) as (base_url, _process):
+        yield base_url
+
+
+@contextmanager
+def running_app_process(
+    name: str, app: str, repo: Path, workdir: Path, timeout: float, extra_env: Mapping[str, str]
+) -> Iterator[tuple[str, ManagedProcess]]:
+    """:func:`running_app`, yielding the gunicorn master's process too (to read its CPU)."""
     command = app_command(repo, service_commands(repo)["web"], app)
     port = free_port()
     env = loopback_env(os.environ, port, workdir / f"{name}.ctl", extra_env)
@@ -169,6 +182,6 @@ def running_app(
         process.start(repo, env)
         base_url = f"http://127.0.0.1:{port}"
         wait_ready(f"{base_url}/ping", [process], timeout)
-        yield base_url
+        yield base_url, process
     finally:
         _stop_and_report([process])

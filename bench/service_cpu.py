@@ -3,7 +3,10 @@
 Per-case CPU = (CPU per ``eval10`` request - CPU per ``eval1`` request) / 9, over a fixed
 number of sequential requests of each at c=1. The difference cancels what a request costs
 whatever its size (HTTP, validation, the RPC, session binding), leaving what one more case
-costs, which is what the bare fork (``bench/barefork.py``) is compared with.
+costs, which is what the bare fork (``bench/barefork.py``) is compared with. The same
+pair of a 1-case and a 10-case scenario gives it for every kind of case: function cases
+in each isolation (``eval1``/``eval10``, ``eval1_case``/``eval10_case``) and program
+cases (``program1``/``program10``).
 
 What is counted is the supervisor's process tree: the supervisor, the zygote, every
 sandbox and whatever they start (the web tier is not included; it cancels out anyway).
@@ -17,6 +20,10 @@ Two sources, the first that this machine offers:
   it started, so the CPU of every process that ended is in its parent's figure, and that
   of every live one in its own: nothing is counted twice or missed, provided the tree's
   processes are reaped inside the tree.
+
+A process that ends between two readings is counted through the ancestor that reaped it
+(``used_between``); one reaped outside the tree (its sandbox torn down around it) loses
+what it used since the first reading instead of taking its whole life off the figure.
 
 A cgroup v1 ``cpu`` hierarchy without ``cpuacct`` (this project's usual test machine)
 has no usage counter, so ``rusage`` is used there; the report names the source. psutil
@@ -151,35 +158,127 @@ class ServiceCpuMeter:
         self._cgroup = cgroup_usage_reader(self.supervisor_pid)
         self.source = "cgroup" if self._cgroup is not None else "rusage"
 
-    def sample(self) -> float:
-        """Returns the tree's CPU seconds so far."""
-        total = self._cgroup() if self._cgroup is not None else 0.0
+    def snapshot(self) -> Snapshot:
+        """Reads the CPU of the cgroup (if any) and of every process of the tree."""
+        cgroup = self._cgroup() if self._cgroup is not None else 0.0
+        procs: dict[int, ProcCpu] = {}
         for process in _tree(self.supervisor_pid):
             try:
-                times = process.cpu_times()
+                times, parent = process.cpu_times(), process.ppid()
             except psutil.NoSuchProcess:
                 continue
             if self._cgroup is None:
-                total += times.user + times.system + times.children_user + times.children_system
+                procs[process.pid] = ProcCpu(parent, times.user + times.system,
+                                             times.children_user + times.children_system)
             elif not _in_sandbox_cgroup(process.pid):
-                total += times.user + times.system
-        return total
+                procs[process.pid] = ProcCpu(parent, times.user + times.system, 0.0)
+        return Snapshot(cgroup, procs)
 
-    def quiet_sample(self) -> float:
-        """Samples once the service has stopped working (its pool refilled after a request).
+    def sample(self) -> float:
+        """Returns the tree's CPU seconds so far."""
+        return self.snapshot().total
+
+    def quiet_snapshot(self) -> Snapshot:
+        """Reads once the service has stopped working (its pool refilled after a request).
 
         Without this, work a request caused but the service did after answering (forking
         the next sandbox, reaping the last) would land in the next measurement or in none.
         """
         deadline = time.monotonic() + SETTLE_TIMEOUT_S
-        last = self.sample()
+        last = self.snapshot()
         while time.monotonic() < deadline:
             time.sleep(SETTLE_INTERVAL_S)
-            now = self.sample()
-            if now - last < SETTLE_CPU_S:
+            now = self.snapshot()
+            if used_between(last, now) < SETTLE_CPU_S:
                 return now
             last = now
         return last
+
+
+@dataclass(frozen=True)
+class ProcCpu:
+    """One process's CPU seconds as read at one moment.
+
+    Attributes:
+        parent: Its parent's pid.
+        own: Its own user and system CPU.
+        reaped: That of the children it has waited for.
+    """
+
+    parent: int
+    own: float
+    reaped: float
+
+    @property
+    def total(self) -> float:
+        """Its CPU and that of everything it has reaped."""
+        return self.own + self.reaped
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """The service's CPU at one moment: its sandboxes' cgroup (0 without one) and every
+    process of its tree read alone (without the cgroup: all of them)."""
+
+    cgroup: float
+    procs: dict[int, ProcCpu]
+
+    @property
+    def total(self) -> float:
+        """Every CPU second the snapshot accounts for."""
+        return self.cgroup + sum(proc.total for proc in self.procs.values())
+
+
+def used_between(before: Snapshot, after: Snapshot) -> float:
+    """The CPU seconds the tree used between two snapshots.
+
+    A process alive at both counts what it used in between, itself and in the children it
+    reaped; one born in between counts all of it. One that ended in between is in the
+    reaped CPU of its parent (or, if that ended too, of the nearest ancestor still alive),
+    whole: what it had used before the first snapshot is taken off again, but never more
+    than that ancestor's reaped CPU grew by. A process reaped outside the tree (an orphan
+    whose sandbox went) thus takes away nothing, where a plain difference of the totals
+    would subtract its whole life.
+    """
+    used = after.cgroup - before.cgroup
+    for pid, proc in after.procs.items():
+        earlier = before.procs.get(pid)
+        used += proc.total - (earlier.total if earlier is not None else 0.0)
+    owed: dict[int, float] = {}
+    for pid, proc in before.procs.items():
+        if pid in after.procs:
+            continue
+        ancestor = proc.parent
+        while ancestor in before.procs and ancestor not in after.procs:
+            ancestor = before.procs[ancestor].parent
+        if ancestor in after.procs:
+            owed[ancestor] = owed.get(ancestor, 0.0) + proc.total
+    for ancestor, amount in owed.items():
+        earlier = before.procs.get(ancestor)
+        grown = after.procs[ancestor].reaped - (earlier.reaped if earlier is not None else 0.0)
+        used -= min(amount, max(grown, 0.0))
+    return used
+
+
+@dataclass(frozen=True)
+class CpuPair:
+    """Two scenarios that differ only in their number of cases.
+
+    Attributes:
+        few: The scenario with fewer cases (``eval1``).
+        many: The scenario with more cases (``eval10``).
+        few_cases: Cases per request of ``few``.
+        many_cases: Cases per request of ``many``.
+    """
+
+    few: str = "eval1"
+    many: str = "eval10"
+    few_cases: int = 1
+    many_cases: int = 10
+
+    def __post_init__(self) -> None:
+        if self.many_cases <= self.few_cases:
+            raise ValueError(f"{self.many} must have more cases than {self.few}")
 
 
 @dataclass(frozen=True)
@@ -188,17 +287,17 @@ class CaseCpu:
 
     Attributes:
         source: ``cgroup`` or ``rusage`` (see the module docstring).
-        requests: Sequential requests of each of ``eval1`` and ``eval10``.
-        eval1_ms: CPU per ``eval1`` request, ms.
-        eval10_ms: CPU per ``eval10`` request, ms.
-        per_case_ms: ``(eval10_ms - eval1_ms) / 9``.
+        requests: Sequential requests of each scenario of the pair.
+        few_ms: CPU per request of the pair's ``few`` scenario (``eval1``), ms.
+        many_ms: CPU per request of its ``many`` scenario (``eval10``), ms.
+        per_case_ms: ``(many_ms - few_ms) / (many_cases - few_cases)``.
         runs: The two measured runs (their errors void the figure).
     """
 
     source: str
     requests: int
-    eval1_ms: float
-    eval10_ms: float
+    few_ms: float
+    many_ms: float
     per_case_ms: float
     runs: tuple[RunResult, RunResult]
 
@@ -209,24 +308,26 @@ class CaseCpu:
 
 
 def measure_case_cpu(
-    meter: ServiceCpuMeter, run_requests: Callable[[str, int], RunResult], requests: int
+    meter: ServiceCpuMeter, run_requests: Callable[[str, int], RunResult], requests: int,
+    pair: CpuPair = CpuPair(),
 ) -> CaseCpu:
-    """Measures the CPU of ``requests`` sequential eval1, then eval10, requests.
+    """Measures the CPU of ``requests`` sequential requests of each scenario of ``pair``.
 
     Args:
         meter: Reads the service's CPU.
-        run_requests: Runs a scenario (``eval1`` or ``eval10``) for exactly that many
+        run_requests: Runs a scenario (``eval1``, ``eval10``...) for exactly that many
             requests at c=1 without warm-up and returns the run.
         requests: Requests of each.
+        pair: The two scenarios (default ``eval1`` and ``eval10``).
     """
     per_request: list[float] = []
     runs: list[RunResult] = []
-    for name in ("eval1", "eval10"):
-        before = meter.quiet_sample()
+    for name in (pair.few, pair.many):
+        before = meter.quiet_snapshot()
         run = run_requests(name, requests)
-        used = meter.quiet_sample() - before
+        used = used_between(before, meter.quiet_snapshot())
         runs.append(run)
         per_request.append(used / max(run.ok + run.errors, 1) * 1000.0)
-    eval1_ms, eval10_ms = per_request
-    return CaseCpu(meter.source, requests, eval1_ms, eval10_ms, (eval10_ms - eval1_ms) / 9,
-                   (runs[0], runs[1]))
+    few_ms, many_ms = per_request
+    per_case = (many_ms - few_ms) / (pair.many_cases - pair.few_cases)
+    return CaseCpu(meter.source, requests, few_ms, many_ms, per_case, (runs[0], runs[1]))

@@ -51,6 +51,7 @@ log = logging.getLogger("supervisor.pool")
 
 RESPAWN_DELAY = 0.5      # after a sandbox failed to start, the first pause before asking for more
 RESPAWN_DELAY_MAX = 10.0
+RECV_SIZE = 1 << 20      # the most read from a sandbox's socket at a time
 
 
 @dataclass
@@ -111,6 +112,10 @@ class Pool:
         self.failing: str | None = None
         self.respawn_at = 0.0  # no sandbox is asked for before this (monotonic) time
         self.respawn_delay = RESPAWN_DELAY
+        # Every read from a sandbox lands here: a new bytes object of RECV_SIZE per read
+        # would cost an mmap, a mremap and a munmap (glibc maps blocks that large), three
+        # times per job (the result, the disk usage, "ready").
+        self._received = memoryview(bytearray(RECV_SIZE))
 
     # --- states ------------------------------------------------------------------------
 
@@ -342,7 +347,7 @@ class Pool:
 
     def _on_sandbox(self, sandbox: Sandbox) -> None:
         try:
-            data = sandbox.sock.recv(1 << 20)
+            data = bytes(self._received[:sandbox.sock.recv_into(self._received)])
         except BlockingIOError:
             return
         except OSError:

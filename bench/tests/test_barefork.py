@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -38,3 +39,23 @@ def test_figures_are_positive() -> None:
 def test_a_fresh_interpreter_gives_positive_figures() -> None:
     cost = measure_in_fresh_interpreter(sys.executable, 20, REPO)
     assert cost.iterations == 20 and cost.cpu_ms > 0 and cost.wall_ms > 0
+
+
+def test_the_child_ends_with_os_exit_not_the_interpreter_s_exit() -> None:
+    # An exit handler of the parent runs once, in the parent: a child that ended through
+    # the interpreter's exit (sys.exit) would run it too, and cost ten times as much.
+    script = ("import atexit\n"
+              "from bench.barefork import fork_once\n"
+              "atexit.register(print, 'exit handler')\n"
+              "print(fork_once('def add(a, b):\\n    return a + b', 'add(2, 3)'), flush=True)\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True,
+                          text=True, timeout=60, check=True)
+    assert done.stdout.splitlines() == ["5", "exit handler"]
+
+
+def test_it_runs_in_an_interpreter_without_the_harness_s_packages() -> None:
+    # -S: no site-packages (no requests), as a sandbox interpreter may be
+    done = subprocess.run([sys.executable, "-S", "-m", "bench.barefork", "--iterations", "5"], cwd=REPO,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr[-500:]
+    assert '"iterations": 5' in done.stdout

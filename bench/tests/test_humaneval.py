@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from bench.humaneval import convert, convert_record, read_records
+from bench.humaneval import convert, convert_record, humaneval_test_problems, read_records
 
 ID = "bench-test"
 
@@ -29,7 +29,7 @@ def test_counts_match_the_data_set(records: list[dict[str, str]]) -> None:
 def test_every_case_is_a_call_and_an_expression(records: list[dict[str, str]]) -> None:
     for problem in convert(records).problems:
         assert problem.cases and problem.statuses == ("passed",) * len(problem.cases)
-        assert problem.code.strip() and re.fullmatch(r"\w+", problem.entry_point)
+        assert problem.code.strip() and re.fullmatch(r"\w+", problem.entry_point or "")
         for case in problem.cases:
             call = ast.parse(f"f({case['input']})", mode="eval").body
             assert isinstance(call, ast.Call)
@@ -74,3 +74,15 @@ def test_only_plain_equality_asserts_on_builtins_convert() -> None:
 def test_a_problem_without_convertible_asserts_is_skipped() -> None:
     problem, skipped = convert_record(_record("def check(candidate):\n    assert candidate(1)\n"))
     assert problem is None and skipped == 1
+
+
+def test_test_code_mode_keeps_every_problem_with_its_check(
+        records: list[dict[str, str]]) -> None:
+    problems = humaneval_test_problems()
+    assert len(problems) == len(records) == 164
+    for problem, record in zip(problems, records, strict=True):
+        assert problem.tests == record["test"] and "def check(candidate)" in record["test"]
+        assert problem.entry_point == record["entry_point"]
+        assert problem.code == record["prompt"] + record["canonical_solution"]
+        assert problem.cases == () and problem.statuses == ("passed",)
+        assert "io_cases" not in problem.request(ID)

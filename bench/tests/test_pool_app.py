@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from bench.api import ApiClient, HttpError
-from bench.problems import add_problem, check_evaluation, imports_problem
+from bench.humaneval import check_problem, read_records
+from bench.problems import add_problem, check_evaluation, imports_problem, program_problem
 from bench.procs import POOL_APP
 from bench.servers import pool_env, running_app
 
@@ -69,3 +70,27 @@ def test_sessions_are_created_and_deleted(api: ApiClient) -> None:
     with pytest.raises(HttpError) as bad:
         api.post("/create_session", {"id": "../escape"})
     assert bad.value.status == 422
+
+
+def test_program_cases_run_main_py_per_case(api: ApiClient) -> None:
+    problem = program_problem(3)
+    reply = api.post("/evaluate_code", problem.request("s1"))
+    check_evaluation(reply, problem)
+    assert [case["stdout"] for case in reply["case_results"]] == ["3\n", "5\n", "7\n"]
+    cases = [{"stdin": "1 2\n", "stdout": "4\n"}, {"stdin": "x\n", "stdout": "1\n"},
+             {"stdin": "", "stdout": "hi  \n\n"}]
+    code = "import sys\ndata = sys.stdin.read()\nprint(sum(map(int, data.split())) if data else 'hi')\n"
+    reply = api.post("/evaluate_code", {"id": "s1", "code": code, "io_cases": cases})
+    statuses = [case["status"] for case in reply["case_results"]]
+    assert statuses == ["failed", "error", "passed"]  # trailing blanks do not count
+    assert "ValueError" in reply["case_results"][1]["stderr"]
+
+
+def test_test_code_mode_calls_check_with_the_entry_point(api: ApiClient) -> None:
+    record = read_records()[0]
+    problem = check_problem(record)
+    check_evaluation(api.post("/evaluate_code", problem.request("s1")), problem)
+    wrong = {**problem.request("s1"), "code": record["prompt"] + "    return None\n"}
+    reply = api.post("/evaluate_code", wrong)
+    assert reply["passed"] is False and reply["case_results"][0]["status"] == "failed"
+    assert reply["case_results"][0]["input"] == f"check({record['entry_point']})"

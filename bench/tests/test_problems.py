@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 
-from bench.api import WrongAnswer
+from bench.answers import WrongAnswer
 from bench.baselines import naive_status
-from bench.problems import BAD_CASE, add_problem, batch_problems, check_evaluation
+from bench.problems import (
+    BAD_CASE,
+    Problem,
+    add_problem,
+    batch_problems,
+    check_evaluation,
+    program_problem,
+)
 
 
 def test_batch_has_every_kind_of_outcome() -> None:
@@ -49,3 +58,25 @@ def test_a_wrong_status_is_a_wrong_answer() -> None:
         check_evaluation(_reply(tuple(statuses)), problem)
     with pytest.raises(WrongAnswer):
         check_evaluation({"passed": True, "case_results": []}, problem)
+
+
+def test_program_cases_expect_what_python_prints() -> None:
+    problem = program_problem(10)
+    assert problem.entry_point is None and problem.statuses == ("passed",) * 10
+    for case in problem.cases:
+        done = subprocess.run([sys.executable, "-c", problem.code], input=case["stdin"],
+                              capture_output=True, text=True, check=True)
+        assert done.stdout == case["stdout"]
+    assert len({case["stdin"] for case in problem.cases}) == 10
+
+
+def test_request_bodies_carry_only_the_fields_each_kind_has() -> None:
+    body = program_problem(2).request("s")
+    assert set(body) == {"id", "code", "io_cases"}
+    assert body["io_cases"][0] == {"stdin": "1 2\n", "stdout": "3\n"}
+    isolated = replace(add_problem(1), isolation="case").request("s")
+    assert isolated["isolation"] == "case" and isolated["entry_point"] == "add"
+    assert "isolation" not in add_problem(1).request("s")
+    tests = Problem("def f():\n    return 1\n", "f", (), ("passed",),
+                    tests="def check(candidate):\n    assert candidate() == 1\n")
+    assert set(tests.request("s")) == {"id", "code", "entry_point", "tests"}
