@@ -84,7 +84,7 @@ class ServiceMeter:
 
     def quiet_sample(self) -> float:
         """CPU seconds so far, once the service has gone quiet."""
-        return self.supervisor.quiet_sample() + _tree_cpu(self.web_pid)
+        return self.supervisor.quiet_snapshot().total + _tree_cpu(self.web_pid)
 
 
 def _tree_cpu(root: int) -> float:
