@@ -246,7 +246,7 @@ class EvaluateRequest(_Model):
         return _check_maximum(v, info, "evaluate")
 
 
-CaseStatus = Literal["passed", "failed", "error", "timeout", "memory", "crashed", "skipped"]
+CaseStatus = Literal["passed", "failed", "error", "timeout", "memory", "output_limit", "crashed", "skipped"]
 
 
 class CaseResult(_Model):
@@ -262,12 +262,19 @@ class CaseResult(_Model):
     duration_ms: float = 0.0
     cpu_ms: float | None = Field(None, description="CPU time the case's processes used (ms).")
     peak_memory_kb: int | None = Field(None, description="Peak resident memory of the case's process (KiB).")
+    score: float = Field(0.0, ge=0, le=1, description=(
+        "The case's credit in [0, 1]: 1.0 when it passed, else 0.0 (a skipped case too), unless a checker "
+        "gave it a score of its own."))
 
 
 class EvaluateReply(_Model):
     passed: bool
     case_results: list[CaseResult]
     error: str | None = None
+    score: float = Field(0.0, ge=0, le=1, description=(
+        "The mean of the cases' `score` (skipped cases count 0); 0.0 when there is no case. Usable as a "
+        "reward as it is."))
+    passed_count: int = Field(0, ge=0, description="How many cases passed.")
 
 
 # --- commands --------------------------------------------------------------------------

@@ -84,13 +84,18 @@ class CaseResult:
             stdout of a stdin/stdout case).
         error: ``"TypeName: message\\n<traceback>"``, ``"Timeout"``, etc., or None.
         status: ``passed``, ``failed``, ``error``, ``timeout``, ``memory``,
-            ``crashed`` or ``skipped``; ``None`` from the original service.
+            ``output_limit`` (a program's stdout passed the cap), ``crashed`` or
+            ``skipped``; ``None`` from the original service. Kept a plain string so
+            a future status does not break the client.
         stdout: What the case printed (capped).
         duration_ms: Time the case took, when reported.
         stderr: What a stdin/stdout case's program wrote to stderr (capped);
             ``None`` for function-call cases.
         cpu_ms: CPU time the case used, when reported.
         peak_memory_kb: Peak resident memory of the case's process, when reported.
+        score: The case's credit in [0, 1]: 1.0 when it passed, else 0.0, unless a
+            checker gave it a score of its own; ``None`` from a server that does not
+            report it (the original service).
     """
 
     case: int
@@ -105,6 +110,7 @@ class CaseResult:
     stderr: str | None = None
     cpu_ms: float | None = None
     peak_memory_kb: int | None = None
+    score: float | None = None
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> CaseResult:
@@ -121,11 +127,17 @@ class EvaluationResult:
         case_results: One :class:`CaseResult` per case, in case order (a tuple,
             so the result stays immutable).
         error: The SyntaxError when the code does not compile, else ``None``.
+        score: The mean of the cases' scores in [0, 1] (skipped cases count 0;
+            0.0 with no case), usable as a reward as it is; ``None`` from a server
+            that does not report it (the original service).
+        passed_count: How many cases passed; ``None`` from such a server.
     """
 
     passed: bool
     case_results: tuple[CaseResult, ...] = ()
     error: str | None = None
+    score: float | None = None
+    passed_count: int | None = None
 
     @property
     def failed_cases(self) -> tuple[CaseResult, ...]:

@@ -20,7 +20,7 @@ from protocol.errors import ServiceError
 log = logging.getLogger("supervisor.jobs")
 
 # Worst first: an evaluation's outcome is the worst status among its cases.
-_CASE_OUTCOMES = ("crashed", "memory", "timeout", "error", "failed")
+_CASE_OUTCOMES = ("crashed", "memory", "output_limit", "timeout", "error", "failed")
 _WORD = re.compile(r"[A-Za-z0-9_.-]{1,128}")
 
 

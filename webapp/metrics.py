@@ -22,7 +22,7 @@ import os
 import re
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any
+from typing import Any, get_args
 
 from flask import Blueprint, Flask, Response, current_app, g, request
 from prometheus_client import (
@@ -38,6 +38,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from protocol.errors import ServiceError
+from protocol.models import CaseStatus
 from webapp.router import SupervisorStatus
 
 bp = Blueprint("metrics", __name__)
@@ -66,9 +67,13 @@ RPC_ERRORS = Counter("repl_rpc_errors_total", "Operations the supervisor refused
                      ["op", "code"])
 EVALUATIONS = Counter("repl_evaluations_total",
                       "Answered /evaluate_code requests, by result (passed, failed, compile_error).", ["result"])
+# A case's status label is one of the API's statuses (`unknown` for anything else: a bounded set).
+CASE_STATUSES: tuple[str, ...] = get_args(CaseStatus)
+UNKNOWN_STATUS = "unknown"
 EVALUATION_CASES = Counter("repl_evaluation_cases_total",
-                           "Evaluated cases, by status (passed, failed, error, timeout, memory, crashed).",
-                           ["status"])
+                           f"Evaluated cases, by status ({', '.join(CASE_STATUSES)}).", ["status"])
+for _status in CASE_STATUSES:  # every status exported from the first scrape, so rate() works at once
+    EVALUATION_CASES.labels(_status)
 ROUTED = Counter("repl_rpc_routed_total", "Operations sent to each supervisor, by endpoint and operation.",
                  ["supervisor", "op"])
 RUN_COMMANDS = Counter("repl_run_commands_total",
@@ -140,7 +145,8 @@ def observe_reply(op: str, reply: dict[str, Any]) -> None:
         cases = reply.get("case_results") or []
         for case in cases:
             if isinstance(case, dict):
-                EVALUATION_CASES.labels(str(case.get("status", "unknown"))).inc()
+                status = case.get("status")
+                EVALUATION_CASES.labels(status if status in CASE_STATUSES else UNKNOWN_STATUS).inc()
         if reply.get("error"):
             EVALUATIONS.labels("compile_error").inc()
         else:

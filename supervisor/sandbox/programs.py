@@ -93,7 +93,7 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
         failure = compile_failure(ran, job)
         if failure is not None:
             failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
-            return {"passed": False, "case_results": failed, "error": failure}
+            return messages.evaluation_reply(failed, failure)
     # The default: the program run as `python3 main.py` would run it, by the interpreter
     # function cases run in (the sandbox's `python3`), from a warm fork of it.
     argv = ("/bin/sh", "-c", spec.cmd) if spec.cmd is not None else None
@@ -112,7 +112,7 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
         if job.stop_on_first_failure and not result["passed"]:
             results += [_result(i, c, status="skipped") for i, c in enumerate(job.cases) if i > index]
             break
-    return {"passed": all(r["passed"] for r in results), "case_results": results, "error": None}
+    return messages.evaluation_reply(results)
 
 
 def _result(index: int, case: messages.CaseSpec, **fields: Any) -> dict[str, Any]:
@@ -145,23 +145,19 @@ def _usage(ran: Ran) -> dict[str, Any]:
 
 
 def _failure(ran: Ran, job: messages.EvaluateJob, stderr: str, what: str = "the program") -> verdicts.Verdict | None:
-    """The verdict of a program (`what`) that did not end well, None for one that did."""
+    """The verdict of a program (`what`) that did not end well, None for one that did
+    (the rules are `verdicts`'s table; the tail of its stderr is added here)."""
     status = ran.ended.status
-    limit = verdicts.of_limits(ran.outcome.stopped, ran.outcome.timed_out, status, ran.ended.cpu_seconds, job.cpu)
+    limit = verdicts.of_limits(ran.outcome.stopped, ran.outcome.timed_out, status, ran.ended.cpu_seconds, job.cpu,
+                               output_over=what if ran.stdout_truncated else None)
     if limit is not None:
         return limit
-    if ran.stdout_truncated:
-        return verdicts.Verdict(
-            "error", f"OutputLimitExceeded: the stdout of {what} passed the limit of the case or of the request")
     if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return None
-    end = verdicts.of_end(status, what)
-    if end.status == "crashed":
-        return verdicts.Verdict(end.status, end.error + _tail(stderr))
-    if status is None:
-        return end
-    last = stderr.rstrip().rpartition("\n")[2]
-    return verdicts.Verdict("memory" if last.startswith("MemoryError") else "error", end.error + _tail(stderr))
+    # The peak is the kernel's record for every process of the case (`Execution.ended`).
+    memory = verdicts.Memory(ran.ended.maxrss_kb, job.memory_mb << 10) if ran.ended.status is not None else None
+    end = verdicts.of_end(status, what, memory=memory, memory_error=verdicts.python_memory_error(stderr))
+    return end if status is None else verdicts.Verdict(end.status, end.error + _tail(stderr))
 
 
 def _tail(text: str) -> str:

@@ -2,16 +2,46 @@
 
 How a process of a case ended, turned into the case's status and error text: the one
 table every kind of case uses, so a crash, an exhausted limit or an early exit reads the
-same whichever path ran it.
+same whichever path ran it. The rows are tried in order; the first that holds decides.
 
-| how the process ended                           | status    | error                                  |
-|-------------------------------------------------|-----------|----------------------------------------|
-| a watch stopped it (the session's disk quota)   | `error`   | the watch's reason                     |
-| past its wall-clock limit                       | `timeout` | `Timeout`                              |
-| past its CPU limit (`cpu_exhausted`)            | `timeout` | `Timeout`                              |
-| killed by a signal                              | `crashed` | `Crashed: killed by signal <NAME>`     |
-| exited without the result it owed              | `error`   | `ProcessExit: <what> exited with status <N>` |
-| its end was never reported                      | `error`   | `ProcessExit: the end of <what> was not reported` |
+| how the process ended                                  | status         | error                                 |
+|--------------------------------------------------------|----------------|---------------------------------------|
+| a watch stopped it (the session's disk quota)          | `error`        | the watch's reason                    |
+| its stdout passed the cap (a program case)             | `output_limit` | `OutputLimitExceeded: ...`            |
+| past its wall-clock limit                              | `timeout`      | `Timeout`                             |
+| past its CPU limit (`cpu_exhausted`)                   | `timeout`      | `Timeout`                             |
+| killed by a signal or exited non-zero with a peak at   | `memory`       | `MemoryLimitExceeded: <what> <ended>  |
+| its memory limit (`memory_exhausted`)                  |                | after using <N> MiB of its <M> MiB`   |
+| exited non-zero on Python's uncaught `MemoryError`     | `memory`       | `MemoryLimitExceeded: <what> exited   |
+| (a Python program's last line on stderr)               |                | with status <N> on Python's ...`      |
+| killed by a signal                                     | `crashed`      | `Crashed: killed by signal <NAME>`    |
+| exited without the result it owed                      | `error`        | `ProcessExit: <what> exited with      |
+|                                                        |                | status <N>`                           |
+| its end was never reported                             | `error`        | `ProcessExit: the end of <what> was   |
+|                                                        |                | not reported`                         |
+
+A program case adds the tail of the program's stderr to the error of the last five rows.
+A function case whose code raises reports the exception itself (its `MemoryError` is
+`memory` with the exception's text, as Python raised it); the rows above are for a case
+whose process ended before it could report.
+
+**Memory.** A unit's memory limit is its RLIMIT_AS (`execution.unit_limits`): past it an
+allocation is refused, not killed, and how the program takes the refusal is its own
+(Python raises `MemoryError`; a C program that writes through the NULL it got dies of
+SIGSEGV; a shell says "Cannot allocate memory" and exits 2; C++ and Rust abort). So the
+end alone says nothing, and what a program prints is no evidence (it could print
+anything). The evidence is the kernel's: the peak resident memory it recorded for the
+case's processes (wait4's `ru_maxrss`, or `VmHWM` read by the init), which no program
+can raise but by holding that memory. A process that ended abnormally with a peak of at
+least `MEMORY_EVIDENCE` of its limit ran out of memory: a refused allocation asks for more
+than is left, and a buffer that grows by doubling asks for as much again as it holds, so
+a program refused at its limit holds at least about half of it (a shell's doubling
+variable was measured at 60%, a C program's 1 MiB mallocs at 99%). The sandbox's memory
+cgroup is a backstop above every unit's limit, for the sandbox as a whole; a process its
+OOM killer ends is judged by the same rule.
+An allocation too large to ever fit (`malloc(1 << 40)`) is refused with nothing held:
+then only Python's own report (its last stderr line, the table's second memory row) says
+so, and a program in another language that exits on it reads as `error`.
 
 Who decides whether a case *passed*, once its process ended well, by kind of case (the one
 place this is written down; docs/architecture.md points here):
@@ -33,6 +63,9 @@ import signal
 from dataclasses import dataclass
 
 TIMEOUT = "Timeout"
+OUTPUT_LIMIT = "OutputLimitExceeded"
+MEMORY_LIMIT = "MemoryLimitExceeded"
+MEMORY_EVIDENCE = 0.5  # the share of its memory limit an abnormally ended process must have held
 
 
 @dataclass(frozen=True)
@@ -41,6 +74,14 @@ class Verdict:
 
     status: str
     error: str
+
+
+@dataclass(frozen=True)
+class Memory:
+    """What the kernel recorded of a process's memory, against its limit (both KiB)."""
+
+    peak_kb: int   # its peak resident memory (wait4's ru_maxrss, or VmHWM)
+    limit_kb: int  # its memory limit (RLIMIT_AS)
 
 
 def signal_name(signum: int) -> str:
@@ -70,24 +111,63 @@ def cpu_exhausted(status: int | None, cpu_seconds: float, cpu_limit: float) -> b
     return not clean and cpu_seconds >= cpu_limit
 
 
+def memory_exhausted(status: int | None, memory: Memory | None) -> bool:
+    """The one memory rule (see the module's docstring): an abnormal end (a signal, or a
+    non-zero exit) of a process whose peak held `MEMORY_EVIDENCE` of its limit or more."""
+    if status is None or memory is None or memory.limit_kb <= 0:
+        return False
+    if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
+        return False
+    return memory.peak_kb >= MEMORY_EVIDENCE * memory.limit_kb
+
+
+def python_memory_error(stderr: str) -> bool:
+    """Whether a Python program's last line on stderr is its uncaught `MemoryError`."""
+    return stderr.rstrip().rpartition("\n")[2].startswith("MemoryError")
+
+
 def of_limits(stopped: str | None, timed_out: bool, status: int | None, cpu_seconds: float,
-              cpu_limit: float) -> Verdict | None:
-    """The verdict of a process a limit ended (the first three rows), or None."""
+              cpu_limit: float, output_over: str | None = None) -> Verdict | None:
+    """The verdict of a process a limit ended (the first four rows), or None.
+
+    Args:
+        output_over: a program case whose stdout passed its cap: which process (`what`).
+    """
     if stopped:
         return Verdict("error", stopped)
+    if output_over is not None:
+        return Verdict("output_limit", f"{OUTPUT_LIMIT}: the stdout of {output_over} passed the limit of "
+                                       "the case or of the request")
     if timed_out or cpu_exhausted(status, cpu_seconds, cpu_limit):
         return Verdict("timeout", TIMEOUT)
     return None
 
 
-def of_end(status: int | None, what: str, suffix: str = "") -> Verdict:
-    """The verdict of a process that ended without what it owed (the last three rows);
-    `suffix` follows the exit status (e.g. " before returning")."""
+def of_end(status: int | None, what: str, suffix: str = "", memory: Memory | None = None,
+           memory_error: bool = False) -> Verdict:
+    """The verdict of a process that ended without what it owed (the last five rows);
+    `suffix` follows the exit status (e.g. " before returning").
+
+    Args:
+        memory: the kernel's record of its memory, when there is one to trust.
+        memory_error: a Python program whose stderr ends with its `MemoryError`.
+    """
     if status is None:
         return Verdict("error", f"ProcessExit: the end of {what} was not reported")
+    if memory is not None and memory_exhausted(status, memory):
+        return Verdict("memory", f"{MEMORY_LIMIT}: {what} {_ended(status)} after using {memory.peak_kb >> 10} "
+                                 f"MiB of its {memory.limit_kb >> 10} MiB memory limit")
     if os.WIFSIGNALED(status):
         return crashed(os.WTERMSIG(status))
+    if memory_error and os.WEXITSTATUS(status) != 0:
+        return Verdict("memory", f"{MEMORY_LIMIT}: {what} {_ended(status)} on Python's MemoryError")
     return Verdict("error", f"ProcessExit: {what} exited with status {os.WEXITSTATUS(status)}{suffix}")
+
+
+def _ended(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        return f"was killed by signal {signal_name(os.WTERMSIG(status))}"
+    return f"exited with status {os.WEXITSTATUS(status)}"
 
 
 def crashed(signum: int) -> Verdict:

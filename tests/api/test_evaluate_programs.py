@@ -174,7 +174,8 @@ def test_a_long_expected_output_can_pass_and_got_is_capped(service: Service):
 def test_output_past_the_limit_fails(service: Service):
     result = evaluate(service, "print('x' * 1000000)", [("", "x")])
     case = result["case_results"][0]
-    assert case["status"] == "error" and case["error"].startswith("OutputLimitExceeded"), case
+    assert case["status"] == "output_limit" and case["error"].startswith("OutputLimitExceeded"), case
+    assert case["passed"] is False and case["score"] == 0.0
 
 
 # --- failures --------------------------------------------------------------------------

@@ -172,6 +172,7 @@ def test_evaluate_add(client: ReplClient, sid: str) -> None:
     assert first.status == "passed"
     assert (second.case, second.passed, second.got, second.expected) == (1, False, 4, 5)
     assert second.status == "failed"
+    assert (first.score, second.score, result.score, result.passed_count) == (1.0, 0.0, 0.5, 1)
 
     passing = client.evaluate_code(sid, ADD_SOURCE, "add", [{"input": "a=1, b=2", "output": "3"}])
     assert passing.passed is True
@@ -278,6 +279,7 @@ def test_evaluate_batch(client: ReplClient, sid: str) -> None:
     assert isinstance(passing, EvaluationResult) and passing.passed is True
     assert isinstance(failing, EvaluationResult) and failing.case_results[0].got == 3
     assert isinstance(crashing, EvaluationResult) and crashing.case_results[0].status == "crashed"
+    assert [(r.score, r.passed_count) for r in (passing, failing, crashing)] == [(1.0, 1), (0.0, 0), (0.0, 0)]
     with pytest.raises(ValidationFailed) as caught:
         client.evaluate_batch([submissions[0], {**submissions[0], "timeout": 10**7}])
     assert "submissions.1.timeout" in str(caught.value)
@@ -302,7 +304,10 @@ def test_the_async_client_against_the_service(service: Any) -> None:
                     client.evaluate_code(sid, ADD_SOURCE, "add", [("1, 2", "3")]),
                     client.evaluate_batch([{"id": sid, "code": ADD_SOURCE, "entry_point": "add",
                                             "io_cases": [(f"{i}, 1", str(i + 1))]} for i in range(10)]))
-                assert single.passed is True
+                assert single.passed is True and (single.score, single.passed_count) == (1.0, 1)
+                flood = await client.evaluate_code(sid, "print('x' * 1000000)", None, [{"stdin": "", "stdout": "x"}])
+                assert (flood.case_results[0].status, flood.case_results[0].score, flood.score) == (
+                    "output_limit", 0.0, 0.0)
                 tested = await client.evaluate_code(sid, ADD_SOURCE, None, [], tests="assert add(1, 2) == 3\n",
                                                     isolation="case")
                 assert tested.passed is True and tested.case_results[0].input == "assert add(1, 2) == 3"

@@ -365,6 +365,17 @@ def test_evaluate_code_request_and_result(fake: FakeService, client: ReplClient)
     assert result.case_results[1].status == "failed"
 
 
+def test_score_and_passed_count_are_read_and_absent_from_the_original_service() -> None:
+    case = {"case": 0, "input": "1", "passed": False, "status": "output_limit", "score": 0.25}
+    result = EvaluationResult.from_json({"passed": False, "case_results": [case], "error": None,
+                                         "score": 0.25, "passed_count": 0})
+    assert (result.score, result.passed_count, result.case_results[0].score) == (0.25, 0, 0.25)
+    assert result.case_results[0].status == "output_limit"
+    original = EvaluationResult.from_json({"passed": True, "case_results": [{"case": 0, "input": "1", "passed": True}],
+                                           "error": None})
+    assert (original.score, original.passed_count, original.case_results[0].score) == (None, None, None)
+
+
 def test_evaluate_code_with_program_cases(fake: FakeService, client: ReplClient) -> None:
     fake.reply("POST", "/evaluate_code", Canned(body={"passed": True, "error": None, "case_results": [
         {"case": 0, "input": "1 2", "passed": True, "got": "3\n", "expected": "3", "status": "passed",

@@ -71,6 +71,12 @@ SYNTAX = "SyntaxError: '(' was never closed (<solution>, line 2)\n  File \"<solu
     ("error", SYNTAX, "failed: '(' was never closed (<string>, line 2)"),
     ("timeout", "Timeout", "timed out"),
     ("memory", "MemoryError\nTraceback ...", "failed: "),
+    ("memory", "MemoryLimitExceeded: the program was killed by signal SIGSEGV after using 250 MiB of its 256 MiB "
+               "memory limit\nSegmentation fault",
+     "failed: MemoryLimitExceeded: the program was killed by signal SIGSEGV after using 250 MiB of its 256 MiB "
+     "memory limit"),
+    ("output_limit", "OutputLimitExceeded: the stdout of the program passed the limit of the case or of the request",
+     "failed: OutputLimitExceeded: the stdout of the program passed the limit of the case or of the request"),
     ("crashed", "Crashed: killed by signal SIGABRT", "failed: Crashed: killed by signal SIGABRT"),
     ("failed", None, "failed: wrong output on case 0"),
 ])

@@ -35,8 +35,32 @@ def test_a_program_cannot_find_its_expected_output(service: Service):
 def test_a_program_that_prints_a_verdict_does_not_pass(service: Service):
     marker = f"answer-{uuid.uuid4().hex}"
     result = evaluate(service, "program_fake_verdict.py", [("", marker), ("", marker)], "scratch-fake-verdict")
-    assert result["passed"] is False
+    assert result["passed"] is False and result["score"] == 0.0 and result["passed_count"] == 0, result
     assert len(result["case_results"]) == 2
     for index, case in enumerate(result["case_results"]):
         assert case["case"] == index and case["status"] == "failed" and case["passed"] is False, case
+        assert case["score"] == 0.0, case
         assert case["expected"] == marker and '"passed": true' in case["got"], case
+
+
+def test_a_program_cannot_pass_for_one_that_ran_out_of_memory(service: Service):
+    """`memory` comes from the kernel's record of what the case held (docs/api.md §4.1):
+    the service's words printed, address space reserved and never used, and a limit of
+    its own lowered to what it holds do not make a small program's crash `memory`."""
+    body = {"id": "scratch-forge-memory", "code": hostile("program_forge_memory_verdict.py"),
+            "io_cases": [{"stdin": "", "stdout": ""}], "memory_limit_mb": 256}
+    response = service.post("/evaluate_code", body)
+    assert response.status_code == 200, response.text
+    case = response.json()["case_results"][0]
+    assert case["status"] == "crashed" and case["error"].startswith("Crashed: killed by signal SIGSEGV"), case
+    assert case["peak_memory_kb"] < 64 << 10, case
+
+
+def test_a_limit_lowered_by_the_program_is_not_the_case_memory_limit(service: Service):
+    body = {"id": "scratch-forge-memory", "code": hostile("lower_own_memory_limit.sh"), "cmd": 'sh "$PROGRAM"',
+            "io_cases": [{"stdin": "", "stdout": ""}], "memory_limit_mb": 256}
+    response = service.post("/evaluate_code", body)
+    assert response.status_code == 200, response.text
+    case = response.json()["case_results"][0]
+    assert case["status"] in ("crashed", "error") and case["passed"] is False, case
+    assert "MemoryLimitExceeded" not in case["error"], case

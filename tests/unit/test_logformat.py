@@ -81,6 +81,8 @@ def test_a_new_request_id_is_32_hex_digits_and_accepted() -> None:
     ({"case_results": [{"status": "passed"}, {"status": "failed"}]}, None, "failed"),
     ({"case_results": [{"status": "timeout"}, {"status": "memory"}, {"status": "error"}]}, None, "memory"),
     ({"case_results": [{"status": "timeout"}, {"status": "crashed"}]}, None, "crashed"),
+    ({"case_results": [{"status": "failed"}, {"status": "output_limit"}, {"status": "timeout"}]}, None,
+     "output_limit"),
     ({"case_results": [{"status": "passed"}]}, None, "ok"),
     (None, ServiceError(ErrorCode.NOT_FOUND, "x"), "not_found"),
     (None, ServiceError(ErrorCode.OUTCOME_UNKNOWN, "x", cause="backstop"), "outcome_unknown"),

@@ -45,10 +45,16 @@ def test_uuidgen_missing_installs_uuid_runtime(tmp_path: Path, present: tuple[st
 
 
 def test_nothing_missing_installs_nothing(tmp_path: Path) -> None:
-    assert _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen")) == []
+    assert _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen", "gcc")) == []
 
 
 def test_libseccomp_missing_installs_it(tmp_path: Path) -> None:
-    lines = _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen"), libseccomp=False)
+    lines = _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen", "gcc"), libseccomp=False)
     installs = [line for line in lines if "install" in line.split()]
     assert installs and installs[0].split()[-1] == "libseccomp2", lines
+
+
+def test_gcc_missing_installs_it(tmp_path: Path) -> None:
+    lines = _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen"))
+    installs = [line for line in lines if "install" in line.split()]
+    assert installs and installs[0].split()[-1] == "gcc", lines

@@ -122,6 +122,23 @@ def test_evaluation_outcomes_are_counted_by_case_status(service: Service) -> Non
     assert delta("repl_rpc_duration_seconds_count", op="evaluate") == 2
 
 
+def test_the_limit_statuses_are_labels_from_the_first_scrape(service: Service) -> None:
+    """Every status of the API is exported at once (at 0), so rate() works from the start;
+    a program past its output cap and one at its memory limit are counted under their own."""
+    before = scrape(service)
+    for status in ("passed", "failed", "error", "timeout", "memory", "output_limit", "crashed", "skipped"):
+        assert ("repl_evaluation_cases_total", frozenset({("status", status)})) in before, status
+    flood = service.post("/evaluate_code", {"id": "scratch-metrics", "code": "print('x' * 1000000)",
+                                            "io_cases": [{"stdin": "", "stdout": "x"}]}).json()
+    hog = service.post("/evaluate_code", {"id": "scratch-metrics", "code": "x = bytearray(1 << 30)",
+                                          "io_cases": [{"stdin": "", "stdout": ""}], "memory_limit_mb": 256}).json()
+    assert [flood["case_results"][0]["status"], hog["case_results"][0]["status"]] == ["output_limit", "memory"]
+    after = scrape(service)
+    for status in ("output_limit", "memory"):
+        key = ("repl_evaluation_cases_total", frozenset({("status", status)}))
+        assert after[key] - before[key] == 1, status
+
+
 def test_run_outcomes_are_counted(service: Service, session_id: str) -> None:
     before = scrape(service)
     service.run(session_id, "true")

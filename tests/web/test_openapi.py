@@ -128,3 +128,18 @@ def test_with_a_token_the_docs_page_is_public_and_the_document_is_not(guarded: S
     response = guarded.get("/openapi.json")
     assert response.status_code == 200
     assert "bearerAuth" in response.json()["components"]["securitySchemes"]
+
+
+def test_the_case_statuses_and_scores_are_described(app) -> None:
+    """Every status a case can have, the limit ones included, and the partial credit of a
+    case and of a reply (docs/api.md §4), in /evaluate_code's reply and in each batch result."""
+    document = build_document(app)
+    schemas = document["components"]["schemas"]
+    case = schemas["CaseResult"]["properties"]
+    assert case["status"]["enum"] == ["passed", "failed", "error", "timeout", "memory", "output_limit", "crashed",
+                                      "skipped"]
+    assert (case["score"]["minimum"], case["score"]["maximum"]) == (0, 1)
+    for reply in ("EvaluateReply", "BatchEvaluated"):
+        properties = schemas[reply]["properties"]
+        assert (properties["score"]["minimum"], properties["score"]["maximum"]) == (0, 1), reply
+        assert properties["passed_count"]["type"] == "integer" and properties["passed_count"]["minimum"] == 0, reply

@@ -224,5 +224,7 @@ def _solution_ended(pid: int) -> dict[str, Any]:
     cpu_limit = resource.getrlimit(resource.RLIMIT_CPU)[0]
     limit = verdicts.of_limits(None, False, status, usage.ru_utime + usage.ru_stime,
                                float("inf") if cpu_limit == resource.RLIM_INFINITY else cpu_limit)
-    verdict = limit or verdicts.of_end(status, "the solution's process")
+    memory_limit = resource.getrlimit(resource.RLIMIT_AS)[0]  # the solution's too: it is a fork of this process
+    memory = None if memory_limit == resource.RLIM_INFINITY else verdicts.Memory(usage.ru_maxrss, memory_limit >> 10)
+    verdict = limit or verdicts.of_end(status, "the solution's process", memory=memory)
     return {"status": verdict.status, "error": verdict.error}
