@@ -47,8 +47,18 @@ def job_budget(op: str, request: Any, config: Any) -> float:
         # The tests of test-code mode run after the cases, a case each.
         units = (len(request.io_cases) + len(getattr(request, "test_plan", ()))
                  + (1 if getattr(request, "compile", None) else 0))
-        return max(units, 1) * per_case
+        return max(units, 1) * per_case + _judging(request, config)
     return 0.0
+
+
+def _judging(request: Any, config: Any) -> float:
+    """A checker runs after every case, and its compile step once, each under its own
+    timeout (`Judge.timeout`)."""
+    checker = getattr(request, "checker", None)
+    if checker is None:
+        return 0.0
+    per_run = float(limits.resolve("judge", "timeout", checker.timeout, config)) + CASE_OVERHEAD
+    return (len(request.io_cases) + (1 if checker.compile else 0)) * per_run
 
 
 def exclusive_wait(config: Any) -> float:
