@@ -83,6 +83,7 @@ class EvaluateJob:
     tests: str = ""  # test-code mode: the tests' source, and the tests planned in it (after the cases)
     test_plan: tuple[PlannedTest, ...] = ()
     isolation: Literal["request", "case"] = "request"  # see `CaseUnit`
+    checker: JudgeSpec | None = None  # decides each case instead of comparing (`judges`)
     kind: Literal["evaluate"] = "evaluate"
 
 
@@ -97,6 +98,19 @@ class ProgramSpec:
     compare: str
     rel_tol: float
     abs_tol: float
+
+
+@dataclass(frozen=True)
+class JudgeSpec:
+    """A request's checker (docs/api.md §4.3), its timeout filled in by the supervisor:
+    Python `code`, or a `cmd` in testlib's protocol with an optional `compile`, and the
+    `files` saved beside either."""
+
+    code: str | None
+    cmd: str | None
+    compile: str | None
+    files: dict[str, str]
+    timeout: float
 
 
 SandboxJob = RunJob | EvaluateJob
@@ -172,8 +186,26 @@ class ExecUnit:
     kind: Literal["exec"] = "exec"
 
 
-Unit = CaseUnit | RunUnit | ExecUnit | ProgramUnit
-StdioUnit = (RunUnit, ExecUnit, ProgramUnit)  # units that use stdin, stdout and stderr (not a report pipe)
+@dataclass(frozen=True)
+class CheckerUnit:
+    """One run of a Python checker (`pychecker`): its `code` file, and the case's input,
+    output and answer files, all in the checker's directory (`judges`). `values`: the
+    output and answer files hold values in the tagged form of `values.encode` (a
+    function case), not text (a program case)."""
+
+    code: str
+    input: str
+    output: str
+    answer: str
+    values: bool
+    limits: UnitLimits
+    cwd: str
+    kind: Literal["checker"] = "checker"
+
+
+Unit = CaseUnit | RunUnit | ExecUnit | ProgramUnit | CheckerUnit
+# Units that use stdin, stdout and stderr (not a report pipe).
+StdioUnit = (RunUnit, ExecUnit, ProgramUnit, CheckerUnit)
 
 
 # --- what comes back -------------------------------------------------------------------
@@ -214,6 +246,7 @@ class CaseResult:
     duration_ms: float = 0.0
     cpu_ms: float | None = None
     peak_memory_kb: int | None = None
+    score: float | None = None  # None: 1.0 if passed, else 0.0 (filled by to_wire)
     stderr: str | None = None  # program cases only
 
     def to_wire(self) -> dict[str, Any]:
@@ -290,6 +323,6 @@ def _hints(cls: type) -> dict[str, Any]:
     return hints
 
 
-for _cls in (CaseSpec, UnitLimits, RunJob, EvaluateJob, ProgramSpec, CaseUnit, RunUnit, ExecUnit, ProgramUnit,
-             CaseMessage, PlannedTest, CaseReport, CaseResult, Exit):
+for _cls in (CaseSpec, UnitLimits, RunJob, EvaluateJob, ProgramSpec, JudgeSpec, CaseUnit, RunUnit, ExecUnit,
+             ProgramUnit, CheckerUnit, CaseMessage, PlannedTest, CaseReport, CaseResult, Exit):
     _hints(_cls)

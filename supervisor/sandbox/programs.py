@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from supervisor.sandbox import compare, confine, execution, libc, messages, verdicts
+from supervisor.sandbox import compare, confine, execution, judges, libc, messages, verdicts
 from supervisor.sandbox.execution import Execution, Ran
 
 ERROR_TAIL = 4096  # characters of a failing program's stderr (or compiler's output) in `error`
@@ -69,13 +69,17 @@ def evaluate(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
     spec = job.program
     assert spec is not None  # noqa: S101 - the init sends program jobs only here
     path = install(job.code, spec.main_file, ex.config.insecure)
+    judge = judges.install(job.checker, ex.config.insecure) if job.checker is not None else None
     try:
-        return _evaluate(job, spec, path, ex)
+        return _evaluate(job, spec, path, ex, judge)
     finally:
+        if judge is not None:
+            judges.remove(judge)
         remove(path, ex.config.insecure)
 
 
-def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, ex: Execution) -> dict[str, Any]:
+def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, ex: Execution,
+              judge: judges.Judge | None) -> dict[str, Any]:
     limits = execution.unit_limits(job.cpu, job.memory_mb, job.fsize)
 
     environment = {"PROGRAM": path}
@@ -88,8 +92,18 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
             unit = messages.ExecUnit(argv=argv, limits=limits, cwd=ex.cwd, environment=environment)
         return ex.run_stdio(unit, stdin, (stdout_limit, stderr_limit), job.timeout)
 
+    ran_before = False  # a unit of the job has run: the next one starts from a clean sandbox
+    if judge is not None and judge.spec.compile is not None:
+        failure = judges.compile_checker(ex, judge, job.memory_mb)
+        ran_before = True
+        if failure is not None:
+            failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
+            return {"passed": False, "case_results": failed, "error": failure}
     if spec.compile is not None:
+        if ran_before:
+            ex.clean()
         ran = run(("/bin/sh", "-c", spec.compile), b"", job.stdout_limit, job.stdout_limit)
+        ran_before = True
         failure = compile_failure(ran, job)
         if failure is not None:
             failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
@@ -100,13 +114,14 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
     results: list[dict[str, Any]] = []
     budget = job.result_budget
     for index, case in enumerate(job.cases):
-        if index or spec.compile is not None:
+        if index or ran_before:
             ex.clean()
         expected = case.output.encode("utf-8", "surrogatepass")
         # Room for any output that could match, but never past what the request may return.
-        room = max(min(job.stdout_limit + len(expected), budget), 0)
+        # A checker reads what the program printed up to the case's cap.
+        room = max(min(job.stdout_limit + (0 if judge else len(expected)), budget), 0)
         ran = run(argv, case.input.encode("utf-8", "surrogatepass"), room, min(job.stdout_limit, room))
-        result = judge(index, case, ran, job, spec)
+        result = _judged(index, case, ran, job, spec, ex, judge)
         budget -= 2 * len(result["got"] or "") + len(result["stderr"] or "")
         results.append(result)
         if job.stop_on_first_failure and not result["passed"]:
@@ -119,6 +134,22 @@ def _result(index: int, case: messages.CaseSpec, **fields: Any) -> dict[str, Any
     """A program case's result (by default, with no stderr, one that did not run)."""
     return messages.CaseResult(case=index, input=case.input, expected=case.output,
                                **{"stderr": "", **fields}).to_wire()
+
+
+def _judged(index: int, case: messages.CaseSpec, ran: Ran, job: messages.EvaluateJob, spec: messages.ProgramSpec,
+            ex: Execution, checker: judges.Judge | None) -> dict[str, Any]:
+    """A case's result, decided here from how its process ended and its stdout: against
+    the expected stdout of the request (which the program never saw), or by the
+    request's checker, run once every process of the case is dead."""
+    if checker is None or _failure(ran, job, "") is not None:
+        return judge(index, case, ran, job, spec)
+    ex.clean()
+    checked = judges.check(ex, checker, job.memory_mb, case.input, ran.stdout,
+                           case.output.encode("utf-8", "surrogatepass"), values=False)
+    shown = ran.stdout[: job.stdout_limit].decode("utf-8", "replace")
+    return _result(index, case, passed=checked.passed, status=checked.status, error=checked.error,
+                   score=checked.score, got=shown, stdout=shown, stderr=ran.stderr.decode("utf-8", "replace"),
+                   **_usage(ran))
 
 
 def judge(index: int, case: messages.CaseSpec, ran: Ran, job: messages.EvaluateJob,

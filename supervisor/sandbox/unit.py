@@ -25,7 +25,7 @@ import signal
 from typing import Any, NoReturn
 
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, frames, function_case, messages, program
+from supervisor.sandbox import confine, frames, function_case, messages, program, pychecker
 from supervisor.sandbox.testcode import judge
 
 RESULT_FD = 3
@@ -48,6 +48,8 @@ def become(unit: messages.Unit, fds: list[int], identity: confine.UnitIdentity) 
         os._exit(SandboxExit.BROKEN)
     if isinstance(unit, messages.ProgramUnit):
         program.run(unit, identity)  # never returns
+    if isinstance(unit, messages.CheckerUnit):
+        pychecker.run(unit, identity)  # never returns
     if isinstance(unit, (messages.RunUnit, messages.ExecUnit)):
         _exec(unit, identity)
     try:

@@ -1,0 +1,133 @@
+"""Runs in: a unit (one run of a Python checker).
+
+A Python checker (`checker.code`, docs/api.md §4.3) run on one case, in a unit of its
+own, forked from the warm template like a Python program case (`program`), after the
+case's own processes are dead: the solution never shares a process with it. This module
+turns `check(input, expected, output)` into testlib's protocol, so the init reads one
+protocol whichever form the checker has (`judges.verdict_of`):
+
+| `check` returns (or raises)                    | exit status | stderr                  |
+|------------------------------------------------|-------------|-------------------------|
+| True, or a score of 1                          | 0           | the message, if any     |
+| False, or a score of 0                         | 1           | the message, if any     |
+| a score strictly between 0 and 1               | 7 (points)  | `points <score> <message>` |
+| anything else, or an exception                 | 3 (failure) | what was wrong          |
+
+A result is `verdict_or_score` or `(verdict_or_score, message)`. `input`, `expected` and
+`output` are text for a program case (its stdin, the expected stdout, what it printed);
+for a function case, `input` is the call's argument text and `expected` and `output` the
+values (rebuilt from `values.encode`'s form: a value of the solution's own class is an
+`Opaque`, whose repr is the solution's repr of it).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import sys
+import traceback
+import types
+from typing import Any, NoReturn
+
+from supervisor.sandbox import confine, messages, values
+
+ACCEPTED, WRONG_ANSWER, FAILURE, POINTS = 0, 1, 3, 7  # testlib's exit statuses (judges.py cites them)
+
+
+class _Refused(Exception):
+    """`check` returned something that is no verdict."""
+
+
+def run(unit: messages.CheckerUnit, identity: confine.UnitIdentity) -> NoReturn:
+    """Load the checker, call `check` on the case, exit with testlib's status."""
+    status = FAILURE
+    try:
+        os.environ.clear()
+        os.environ.update(identity.environment)
+        status = _run(unit)
+    except BaseException:  # noqa: BLE001 - a failure of ours or the checker's: never a verdict
+        _say(traceback.format_exc(limit=-8))
+    try:
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001
+        pass
+    os._exit(status)
+
+
+def _run(unit: messages.CheckerUnit) -> int:
+    # New streams on descriptors 0-2 (the template's are not this process's).
+    streams = {"stdin": open(os.devnull), "stdout": open(1, "w", closefd=False),  # noqa: SIM115
+               "stderr": open(2, "w", closefd=False, errors="backslashreplace")}  # noqa: SIM115
+    for name, stream in streams.items():
+        setattr(sys, name, stream)
+        setattr(sys, f"__{name}__", stream)
+    sys.argv = [unit.code]
+    sys.path[:0] = [os.path.dirname(unit.code)]  # the checker's own files import as modules
+    check = _load(unit.code)
+    given = _read(unit.input, False), _read(unit.answer, unit.values), _read(unit.output, unit.values)
+    try:
+        result = check(*given)
+    except BaseException:  # noqa: BLE001 - the checker's own failure
+        _say("check raised\n" + traceback.format_exc(limit=-8))
+        return FAILURE
+    try:
+        score, message = _verdict(result)
+    except _Refused as exc:
+        _say(f"check returned {values.safe_repr(result)[:200]}: {exc}")
+        return FAILURE
+    if score == 1.0:
+        _say(message)
+        return ACCEPTED
+    if score == 0.0:
+        _say(message)
+        return WRONG_ANSWER
+    _say(f"points {score!r}" + (f" {message}" if message else ""))
+    return POINTS
+
+
+def _load(path: str) -> Any:
+    """The checker's module, run once (its module level), and its `check`."""
+    module = types.ModuleType("checker")
+    module.__file__ = path
+    sys.modules["checker"] = module
+    with open(path, "rb") as source:
+        code = compile(source.read(), "checker", "exec", dont_inherit=True)
+    exec(code, module.__dict__)  # noqa: S102 - the grader's checker, in its own sandboxed unit
+    check = module.__dict__.get("check")
+    if not callable(check):
+        raise TypeError("the checker's code defines no function check(input, expected, output)")
+    return check
+
+
+def _read(path: str, tagged: bool) -> Any:
+    with open(path, encoding="utf-8", errors="surrogateescape" if not tagged else "strict") as file:
+        text = file.read()
+    return values.decode(json.loads(text)) if tagged else text
+
+
+def _verdict(result: Any) -> tuple[float, str]:
+    """The score in [0, 1] and the message of what `check` returned."""
+    message = ""
+    if type(result) is tuple:
+        if len(result) != 2:
+            raise _Refused("a tuple must be (verdict_or_score, message)")
+        result, message = result
+        if not isinstance(message, str):
+            raise _Refused("the message must be a str")
+    if type(result) is bool:
+        return (1.0 if result else 0.0), message
+    if type(result) in (int, float):
+        score = float(result)
+        if math.isnan(score) or not 0.0 <= score <= 1.0:
+            raise _Refused("a score must be a number in [0, 1]")
+        return score, message
+    raise _Refused("expected True/False, a score in [0, 1], or (verdict_or_score, message)")
+
+
+def _say(message: str) -> None:
+    if message:
+        try:
+            sys.stderr.write(message.rstrip("\n") + "\n")
+        except BaseException:  # noqa: BLE001
+            pass
