@@ -13,6 +13,11 @@ command -v ps >/dev/null || apt_packages+=(procps)
 command -v curl >/dev/null || apt_packages+=(curl)
 # The original service's curl examples make session ids with `uuidgen`.
 command -v uuidgen >/dev/null || apt_packages+=(uuid-runtime)
+# Checkers in testlib's protocol are compiled in the sandbox (docs/api.md §4.3): C and C++
+# (testlib.h is C++), with the C library's headers.
+command -v gcc >/dev/null || apt_packages+=(gcc)
+command -v g++ >/dev/null || apt_packages+=(g++)
+[ -e /usr/include/stdio.h ] || apt_packages+=(libc6-dev)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   # A fresh machine may be running its own apt (unattended upgrades): wait for its lock.
   apt-get -o DPkg::Lock::Timeout=300 update -qq

@@ -219,3 +219,113 @@ def test_the_documented_checker_example_answers_as_written(service: Service):
     assert [case["score"] for case in result["case_results"]] == [1.0, 1.0]
     wrong = service.post("/evaluate_code", {**body, "code": "print(*input().split())"}).json()
     assert statuses(wrong) == ["failed", "passed"]
+
+
+# --- commands in testlib's protocol ---------------------------------------------------------
+
+def c_checker(**extra: Any) -> dict[str, Any]:
+    return {"cmd": "./check", "compile": "gcc -O2 -o check shortest_path.c",
+            "files": {"shortest_path.c": (CHECKERS / "shortest_path.c").read_text()}, **extra}
+
+
+def test_a_c_checker_compiled_with_gcc_decides_program_cases(service: Service):
+    cases = [(GRAPH, SHORTEST_LENGTH)] * 2
+    for order in (0, 1):
+        result = evaluate(service, BFS % order, cases, c_checker())
+        assert statuses(result) == ["passed", "passed"], result
+    result = evaluate(service, LONG_WAY, cases[:1], c_checker())
+    assert result["case_results"][0]["error"] == "WrongAnswer: 7 vertices, a shortest path has 3"
+    result = evaluate(service, NO_EDGE, cases[:1], c_checker())
+    assert result["case_results"][0]["error"] == "WrongAnswer: not a path of the graph"
+    result = evaluate(service, "print('1 two 4')", cases[:1], c_checker())
+    assert statuses(result) == ["failed"]
+    assert result["case_results"][0]["error"] == "PresentationError: a token that is no vertex"
+
+
+def test_a_c_checker_decides_a_c_program(service: Service):
+    program = ('#include <stdio.h>\nint main(void) { int n, m; scanf("%d %d", &n, &m);'
+               ' printf("1 2 4\\n"); return 0; }\n')
+    result = evaluate(service, program, [(GRAPH, SHORTEST_LENGTH)], c_checker(), main_file="main.c",
+                      compile="gcc -o /tmp/main $PROGRAM", cmd="/tmp/main")
+    assert statuses(result) == ["error"]  # /tmp is new for every process: the binary is gone
+    result = evaluate(service, program, [(GRAPH, SHORTEST_LENGTH)], c_checker(), main_file="main.c",
+                      cmd="gcc -o /tmp/main $PROGRAM && /tmp/main")
+    assert statuses(result) == ["passed"], result
+
+
+def test_a_command_checker_reads_the_three_files_in_order(service: Service):
+    script = ("import sys\n"
+              "got = [open(path).read() for path in sys.argv[1:]]\n"
+              "sys.stderr.write(repr(got))\n"
+              "sys.exit(0 if got == ['in\\n', 'out\\n', 'ans\\n'] else 1)\n")
+    checker = {"cmd": "python3 check.py", "files": {"check.py": script}}
+    result = evaluate(service, "print('out')", [("in\n", "ans\n")], checker)
+    assert statuses(result) == ["passed"], result
+
+
+@pytest.mark.parametrize("stderr, status, score, error", [
+    ("points 0.75 three quarters", "failed", 0.75, "PartialScore: 0.75: three quarters"),
+    ("points 0.3", "failed", 0.3, "PartialScore: 0.3"),
+    ("points 1", "passed", 1.0, None),
+    ("points 0", "failed", 0.0, "PartialScore: 0"),
+    ("points 13 of 20", "error", 0.0, "CheckerError: exit status 7 (points) needs"),
+    ("points many", "error", 0.0, "CheckerError: exit status 7 (points) needs"),
+    ("3/4", "error", 0.0, "CheckerError: exit status 7 (points) needs"),
+])
+def test_a_command_checkers_points_are_the_score(service: Service, stderr: str, status: str, score: float,
+                                                  error: str | None):
+    checker = {"cmd": f"echo '{stderr}' >&2; exit 7"}
+    case = evaluate(service, "print(1)", [("", "1")], checker)["case_results"][0]
+    assert (case["status"], case["score"], case["passed"]) == (status, score, status == "passed")
+    assert (case["error"] or "").startswith(error or ""), case["error"]
+    if error is None:
+        assert case["error"] is None
+
+
+@pytest.mark.parametrize("cmd, error", [
+    ("echo 'the answer file is broken' >&2; exit 3",
+     "CheckerError: the checker reported a failure (exit status 3)\nthe answer file is broken"),
+    ("exit 42", "CheckerError: the checker exited with status 42, which is no verdict of testlib's"),
+    ("sleep 30; true", "CheckerError: the checker passed its time limit (1 s)"),
+    ("python3 -c 'while True: pass'", "CheckerError: the checker passed its time limit (1 s)"),
+    ("kill -SEGV $$", "CheckerError: the checker was killed by signal SIGSEGV"),
+    ("head -c 100000 /dev/urandom >&2; exit 7", "CheckerError: exit status 7 (points) needs"),
+    ("./missing", "CheckerError: the checker exited with status 127"),
+])
+def test_a_failing_command_checker_makes_the_case_an_error(service: Service, cmd: str, error: str):
+    result = evaluate(service, "print(1)", [("", "1")], {"cmd": cmd, "timeout": 1})
+    assert statuses(result) == ["error"] and result["passed"] is False
+    assert result["case_results"][0]["error"].startswith(error), result["case_results"][0]["error"]
+    assert result["case_results"][0]["score"] == 0.0
+
+
+def test_a_checker_that_does_not_compile_fails_every_case(service: Service):
+    checker = {"cmd": "./check", "compile": "gcc -o check check.c", "files": {"check.c": "int main( {"}}
+    result = evaluate(service, "print(1)", [("", "1"), ("", "1")], checker)
+    assert statuses(result) == ["error", "error"] and result["passed"] is False
+    for case in result["case_results"]:
+        assert case["error"].startswith("CheckerError: the checker's compile step failed (the checker exited "
+                                        "with status 1)\n"), case["error"]
+        assert "error" in case["error"].partition("\n")[2]
+    assert result["error"] == result["case_results"][0]["error"]
+
+
+def test_the_compile_step_runs_once_per_request(service: Service):
+    checker = {"cmd": 'test "$(cat count)" = 1 || exit 1; true',
+               "compile": "echo $(( $(cat count 2>/dev/null || echo 0) + 1 )) > count"}
+    result = evaluate(service, "print(1)", [("", "1")] * 3, checker)
+    assert statuses(result) == ["passed"] * 3, result
+
+
+def test_a_command_checker_judges_function_cases_from_json(service: Service):
+    script = ("import json, sys\n"
+              "got, want = (json.load(open(path)) for path in sys.argv[2:])\n"
+              "sys.stderr.write(f'{open(sys.argv[1]).read()} -> {got!r} for {want!r}')\n"
+              "sys.exit(0 if sorted(got) == sorted(want) else 1)\n")
+    checker = {"cmd": "python3 check.py", "files": {"check.py": script}}
+    body = {"id": "scratch-checkers", "code": "def solve(xs):\n    return xs[1:] + xs[:1]\n", "entry_point": "solve",
+            "io_cases": [{"input": "[1, 2, 3]", "output": "(3, 2, 1)"}, {"input": "[1]", "output": "[2]"}],
+            "checker": checker}
+    result = service.post("/evaluate_code", body).json()
+    assert statuses(result) == ["passed", "failed"], result
+    assert result["case_results"][1]["error"] == "WrongAnswer: [1] -> [1] for [2]"
