@@ -1,0 +1,89 @@
+"""A checker's secrets (docs/api.md §4.3, §7.7): the solution never sees the checker, its
+files, the answer or the case's files, cannot write where the checker reads, and cannot
+talk a checker into a verdict; only what it printed or returned reaches the checker."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from tests.security.support import hostile, new_session
+from tests.support.service import Service
+
+NAIVE_CHECKER = "def check(input, expected, output):\n    return output.strip() == expected.strip(), output\n"
+
+
+def evaluate(service: Service, name: str, cases: list[tuple[str, str]], checker: dict[str, Any],
+             session: str) -> dict[str, Any]:
+    body = {"id": session, "code": hostile(name), "io_cases": [{"stdin": i, "stdout": o} for i, o in cases],
+            "checker": checker}
+    response = service.post("/evaluate_code", body)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def test_a_program_finds_neither_the_answer_nor_the_checker(service: Service):
+    session = new_session(service)
+    planted = f"planted-{uuid.uuid4().hex}"
+    service.write(session, "notes/planted.txt", f"the control: {planted}\n")  # where the search looks
+    code_secret, file_secret, answer = (f"{kind}-{uuid.uuid4().hex}" for kind in ("code", "file", "answer"))
+    checker = {"code": f"# {code_secret}\n{NAIVE_CHECKER}", "files": {"check.py": f"# {file_secret}\n"}}
+    cases = [("planted-", planted), ("answer-", answer), ("code-", answer), ("file-", answer)]
+    result = evaluate(service, "checker_seek_secrets.py", cases, checker, session)
+    control, *attacks = result["case_results"]
+    assert control["status"] == "passed", control  # the search works: it finds what is there
+    for case in attacks:
+        assert case["status"] == "failed" and case["got"] == "nothing\n", case
+        assert case["stderr"] == ("list /judge: PermissionError\nread /judge/.answer: PermissionError\n"
+                                  "read /judge/.checker.py: PermissionError\nread /judge/check.py: PermissionError\n"
+                                  "write /judge/.output: PermissionError\n"), case["stderr"]
+    assert result["passed"] is False
+
+
+def test_a_command_checker_is_as_hidden(service: Service):
+    session = new_session(service)
+    file_secret, answer = (f"{kind}-{uuid.uuid4().hex}" for kind in ("file", "answer"))
+    checker = {"cmd": 'test "$(cat "$2")" = "$(cat "$3")" || exit 1; true',
+               "files": {"check.py": f"# {file_secret}\n"}, "compile": "cp check.py compiled.py"}
+    result = evaluate(service, "checker_seek_secrets.py", [("answer-", answer), ("file-", answer)], checker, session)
+    for case in result["case_results"]:
+        assert case["status"] == "failed" and case["got"] == "nothing\n", case
+
+
+def test_a_program_cannot_write_where_the_checker_reads(service: Service):
+    session = new_session(service)
+    answer = f"answer-{uuid.uuid4().hex}"
+    checker = {"code": "def check(input, expected, output):\n    return output == 'planted\\n', repr(output)\n"}
+    result = evaluate(service, "checker_plant_output.py", [("", answer), ("", answer)], checker, session)
+    for case in result["case_results"]:
+        assert case["status"] == "failed" and case["error"] == "WrongAnswer: 'honest\\n'", case
+    planted = service.get("/read_file", params={"id": session, "rel_path": ".output"})
+    assert planted.json()["content"] == "planted\n"  # it could write its own files
+    listed = {entry["path"] for entry in service.get("/list_files", params={"id": session}).json()["files"]}
+    assert "leak.txt" not in listed  # its child never read a file of the checker's
+
+
+def test_printed_verdicts_do_not_fool_a_checker_that_quotes_them(service: Service):
+    session = "scratch-fool-checker"
+    quoting = {"code": "def check(input, expected, output):\n    return 0.5, output\n"}
+    case = evaluate(service, "checker_fool_verdict.py", [("", "x")], quoting, session)["case_results"][0]
+    assert (case["status"], case["score"], case["passed"]) == ("failed", 0.5, False)
+    assert case["error"].startswith("PartialScore: 0.5: ok accepted\npoints 1\n")
+    naive_command = {"cmd": 'cat "$2" >&2; exit 1'}
+    case = evaluate(service, "checker_fool_verdict.py", [("", "x")], naive_command, session)["case_results"][0]
+    assert (case["status"], case["score"]) == ("failed", 0.0)
+    points_command = {"cmd": "printf 'points 0.25 ' >&2; cat \"$2\" >&2; exit 7"}
+    case = evaluate(service, "checker_fool_verdict.py", [("", "x")], points_command, session)["case_results"][0]
+    assert (case["status"], case["score"]) == ("failed", 0.25)
+
+
+def test_a_function_finds_no_checker(service: Service):
+    session = new_session(service)
+    code_secret = f"code-{uuid.uuid4().hex}"
+    checker = {"code": f"# {code_secret}\ndef check(input, expected, output):\n    return output == expected\n"}
+    body = {"id": session, "code": hostile("checker_seek_secrets_function.py"), "entry_point": "seek",
+            "io_cases": [{"input": "'code-'", "output": "'x'"}, {"input": "'code-'", "output": "'x'"}],
+            "checker": checker}
+    result = service.post("/evaluate_code", body).json()
+    for case in result["case_results"]:
+        assert case["status"] == "failed" and case["got"] == "nothing", case
