@@ -329,3 +329,35 @@ def test_a_command_checker_judges_function_cases_from_json(service: Service):
     result = service.post("/evaluate_code", body).json()
     assert statuses(result) == ["passed", "failed"], result
     assert result["case_results"][1]["error"] == "WrongAnswer: [1] -> [1] for [2]"
+
+
+# --- the request's rules ------------------------------------------------------------------
+
+PROGRAM_BODY = {"id": "scratch-checkers", "code": "print(1)", "io_cases": [{"stdin": "", "stdout": "1"}]}
+FUNCTION_BODY = {"id": "scratch-checkers", "code": "def f():\n    return 1\n", "entry_point": "f",
+                 "io_cases": [{"input": "", "output": "1"}]}
+CHECK = "def check(input, expected, output):\n    return True\n"
+
+
+@pytest.mark.parametrize("body, says", [
+    ({**PROGRAM_BODY, "checker": {"code": CHECK, "cmd": "./check"}}, "give exactly one of code"),
+    ({**PROGRAM_BODY, "checker": {}}, "give exactly one of code"),
+    ({**PROGRAM_BODY, "checker": {"files": {"a.c": ""}}}, "give exactly one of code"),
+    ({**PROGRAM_BODY, "checker": {"code": CHECK, "compile": "gcc x.c"}}, "compile goes with cmd"),
+    ({**PROGRAM_BODY, "checker": {"code": CHECK}, "compare": "tokens"}, "compare: a checker decides"),
+    ({**PROGRAM_BODY, "checker": {"code": CHECK}, "compare": "float", "rel_tol": 0.1},
+     "compare, rel_tol: a checker decides"),
+    ({**PROGRAM_BODY, "checker": {"code": CHECK}, "abs_tol": 0.1}, "abs_tol: a checker decides"),
+    ({**FUNCTION_BODY, "checker": {"code": CHECK}, "float_tolerance": 0.1}, "float_tolerance: a checker decides"),
+    ({**FUNCTION_BODY, "checker": {"code": CHECK}, "tests": "assert f() == 1"}, "a checker judges io_cases"),
+    ({**PROGRAM_BODY, "checker": {"code": CHECK, "timeout": 0}}, "greater than 0"),
+    ({**PROGRAM_BODY, "checker": {"code": CHECK, "timeout": 1e9}}, "at most 30.0 s"),
+    ({**PROGRAM_BODY, "checker": {"cmd": "./c", "files": {"../x": ""}}}, "should match pattern"),
+    ({**PROGRAM_BODY, "checker": {"cmd": "./c", "files": {".checker.py": ""}}}, "should match pattern"),
+    ({**PROGRAM_BODY, "checker": {"cmd": "./c\x00"}}, "NUL"),
+    ({**PROGRAM_BODY, "checker": "def check(i, e, o): return True"}, "valid dictionary"),
+])
+def test_a_bad_checker_is_refused_saying_why(service: Service, body: dict[str, Any], says: str):
+    response = service.post("/evaluate_code", body)
+    assert response.status_code == 422, response.text
+    assert says in response.text, response.text
