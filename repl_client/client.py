@@ -310,6 +310,7 @@ class ReplClient:
         abs_tol: float | None = None,
         tests: str | None = None,
         isolation: str | None = None,
+        checker: Mapping[str, Any] | None = None,
     ) -> EvaluationResult:
         """Check ``code`` against each case: call ``entry_point`` and compare the
         value it returns (function-call cases), or run the program and compare
@@ -355,6 +356,10 @@ class ReplClient:
                 default: the cases share one process, each in fresh globals) or
                 ``"case"`` (each case in a fork of a process that ran the module
                 level once).
+            checker: A checker that decides each case instead of a comparison
+                (docs/api.md §4.3): ``{"code": <Python defining check(input,
+                expected, output)>}`` or ``{"cmd": ..., "compile": ...}`` in
+                testlib's protocol, with optional ``files`` and ``timeout``.
 
         Raises:
             ValidationFailed: A limit is above the service's maximum, a case is
@@ -378,6 +383,7 @@ class ReplClient:
             abs_tol=abs_tol,
             tests=tests,
             isolation=isolation,
+            checker=checker,
         )
         read_timeout = self._read_timeout(evaluation_timeout(body))
         reply = self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)
