@@ -225,6 +225,11 @@ class EvaluateRequest(_Model):
         None, description="A checker (special judge) that decides each case instead of comparing with the expected "
                           "output: program cases and function-call cases; not with `compare`, `rel_tol`, `abs_tol`, "
                           "`float_tolerance` or `tests`.")
+    interactor: Judge | None = Field(
+        None, description="Interactive program cases (docs/api.md §4.4): Python `code` defining "
+                          "`interact(input, answer, receive, send)`, run beside the program for each case, its output "
+                          "the program's input and the program's output its input; it decides the verdict. Program "
+                          "cases only; not with `checker`, `compare`, `rel_tol`, `abs_tol`.")
 
     @property
     def is_program(self) -> bool:
@@ -271,6 +276,8 @@ class EvaluateRequest(_Model):
                              "({stdin, stdout}); one request holds one kind")
         if self.checker is not None:
             self._check_checker()
+        if self.interactor is not None:
+            self._check_interactor()
         if self.is_program:
             if self.float_tolerance is not None:
                 raise ValueError("float_tolerance is for function-call cases; program cases use "
@@ -296,6 +303,23 @@ class EvaluateRequest(_Model):
                              f"{'it' if len(given) == 1 else 'them'} out, or drop the checker")
         if self.tests is not None:
             raise ValueError("a checker judges io_cases; tests judge themselves by their asserts: use one or the other")
+
+    def _check_interactor(self) -> None:
+        """An interactor talks to a program and decides alone."""
+        if not self.is_program or self.tests is not None:
+            raise ValueError("an interactor talks to a program: it needs program cases ({stdin, stdout}), not "
+                             "function-call cases or tests")
+        if self.checker is not None:
+            raise ValueError("an interactor decides each case itself: it cannot be combined with a checker")
+        given = [name for name in ("compare", "rel_tol", "abs_tol") if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: an interactor decides each case itself; leave "
+                             f"{'it' if len(given) == 1 else 'them'} out")
+        interactor = self.interactor
+        assert interactor is not None  # noqa: S101 - called only with an interactor
+        if interactor.cmd is not None or interactor.files:
+            raise ValueError("an interactor is Python code (interactor.code) alone: cmd, compile and files are for "
+                             "checkers")
 
     require_session: bool = Field(
         False, description="Answer 404 when the session does not exist instead of using a scratch directory.")

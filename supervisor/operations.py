@@ -151,7 +151,7 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
             stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb, fsize=fsize,
             float_tolerance=req.float_tolerance, stop_on_first_failure=req.stop_on_first_failure,
             tests=req.tests or "", test_plan=req.test_plan, isolation=req.isolation or models.DEFAULT_ISOLATION,
-            checker=_judge(req.checker, cfg))
+            checker=_judge(req.checker, cfg), interactor=_judge(req.interactor, cfg))
 
     def in_session() -> messages.SandboxJob:
         if ctx.store.exists(req.id):
@@ -197,7 +197,7 @@ def _program(req: models.EvaluateRequest) -> messages.ProgramSpec | None:
 
 
 def _judge(judge: models.Judge | None, cfg: Config) -> messages.JudgeSpec | None:
-    """A checker as the sandbox takes it, its timeout filled in."""
+    """A checker or an interactor as the sandbox takes it, its timeout filled in."""
     if judge is None:
         return None
     return messages.JudgeSpec(code=judge.code, cmd=judge.cmd, compile=judge.compile, files=dict(judge.files or {}),

@@ -138,7 +138,7 @@ def compile_checker(ex: Execution, judge: Judge, memory_mb: int) -> str | None:
     if _ended_well(ran, judge):
         return None
     output = (ran.stdout + ran.stderr).decode("utf-8", "replace").strip()
-    return f"CheckerError: the checker's compile step failed ({_how_it_ended(ran, judge)})" + (
+    return f"CheckerError: the checker's compile step failed ({_how_it_ended(ran, judge.spec.timeout)})" + (
         f"\n{output}" if output else "")
 
 
@@ -161,7 +161,7 @@ def check(ex: Execution, judge: Judge, memory_mb: int, case_input: str, output: 
             assert judge.spec.cmd is not None  # noqa: S101 - a judge has one of the two forms (models.Judge)
             unit = messages.ExecUnit(argv=("/bin/sh", "-c", f'{judge.spec.cmd} "$@"', "checker", *paths),
                                      limits=limits, cwd=judge.directory)
-        return verdict_of(_run(ex, judge, unit), judge)
+        return verdict_of(_run(ex, judge, unit), judge.spec.timeout)
     finally:
         for name in (INPUT_FILE, OUTPUT_FILE, ANSWER_FILE):
             try:
@@ -181,13 +181,14 @@ def function_files(got: Any, expected: Any, python: bool) -> tuple[bytes, bytes]
             json.dumps(values.to_wire(expected), ensure_ascii=False).encode("utf-8", "surrogatepass") + b"\n")
 
 
-def verdict_of(ran: Ran, judge: Judge) -> Checked:
-    """The case's verdict from how its checker ended, in testlib's protocol (module
-    docstring); a checker that hangs, crashes, fails or says something unreadable makes
-    the case an `error` (the grader's fault), never a pass."""
+def verdict_of(ran: Ran, timeout: float, who: str = "checker") -> Checked:
+    """The case's verdict from how its checker (or interactor: `who`) ended, in testlib's
+    protocol (module docstring), `timeout` its limit; one that hangs, crashes, fails or
+    says something unreadable makes the case an `error` (the grader's fault), never a
+    pass."""
     message = ran.stderr.decode("utf-8", "replace").strip()
-    if not _ended(ran, judge):
-        return _checker_error(_how_it_ended(ran, judge), message)
+    if not _ended(ran, timeout):
+        return _checker_error(_how_it_ended(ran, timeout, who), message)
     status = os.WEXITSTATUS(ran.ended.status or 0)
     if status == ACCEPTED:
         return Checked("passed", 1.0, None)
@@ -195,10 +196,10 @@ def verdict_of(ran: Ran, judge: Judge) -> Checked:
         kind = "WrongAnswer" if status == WRONG_ANSWER else "PresentationError"
         return Checked("failed", 0.0, f"{kind}: {message}" if message else kind)
     if status == FAILURE:
-        return _checker_error("the checker reported a failure (exit status 3)", message)
+        return _checker_error(f"the {who} reported a failure (exit status 3)", message)
     if status == POINTS:
         return _points(message)
-    return _checker_error(f"the checker exited with status {status}, which is no verdict of testlib's "
+    return _checker_error(f"the {who} exited with status {status}, which is no verdict of testlib's "
                           "(0, 1, 2, 3, 7)", message)
 
 
@@ -226,27 +227,24 @@ def _tail(text: str) -> str:
     return text if len(text) <= MESSAGE_LIMIT else "..." + text[-MESSAGE_LIMIT:]
 
 
-def _ended(ran: Ran, judge: Judge) -> bool:
+def _ended(ran: Ran, timeout: float) -> bool:
     """The checker exited by itself, within its limits (with any status)."""
     status = ran.ended.status
-    limit = verdicts.of_limits(ran.outcome.stopped, ran.outcome.timed_out, status, ran.ended.cpu_seconds,
-                               judge.spec.timeout)
+    limit = verdicts.of_limits(ran.outcome.stopped, ran.outcome.timed_out, status, ran.ended.cpu_seconds, timeout)
     return limit is None and status is not None and os.WIFEXITED(status)
 
 
 def _ended_well(ran: Ran, judge: Judge) -> bool:
-    return _ended(ran, judge) and os.WEXITSTATUS(ran.ended.status or 0) == 0
+    return _ended(ran, judge.spec.timeout) and os.WEXITSTATUS(ran.ended.status or 0) == 0
 
 
-def _how_it_ended(ran: Ran, judge: Judge) -> str:
+def _how_it_ended(ran: Ran, timeout: float, who: str = "checker") -> str:
     status = ran.ended.status
-    limit = verdicts.of_limits(ran.outcome.stopped, ran.outcome.timed_out, status, ran.ended.cpu_seconds,
-                               judge.spec.timeout)
+    limit = verdicts.of_limits(ran.outcome.stopped, ran.outcome.timed_out, status, ran.ended.cpu_seconds, timeout)
     if limit is not None:
-        return (f"the checker passed its time limit ({judge.spec.timeout:g} s)" if limit.status == "timeout"
-                else limit.error)
+        return f"the {who} passed its time limit ({timeout:g} s)" if limit.status == "timeout" else limit.error
     if status is None:
-        return "the end of the checker was not reported"
+        return f"the end of the {who} was not reported"
     if os.WIFSIGNALED(status):
-        return f"the checker was killed by signal {verdicts.signal_name(os.WTERMSIG(status))}"
-    return f"the checker exited with status {os.WEXITSTATUS(status)}"
+        return f"the {who} was killed by signal {verdicts.signal_name(os.WTERMSIG(status))}"
+    return f"the {who} exited with status {os.WEXITSTATUS(status)}"

@@ -84,6 +84,7 @@ class EvaluateJob:
     test_plan: tuple[PlannedTest, ...] = ()
     isolation: Literal["request", "case"] = "request"  # see `CaseUnit`
     checker: JudgeSpec | None = None  # decides each case instead of comparing (`judges`)
+    interactor: JudgeSpec | None = None  # talks to the program of each case and decides it (`interaction`)
     kind: Literal["evaluate"] = "evaluate"
 
 
@@ -203,9 +204,20 @@ class CheckerUnit:
     kind: Literal["checker"] = "checker"
 
 
-Unit = CaseUnit | RunUnit | ExecUnit | ProgramUnit | CheckerUnit
+@dataclass(frozen=True)
+class InteractorUnit:
+    """One run of a Python interactor (`pychecker.interact`): not dumpable from its start,
+    it says it is ready on stdout, then reads its code, the case's input and answer from
+    stdin, and talks to the program through stdin and stdout (`interaction`)."""
+
+    limits: UnitLimits
+    cwd: str
+    kind: Literal["interactor"] = "interactor"
+
+
+Unit = CaseUnit | RunUnit | ExecUnit | ProgramUnit | CheckerUnit | InteractorUnit
 # Units that use stdin, stdout and stderr (not a report pipe).
-StdioUnit = (RunUnit, ExecUnit, ProgramUnit, CheckerUnit)
+StdioUnit = (RunUnit, ExecUnit, ProgramUnit, CheckerUnit, InteractorUnit)
 
 
 # --- what comes back -------------------------------------------------------------------
@@ -324,5 +336,5 @@ def _hints(cls: type) -> dict[str, Any]:
 
 
 for _cls in (CaseSpec, UnitLimits, RunJob, EvaluateJob, ProgramSpec, JudgeSpec, CaseUnit, RunUnit, ExecUnit,
-             ProgramUnit, CheckerUnit, CaseMessage, PlannedTest, CaseReport, CaseResult, Exit):
+             ProgramUnit, CheckerUnit, InteractorUnit, CaseMessage, PlannedTest, CaseReport, CaseResult, Exit):
     _hints(_cls)

@@ -21,7 +21,7 @@ import shutil
 import tempfile
 from typing import Any
 
-from supervisor.sandbox import compare, confine, execution, judges, libc, messages, verdicts
+from supervisor.sandbox import compare, confine, execution, interaction, judges, libc, messages, verdicts
 from supervisor.sandbox.execution import Execution, Ran
 
 ERROR_TAIL = 4096  # characters of a failing program's stderr (or compiler's output) in `error`
@@ -85,11 +85,7 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
     environment = {"PROGRAM": path}
 
     def run(argv: tuple[str, ...] | None, stdin: bytes, stdout_limit: int, stderr_limit: int) -> Ran:
-        unit: messages.ExecUnit | messages.ProgramUnit
-        if argv is None:  # a Python program: run as `__main__` by a warm unit (`program`)
-            unit = messages.ProgramUnit(path=path, limits=limits, cwd=ex.cwd, environment=environment)
-        else:
-            unit = messages.ExecUnit(argv=argv, limits=limits, cwd=ex.cwd, environment=environment)
+        unit = _unit(argv, path, limits, ex, environment)
         return ex.run_stdio(unit, stdin, (stdout_limit, stderr_limit), job.timeout)
 
     ran_before = False  # a unit of the job has run: the next one starts from a clean sandbox
@@ -116,6 +112,17 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
     for index, case in enumerate(job.cases):
         if index or ran_before:
             ex.clean()
+        if job.interactor is not None:
+            unit = _unit(argv, path, limits, ex, environment)
+            program_ran, interactor_ran = interaction.run_case(ex, unit, job.interactor, case, job.timeout,
+                                                               job.memory_mb, job.stdout_limit)
+            result = _interacted(index, case, program_ran, interactor_ran, job)
+            budget -= 2 * len(result["got"] or "") + len(result["stderr"] or "")
+            results.append(result)
+            if job.stop_on_first_failure and not result["passed"]:
+                results += [_result(i, c, status="skipped") for i, c in enumerate(job.cases) if i > index]
+                break
+            continue
         expected = case.output.encode("utf-8", "surrogatepass")
         # Room for any output that could match, but never past what the request may return.
         # A checker reads what the program printed up to the case's cap.
@@ -128,6 +135,35 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
             results += [_result(i, c, status="skipped") for i, c in enumerate(job.cases) if i > index]
             break
     return {"passed": all(r["passed"] for r in results), "case_results": results, "error": None}
+
+
+def _unit(argv: tuple[str, ...] | None, path: str, limits: messages.UnitLimits, ex: Execution,
+          environment: dict[str, str]) -> messages.ExecUnit | messages.ProgramUnit:
+    """A case's unit: a Python program run as `__main__` by a warm unit (`program`), or
+    `argv` exec'd."""
+    if argv is None:
+        return messages.ProgramUnit(path=path, limits=limits, cwd=ex.cwd, environment=environment)
+    return messages.ExecUnit(argv=argv, limits=limits, cwd=ex.cwd, environment=environment)
+
+
+def _interacted(index: int, case: messages.CaseSpec, program: Ran, interactor: Ran,
+                job: messages.EvaluateJob) -> dict[str, Any]:
+    """An interactive case's result (docs/api.md §4.4): the deadline passing is a
+    timeout (a deadlock among others); else the interactor's verdict, and a pass needs the
+    program to have ended well too."""
+    assert job.interactor is not None  # noqa: S101 - interactive jobs only
+    shown = program.stdout[: job.stdout_limit].decode("utf-8", "replace")
+    stderr = program.stderr.decode("utf-8", "replace")
+    fields: dict[str, Any] = dict(got=shown, stdout=shown, stderr=stderr, **_usage(program))
+    if program.outcome.timed_out:
+        return _result(index, case, status="timeout", error=verdicts.TIMEOUT, score=0.0, **fields)
+    checked = judges.verdict_of(interactor, job.interactor.timeout, who="interactor")
+    if checked.passed:
+        failure = _failure(program, job, stderr)
+        if failure is not None:
+            return _result(index, case, status=failure.status, error=failure.error, score=0.0, **fields)
+    return _result(index, case, passed=checked.passed, status=checked.status, error=checked.error,
+                   score=checked.score, **fields)
 
 
 def _result(index: int, case: messages.CaseSpec, **fields: Any) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""Runs in: a unit (one run of a Python checker).
+"""Runs in: a unit (one run of a Python checker, or of a Python interactor).
 
 A Python checker (`checker.code`, docs/api.md §4.3) run on one case, in a unit of its
 own, forked from the warm template like a Python program case (`program`), after the
@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import signal
 import sys
 import traceback
 import types
@@ -71,10 +72,106 @@ def _run(unit: messages.CheckerUnit) -> int:
     except BaseException:  # noqa: BLE001 - the checker's own failure
         _say("check raised\n" + traceback.format_exc(limit=-8))
         return FAILURE
+    return _exit_status(result, "check")
+
+
+def _load(path: str) -> Any:
+    """The checker's module, run once (its module level), and its `check`."""
+    with open(path, "rb") as source:
+        return _function(source.read(), "checker", "check", "check(input, expected, output)", path)
+
+
+def _function(source: bytes | str, name: str, function: str, signature: str, path: str | None = None) -> Any:
+    """Run the grader's module `source` (its module level) and return its `function`."""
+    module = types.ModuleType(name)
+    module.__file__ = path
+    sys.modules[name] = module
+    code = compile(source, name, "exec", dont_inherit=True)
+    exec(code, module.__dict__)  # noqa: S102 - the grader's code, in its own sandboxed unit
+    found = module.__dict__.get(function)
+    if not callable(found):
+        raise TypeError(f"the {name}'s code defines no function {signature}")
+    return found
+
+
+def _read(path: str, tagged: bool) -> Any:
+    with open(path, encoding="utf-8", errors="surrogateescape" if not tagged else "strict") as file:
+        text = file.read()
+    return values.decode(json.loads(text)) if tagged else text
+
+
+# --- interactors ---------------------------------------------------------------------------
+
+READY = b"R"  # on stdout once this process is not dumpable: the init may send the frame
+FRAME_HEADER = 8  # bytes of the frame's length, big-endian, before its JSON
+
+
+def interact(identity: confine.UnitIdentity) -> NoReturn:
+    """Say ready, read the frame (`{code, input, answer}`), call `interact(input,
+    answer, receive, send)` while the program runs beside, exit with testlib's status.
+    The unit made itself not dumpable before this (`unit.become`)."""
+    status = FAILURE
+    try:
+        os.environ.clear()
+        os.environ.update(identity.environment)
+        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a program gone is an exception, not a death
+        status = _interact()
+    except BaseException:  # noqa: BLE001 - a failure of ours or the interactor's: never a verdict
+        _say(traceback.format_exc(limit=-8))
+    try:
+        sys.stderr.flush()
+    except BaseException:  # noqa: BLE001
+        pass
+    os._exit(status)
+
+
+def _interact() -> int:
+    reader = open(0, "rb", closefd=False)  # noqa: SIM115 - the frame, then what the program prints
+    writer = open(1, "wb", buffering=0, closefd=False)  # noqa: SIM115 - to the program, unbuffered
+    error = open(2, "w", closefd=False, errors="backslashreplace")  # noqa: SIM115
+    for name, stream in (("stdin", open(os.devnull)), ("stdout", error), ("stderr", error)):  # noqa: SIM115
+        setattr(sys, name, stream)  # the interactor's print() is its message, never the program's input
+        setattr(sys, f"__{name}__", stream)
+    writer.write(READY)
+    size = int.from_bytes(_read_exactly(reader, FRAME_HEADER), "big")
+    frame = json.loads(_read_exactly(reader, size))
+    function = _function(frame["code"], "interactor", "interact", "interact(input, answer, receive, send)")
+
+    def receive() -> str:
+        """The program's next line, without its line end; EOFError once it closed its output."""
+        line = reader.readline()
+        if not line:
+            raise EOFError("the program's output ended")
+        return line.decode("utf-8", "surrogateescape").removesuffix("\n")
+
+    def send(text: Any) -> None:
+        """Write `text` and a line end to the program."""
+        writer.write(f"{text}\n".encode("utf-8", "surrogateescape"))
+
+    try:
+        result = function(frame["input"], frame["answer"], receive, send)
+    except (EOFError, BrokenPipeError) as exc:  # the program stopped talking: its fault
+        _say(f"the program stopped talking: {type(exc).__name__}: {exc}")
+        return WRONG_ANSWER
+    except BaseException:  # noqa: BLE001 - the interactor's own failure
+        _say("interact raised\n" + traceback.format_exc(limit=-8))
+        return FAILURE
+    return _exit_status(result, "interact")
+
+
+def _read_exactly(reader: Any, size: int) -> bytes:
+    data = reader.read(size)
+    if len(data) != size:
+        raise EOFError("the frame was cut short")
+    return bytes(data)
+
+
+def _exit_status(result: Any, name: str) -> int:
+    """testlib's exit status (and the message on stderr) for what the grader's function returned."""
     try:
         score, message = _verdict(result)
     except _Refused as exc:
-        _say(f"check returned {values.safe_repr(result)[:200]}: {exc}")
+        _say(f"{name} returned {values.safe_repr(result)[:200]}: {exc}")
         return FAILURE
     if score == 1.0:
         _say(message)
@@ -84,26 +181,6 @@ def _run(unit: messages.CheckerUnit) -> int:
         return WRONG_ANSWER
     _say(f"points {score!r}" + (f" {message}" if message else ""))
     return POINTS
-
-
-def _load(path: str) -> Any:
-    """The checker's module, run once (its module level), and its `check`."""
-    module = types.ModuleType("checker")
-    module.__file__ = path
-    sys.modules["checker"] = module
-    with open(path, "rb") as source:
-        code = compile(source.read(), "checker", "exec", dont_inherit=True)
-    exec(code, module.__dict__)  # noqa: S102 - the grader's checker, in its own sandboxed unit
-    check = module.__dict__.get("check")
-    if not callable(check):
-        raise TypeError("the checker's code defines no function check(input, expected, output)")
-    return check
-
-
-def _read(path: str, tagged: bool) -> Any:
-    with open(path, encoding="utf-8", errors="surrogateescape" if not tagged else "strict") as file:
-        text = file.read()
-    return values.decode(json.loads(text)) if tagged else text
 
 
 def _verdict(result: Any) -> tuple[float, str]:

@@ -87,3 +87,28 @@ def test_a_function_finds_no_checker(service: Service):
     result = service.post("/evaluate_code", body).json()
     for case in result["case_results"]:
         assert case["status"] == "failed" and case["got"] == "nothing", case
+
+
+ECHO_INTERACTOR = ("def interact(input, answer, receive, send):\n"
+                   "    send(input)\n"
+                   "    line = receive()\n"
+                   "    return line == answer, line\n")
+
+
+def test_an_interactive_program_finds_neither_the_answer_nor_the_interactor(service: Service):
+    """The interactor runs beside the program, as the same user: not dumpable, it keeps
+    its memory, descriptors and /proc entries from the program."""
+    session = new_session(service)
+    planted = f"planted-{uuid.uuid4().hex}"
+    service.write(session, "notes/planted.txt", f"the control: {planted}\n")
+    answer, code_secret = f"answer-{uuid.uuid4().hex}", f"code-{uuid.uuid4().hex}"
+    body = {"id": session, "code": hostile("interactive_seek_answer.py"),
+            "io_cases": [{"stdin": "planted-", "stdout": planted}, {"stdin": "answer-", "stdout": answer},
+                         {"stdin": "code-", "stdout": answer}],
+            "interactor": {"code": f"# {code_secret}\n{ECHO_INTERACTOR}"}}
+    result = service.post("/evaluate_code", body).json()
+    control, *attacks = result["case_results"]
+    assert control["status"] == "passed", control  # the search works: it finds what is there
+    for case in attacks:
+        assert case["status"] == "failed" and case["got"] == "nothing\n", case
+        assert case["stderr"] == "memory opened: []\n", case["stderr"]
