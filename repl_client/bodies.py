@@ -63,6 +63,7 @@ def evaluation_body(
     tests: str | None = None,
     isolation: str | None = None,
     checker: Mapping[str, Any] | None = None,
+    interactor: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """The ``/evaluate_code`` body for ``evaluate_code``'s arguments (also one submission
@@ -81,6 +82,7 @@ def evaluation_body(
             "tests": tests,
             "isolation": isolation,
             "checker": dict(checker) if checker is not None else None,
+            "interactor": dict(interactor) if interactor is not None else None,
             **extra,
         }
     )

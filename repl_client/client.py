@@ -311,6 +311,7 @@ class ReplClient:
         tests: str | None = None,
         isolation: str | None = None,
         checker: Mapping[str, Any] | None = None,
+        interactor: Mapping[str, Any] | None = None,
     ) -> EvaluationResult:
         """Check ``code`` against each case: call ``entry_point`` and compare the
         value it returns (function-call cases), or run the program and compare
@@ -360,6 +361,9 @@ class ReplClient:
                 (docs/api.md §4.3): ``{"code": <Python defining check(input,
                 expected, output)>}`` or ``{"cmd": ..., "compile": ...}`` in
                 testlib's protocol, with optional ``files`` and ``timeout``.
+            interactor: stdin/stdout cases: ``{"code": <Python defining
+                interact(input, answer, receive, send)>}``, run beside the program
+                for each case, its only input and output (docs/api.md §4.4).
 
         Raises:
             ValidationFailed: A limit is above the service's maximum, a case is
@@ -384,6 +388,7 @@ class ReplClient:
             tests=tests,
             isolation=isolation,
             checker=checker,
+            interactor=interactor,
         )
         read_timeout = self._read_timeout(evaluation_timeout(body))
         reply = self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)
