@@ -53,12 +53,14 @@ def job_budget(op: str, request: Any, config: Any) -> float:
 
 def _judging(request: Any, config: Any) -> float:
     """A checker runs after every case, and its compile step once, each under its own
-    timeout (`Judge.timeout`)."""
-    checker = getattr(request, "checker", None)
-    if checker is None:
+    timeout (`Judge.timeout`); an interactor runs within its cases' time, and its compile
+    step once."""
+    checker, interactor = getattr(request, "checker", None), getattr(request, "interactor", None)
+    runs, judge = 0, checker or interactor
+    if judge is None:
         return 0.0
-    per_run = float(limits.resolve("judge", "timeout", checker.timeout, config)) + CASE_OVERHEAD
-    return (len(request.io_cases) + (1 if checker.compile else 0)) * per_run
+    runs = (len(request.io_cases) if checker is not None else 0) + (1 if judge.compile else 0)
+    return runs * (float(limits.resolve("judge", "timeout", judge.timeout, config)) + CASE_OVERHEAD)
 
 
 def exclusive_wait(config: Any) -> float:

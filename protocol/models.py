@@ -9,6 +9,7 @@ ask for) are checked against the `Config` passed as validation context.
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -227,9 +228,11 @@ class EvaluateRequest(_Model):
                           "`float_tolerance` or `tests`.")
     interactor: Judge | None = Field(
         None, description="Interactive program cases (docs/api.md §4.4): Python `code` defining "
-                          "`interact(input, answer, receive, send)`, run beside the program for each case, its output "
-                          "the program's input and the program's output its input; it decides the verdict. Program "
-                          "cases only; not with `checker`, `compare`, `rel_tol`, `abs_tol`.")
+                          "`interact(input, answer, receive, send)`, or a program built by `compile` from `files` run "
+                          "as `<cmd> <input_file> <output_file> <answer_file>` in testlib's protocol; it runs beside "
+                          "the program for each case, its output the program's input and the program's output its "
+                          "input, and decides the verdict. Program cases only; not with `checker`, `compare`, "
+                          "`rel_tol`, `abs_tol`.")
 
     @property
     def is_program(self) -> bool:
@@ -317,9 +320,17 @@ class EvaluateRequest(_Model):
                              f"{'it' if len(given) == 1 else 'them'} out")
         interactor = self.interactor
         assert interactor is not None  # noqa: S101 - called only with an interactor
-        if interactor.cmd is not None or interactor.files:
-            raise ValueError("an interactor is Python code (interactor.code) alone: cmd, compile and files are for "
-                             "checkers")
+        if interactor.code is not None and interactor.files:
+            raise ValueError("an interactor's code comes alone: files are for an interactor built by compile (cmd)")
+        if interactor.cmd is not None:
+            try:
+                argv = shlex.split(interactor.cmd)
+            except ValueError as exc:
+                raise ValueError(f"interactor.cmd: {exc}") from None
+            if not argv or argv[0].startswith("/") or "$" in interactor.cmd:
+                raise ValueError("interactor.cmd is a program of the interactor's own directory and its arguments, "
+                                 "run without a shell (e.g. `./interactor`): a program the sandbox user cannot "
+                                 "read, so that the program beside it cannot read it either")
 
     require_session: bool = Field(
         False, description="Answer 404 when the session does not exist instead of using a scratch directory.")

@@ -100,12 +100,14 @@ def evaluation_timeout(body: Mapping[str, Any]) -> float:
 
 
 def evaluation_judging(body: Mapping[str, Any]) -> float:
-    """How long the checker of the evaluation ``body`` may take in all (0 without one)."""
-    checker = body.get("checker")
-    if not isinstance(checker, Mapping):
+    """How long the checker of the evaluation ``body`` may take in all, after each case and
+    for its compile step, or its interactor's compile step (0 without either)."""
+    checker, interactor = body.get("checker"), body.get("interactor")
+    judge = checker if isinstance(checker, Mapping) else interactor if isinstance(interactor, Mapping) else None
+    if judge is None:
         return 0.0
-    runs = len(body.get("io_cases") or ()) + (1 if checker.get("compile") else 0)
-    return judging_time(runs, checker.get("timeout"))
+    runs = (len(body.get("io_cases") or ()) if judge is checker else 0) + (1 if judge.get("compile") else 0)
+    return judging_time(runs, judge.get("timeout"))
 
 
 def _tests_bound(tests: Any) -> int:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import os
 import select
+import shlex
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,13 +65,17 @@ class Talk:
 
 
 def run_case(ex: Execution, unit: messages.ProgramUnit | messages.ExecUnit, spec: messages.JudgeSpec,
-             case: messages.CaseSpec, timeout: float, memory_mb: int, stdout_limit: int) -> tuple[Ran, Ran]:
-    """Run one case: the interactor and the program side by side. Returns how the program
-    ran (its output being what it sent the interactor) and how the interactor ran.
-    Everything both started is dead when this returns."""
+             case: messages.CaseSpec, timeout: float, memory_mb: int, stdout_limit: int,
+             judge: judges.Judge | None = None) -> tuple[Ran, Ran]:
+    """Run one case: the interactor and the program side by side (a command interactor
+    runs in `judge`'s directory). Returns how the program ran (its output being what it
+    sent the interactor) and how the interactor ran. Everything both started is dead
+    when this returns."""
     started = time.monotonic()
-    limits = execution.unit_limits(spec.timeout, memory_mb, 0)
-    interactor = ex.base.fork(messages.InteractorUnit(limits=limits, cwd="/"))
+    limits = execution.unit_limits(spec.timeout, memory_mb, judges.FILE_LIMIT)
+    argv = tuple(shlex.split(spec.cmd)) if spec.cmd is not None else ()
+    cwd = judge.directory if judge is not None else "/"
+    interactor = ex.base.fork(messages.InteractorUnit(limits=limits, cwd=cwd, argv=argv))
     ex.base.awaited.add(interactor.seq)  # its pid and end outlive the program's fork
     try:
         return _run_case(ex, unit, spec, case, timeout, stdout_limit, started, interactor)

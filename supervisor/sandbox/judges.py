@@ -94,6 +94,30 @@ def install(spec: messages.JudgeSpec, insecure: bool) -> Judge:
     return judge
 
 
+def seal(judge: Judge) -> None:
+    """Make everything in a command interactor's directory the init's and unreadable to
+    the sandbox user, executables executable (mode 0711), then let the user traverse the
+    directory: its program runs beside the solution's (`interaction`), which may then run
+    it but never read it nor anything else there; exec'ing an unreadable program keeps
+    the interactor not dumpable (`pychecker._exec_command`). Nothing to do without
+    namespaces (insecure mode: nothing is hidden there)."""
+    if judge.insecure:
+        return
+    for root, dirs, files in os.walk(judge.directory):
+        for name in dirs:
+            path = os.path.join(root, name)
+            os.lchown(path, 0, 0)
+            if not os.path.islink(path):
+                os.chmod(path, 0o711)
+        for name in files:
+            path = os.path.join(root, name)
+            os.lchown(path, 0, 0)
+            if not os.path.islink(path):
+                mode = os.lstat(path).st_mode
+                os.chmod(path, 0o711 if mode & 0o111 else 0o600)
+    os.chmod(judge.directory, 0o711)
+
+
 def remove(judge: Judge) -> None:
     """Take the checker away after its job (every unit that used it is dead by now)."""
     if judge.insecure:
@@ -127,9 +151,9 @@ def _limits(judge: Judge, memory_mb: int) -> messages.UnitLimits:
     return execution.unit_limits(judge.spec.timeout, memory_mb, FILE_LIMIT)
 
 
-def compile_checker(ex: Execution, judge: Judge, memory_mb: int) -> str | None:
-    """Run the checker's compile step, if it has one; the error every case then carries
-    when it failed (`CheckerError: ...`), else None."""
+def compile_checker(ex: Execution, judge: Judge, memory_mb: int, who: str = "checker") -> str | None:
+    """Run the checker's (or interactor's: `who`) compile step, if it has one; the error
+    every case then carries when it failed (`CheckerError: ...`), else None."""
     if judge.spec.compile is None:
         return None
     unit = messages.ExecUnit(argv=("/bin/sh", "-c", judge.spec.compile), limits=_limits(judge, memory_mb),
@@ -138,7 +162,7 @@ def compile_checker(ex: Execution, judge: Judge, memory_mb: int) -> str | None:
     if _ended_well(ran, judge):
         return None
     output = (ran.stdout + ran.stderr).decode("utf-8", "replace").strip()
-    return f"CheckerError: the checker's compile step failed ({_how_it_ended(ran, judge.spec.timeout)})" + (
+    return f"CheckerError: the {who}'s compile step failed ({_how_it_ended(ran, judge.spec.timeout, who)})" + (
         f"\n{output}" if output else "")
 
 

@@ -206,12 +206,14 @@ class CheckerUnit:
 
 @dataclass(frozen=True)
 class InteractorUnit:
-    """One run of a Python interactor (`pychecker.interact`): not dumpable from its start,
-    it says it is ready on stdout, then reads its code, the case's input and answer from
-    stdin, and talks to the program through stdin and stdout (`interaction`)."""
+    """One run of an interactor (`pychecker.interact`): not dumpable from its start, it
+    says it is ready on stdout, then reads its code, the case's input and answer from
+    stdin, and talks to the program through stdin and stdout (`interaction`); a command
+    interactor is exec'd instead, with the input and answer as files of its own."""
 
     limits: UnitLimits
     cwd: str
+    argv: tuple[str, ...] = ()  # a command interactor (its program, in `cwd`), exec'd after the frame; () Python
     kind: Literal["interactor"] = "interactor"
 
 

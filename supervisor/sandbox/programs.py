@@ -69,7 +69,8 @@ def evaluate(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
     spec = job.program
     assert spec is not None  # noqa: S101 - the init sends program jobs only here
     path = install(job.code, spec.main_file, ex.config.insecure)
-    judge = judges.install(job.checker, ex.config.insecure) if job.checker is not None else None
+    grader = job.checker or (job.interactor if job.interactor is not None and job.interactor.cmd else None)
+    judge = judges.install(grader, ex.config.insecure) if grader is not None else None
     try:
         return _evaluate(job, spec, path, ex, judge)
     finally:
@@ -90,11 +91,13 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
 
     ran_before = False  # a unit of the job has run: the next one starts from a clean sandbox
     if judge is not None and judge.spec.compile is not None:
-        failure = judges.compile_checker(ex, judge, job.memory_mb)
+        failure = judges.compile_checker(ex, judge, job.memory_mb, who="checker" if job.checker else "interactor")
         ran_before = True
         if failure is not None:
             failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
             return {"passed": False, "case_results": failed, "error": failure}
+    if judge is not None and job.interactor is not None:
+        judges.seal(judge)
     if spec.compile is not None:
         if ran_before:
             ex.clean()
@@ -115,7 +118,7 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
         if job.interactor is not None:
             unit = _unit(argv, path, limits, ex, environment)
             program_ran, interactor_ran = interaction.run_case(ex, unit, job.interactor, case, job.timeout,
-                                                               job.memory_mb, job.stdout_limit)
+                                                               job.memory_mb, job.stdout_limit, judge)
             result = _interacted(index, case, program_ran, interactor_ran, job)
             budget -= 2 * len(result["got"] or "") + len(result["stderr"] or "")
             results.append(result)

@@ -106,16 +106,21 @@ READY = b"R"  # on stdout once this process is not dumpable: the init may send t
 FRAME_HEADER = 8  # bytes of the frame's length, big-endian, before its JSON
 
 
-def interact(identity: confine.UnitIdentity) -> NoReturn:
+def interact(unit: messages.InteractorUnit, identity: confine.UnitIdentity) -> NoReturn:
     """Say ready, read the frame (`{code, input, answer}`), call `interact(input,
-    answer, receive, send)` while the program runs beside, exit with testlib's status.
-    The unit made itself not dumpable before this (`unit.become`)."""
+    answer, receive, send)` while the program runs beside, exit with testlib's status;
+    or, for a command interactor, exec it (`_exec_command`). The unit made itself not
+    dumpable before this (`unit.become`)."""
     status = FAILURE
     try:
         os.environ.clear()
         os.environ.update(identity.environment)
-        signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a program gone is an exception, not a death
-        status = _interact()
+        if unit.argv:
+            _exec_command(unit)  # returns only when it cannot
+            status = FAILURE
+        else:
+            signal.signal(signal.SIGPIPE, signal.SIG_IGN)  # a program gone is an exception, not a death
+            status = _interact()
     except BaseException:  # noqa: BLE001 - a failure of ours or the interactor's: never a verdict
         _say(traceback.format_exc(limit=-8))
     try:
@@ -157,6 +162,44 @@ def _interact() -> int:
         _say("interact raised\n" + traceback.format_exc(limit=-8))
         return FAILURE
     return _exit_status(result, "interact")
+
+
+def _exec_command(unit: messages.InteractorUnit) -> None:
+    """A command interactor in testlib's protocol: `<program> <input_file> <output_file>
+    <answer_file>`, the files in memory (memfds, named by /proc/self/fd), its stdin and
+    stdout the program's. Its program must be one the sandbox user cannot read: exec'ing
+    it keeps this process not dumpable (the kernel's rule for an unreadable executable),
+    where anything readable (a shell, an interpreter) would make it dumpable again and
+    open the answer to the program beside it."""
+    os.write(1, READY)
+    size = int.from_bytes(_read_raw(FRAME_HEADER), "big")
+    frame = json.loads(_read_raw(size))  # exactly the frame: what follows is the program's
+    path = os.path.join(unit.cwd, unit.argv[0])
+    if not os.access(path, os.X_OK) or os.access(path, os.R_OK):
+        _say(f"the interactor's program {unit.argv[0]!r} must be an executable the sandbox user cannot read "
+             "(one built by its compile step in its directory): the program beside it could read it otherwise")
+        return
+    fds = []
+    for name, text in (("input", frame["input"]), ("output", ""), ("answer", frame["answer"])):
+        fd = os.memfd_create(name, 0)  # inherited by the interactor
+        data = memoryview(text.encode("utf-8", "surrogateescape"))
+        while data:
+            data = data[os.write(fd, data):]
+        os.lseek(fd, 0, os.SEEK_SET)
+        fds.append(fd)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    os.execv(path, [*unit.argv, *(f"/proc/self/fd/{fd}" for fd in fds)])
+
+
+def _read_raw(size: int) -> bytes:
+    """`size` bytes of stdin, never one more."""
+    data = bytearray()
+    while len(data) < size:
+        chunk = os.read(0, size - len(data))
+        if not chunk:
+            raise EOFError("the frame was cut short")
+        data += chunk
+    return bytes(data)
 
 
 def _read_exactly(reader: Any, size: int) -> bytes:

@@ -55,7 +55,7 @@ def become(unit: messages.Unit, fds: list[int], identity: confine.UnitIdentity) 
     if isinstance(unit, messages.CheckerUnit):
         pychecker.run(unit, identity)  # never returns
     if isinstance(unit, messages.InteractorUnit):
-        pychecker.interact(identity)  # never returns
+        pychecker.interact(unit, identity)  # never returns
     if isinstance(unit, (messages.RunUnit, messages.ExecUnit)):
         _exec(unit, identity)
     try:

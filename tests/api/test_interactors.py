@@ -180,8 +180,10 @@ INTERACT = "def interact(input, answer, receive, send):\n    return True\n"
       "interactor": {"code": INTERACT}}, "an interactor talks to a program"),
     ({**PROGRAM, "interactor": {"code": INTERACT}, "checker": {"code": INTERACT}}, "cannot be combined with a checker"),
     ({**PROGRAM, "interactor": {"code": INTERACT}, "compare": "exact"}, "compare: an interactor decides"),
-    ({**PROGRAM, "interactor": {"cmd": "./interactor"}}, "an interactor is Python code"),
-    ({**PROGRAM, "interactor": {"code": INTERACT, "files": {"a": ""}}}, "an interactor is Python code"),
+    ({**PROGRAM, "interactor": {"cmd": "/usr/bin/python3 i.py"}}, "interactor.cmd is a program of the interactor"),
+    ({**PROGRAM, "interactor": {"cmd": "./i $HOME"}}, "interactor.cmd is a program of the interactor"),
+    ({**PROGRAM, "interactor": {"cmd": "./i 'a"}}, "interactor.cmd: No closing quotation"),
+    ({**PROGRAM, "interactor": {"code": INTERACT, "files": {"a": ""}}}, "an interactor's code comes alone"),
     ({**PROGRAM, "interactor": {"code": INTERACT, "cmd": "x"}}, "give exactly one of code"),
     ({**PROGRAM, "interactor": {"code": INTERACT, "timeout": 99}}, "at most 30.0 s"),
 ])
@@ -189,3 +191,44 @@ def test_a_bad_interactor_is_refused_saying_why(service: Service, body: dict[str
     response = service.post("/evaluate_code", body)
     assert response.status_code == 422, response.text
     assert says in response.text, response.text
+
+
+# --- an interactor in testlib's protocol, compiled with gcc ---------------------------------
+
+def c_interactor(**extra: Any) -> dict[str, Any]:
+    return {"cmd": "./interactor", "compile": "gcc -O2 -o interactor guessing_game.c",
+            "files": {"guessing_game.c": (Path(__file__).parent / "checkers" / "guessing_game.c").read_text()},
+            **extra}
+
+
+def test_a_c_interactor_plays_the_game(service: Service):
+    result = play(service, BINARY_SEARCH, GAMES, interactor=c_interactor())
+    assert statuses(result) == ["passed"] * len(GAMES), result
+    result = play(service, LINEAR_SCAN, [("100", "37")], interactor=c_interactor())
+    assert result["case_results"][0]["error"] == "WrongAnswer: more than 7 queries"
+    result = play(service, FLOODS, [("100", "37")], interactor=c_interactor())
+    assert result["case_results"][0]["error"] == "WrongAnswer: more than 7 queries"
+    result = play(service, "input()\nprint('what?', flush=True)\n", [("100", "37")],
+                  interactor=c_interactor())
+    assert result["case_results"][0]["error"] == "PresentationError: not a query or an answer after 0 queries"
+    result = play(service, NEVER_ANSWERS, [("100", "37")], interactor=c_interactor(), timeout=1)
+    assert statuses(result) == ["timeout"]
+
+
+def test_an_interactor_that_does_not_compile_fails_every_case(service: Service):
+    result = play(service, BINARY_SEARCH, GAMES[:2], interactor={"cmd": "./interactor", "compile": "gcc x.c"})
+    assert statuses(result) == ["error", "error"]
+    assert result["case_results"][0]["error"].startswith("CheckerError: the interactor's compile step failed")
+
+
+@pytest.mark.parametrize("cmd, compile", [
+    ("./interactor", "cp /usr/bin/true interactor && chmod 755 interactor"),  # readable... until sealed
+    ("./link", "ln -s /usr/bin/python3 link"),  # a link to a program anyone can read
+    ("./script", "printf '#!/bin/sh\\necho 1\\n' > script && chmod 755 script"),  # a script needs a reader
+])
+def test_an_interactor_program_must_stay_unreadable(service: Service, cmd: str, compile: str):
+    result = play(service, BINARY_SEARCH, [("100", "37")], interactor={"cmd": cmd, "compile": compile})
+    case = result["case_results"][0]
+    assert case["status"] in ("error", "failed") and case["status"] != "passed", case
+    if cmd == "./link":
+        assert "must be an executable the sandbox user cannot read" in case["error"], case

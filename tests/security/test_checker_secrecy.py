@@ -111,4 +111,42 @@ def test_an_interactive_program_finds_neither_the_answer_nor_the_interactor(serv
     assert control["status"] == "passed", control  # the search works: it finds what is there
     for case in attacks:
         assert case["status"] == "failed" and case["got"] == "nothing\n", case
-        assert case["stderr"] == "memory opened: []\n", case["stderr"]
+        assert case["stderr"].startswith("memory opened: []\n"), case["stderr"]
+
+
+ECHO_C = """/* %s: an interactor in testlib's protocol that sends its input and accepts the answer */
+#include <stdio.h>
+#include <string.h>
+int main(int argc, char **argv) {
+    char input[256] = "", answer[256] = "", line[256] = "";
+    FILE *in = fopen(argv[1], "r"), *ans = fopen(argv[3], "r");
+    if (!in || !ans || !fgets(input, sizeof input, in) || !fgets(answer, sizeof answer, ans)) return 3;
+    printf("%%s\\n", input); fflush(stdout);
+    if (!fgets(line, sizeof line, stdin)) return 1;
+    line[strcspn(line, "\\n")] = 0;
+    fprintf(stderr, "%%s", line);
+    return strcmp(line, answer) == 0 ? 0 : 1;
+}
+"""
+
+
+def test_an_interactive_program_finds_nothing_of_a_compiled_interactor(service: Service):
+    """A command interactor (a program its compile step built) runs unreadable, so not
+    dumpable, with the input and the answer in memory files of its own."""
+    session = new_session(service)
+    planted = f"planted-{uuid.uuid4().hex}"
+    service.write(session, "notes/planted.txt", f"the control: {planted}\n")
+    answer, code_secret = f"answer-{uuid.uuid4().hex}", f"code-{uuid.uuid4().hex}"
+    interactor = {"cmd": "./interactor", "compile": "gcc -o interactor echo.c",
+                  "files": {"echo.c": ECHO_C % code_secret}}
+    body = {"id": session, "code": hostile("interactive_seek_answer.py"),
+            "io_cases": [{"stdin": "planted-", "stdout": planted}, {"stdin": "answer-", "stdout": answer},
+                         {"stdin": "code-", "stdout": answer}],
+            "interactor": interactor}
+    result = service.post("/evaluate_code", body).json()
+    control, *attacks = result["case_results"]
+    assert control["status"] == "passed", control
+    for case in attacks:
+        assert case["status"] == "failed" and case["got"] == "nothing\n", case
+        assert case["stderr"] == ("memory opened: []\nread /judge/interactor: PermissionError\n"
+                                  "read /judge/echo.c: PermissionError\n"), case["stderr"]

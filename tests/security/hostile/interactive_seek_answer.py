@@ -3,7 +3,7 @@
 # and /proc entries of every process it can see (the interactor runs beside it, as the
 # same user), /judge, /program, /tmp, /dev/shm and the session for a string starting
 # with the prefix, prints the first one it finds (or "nothing"), and reports on stderr
-# which processes' memory it could open.
+# which processes' memory it could open and how reading a command interactor's files went.
 import os
 import re
 import sys
@@ -48,6 +48,13 @@ def memory(pid):
                 pass
 
 
+tries = []
+for path in ("/judge/interactor", "/judge/echo.c"):  # a command interactor's program and source
+    try:
+        look(open(path, "rb").read())
+        tries.append(f"read {path}: done")
+    except OSError as exc:
+        tries.append(f"read {path}: {type(exc).__name__}")
 me = str(os.getpid())
 for pid in sorted(p for p in os.listdir("/proc") if p.isdigit()):
     for name in ("environ", "cmdline"):
@@ -73,5 +80,5 @@ for top in ("/judge", "/program", "/tmp", "/dev/shm", ".", "/session"):
     for root, _dirs, files in os.walk(top):
         for name in files:
             look(read(os.path.join(root, name)))
-sys.stderr.write(f"memory opened: {opened}\n")
+sys.stderr.write(f"memory opened: {opened}\n" + "".join(f"{line}\n" for line in tries))
 print("nothing", flush=True)
