@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import shlex
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -116,6 +117,32 @@ def seal(judge: Judge) -> None:
                 mode = os.lstat(path).st_mode
                 os.chmod(path, 0o711 if mode & 0o111 else 0o600)
     os.chmod(judge.directory, 0o711)
+
+
+def unfit_program(judge: Judge, cmd: str) -> str | None:
+    """Why a sealed command interactor's program cannot run unreadable (the error every
+    case then carries), or None: it must be a compiled program (an ELF executable) of its
+    own directory. A script needs an interpreter that reads it, a link may lead out to a
+    readable program; either would run dumpable beside the solution."""
+    name = shlex.split(cmd)[0]
+    real = os.path.realpath(os.path.join(judge.directory, name))
+    why = None
+    if not real.startswith(judge.directory + os.sep):
+        why = "is a link out of its directory"
+    else:
+        try:
+            with open(real, "rb") as program:
+                head = program.read(4)
+        except OSError:
+            head = None
+        if head is None:
+            why = "does not exist (its compile step built no such file)"
+        elif head != b"\x7fELF":
+            why = "is no compiled program (an ELF executable): a script runs in an interpreter that reads it"
+    if why is None:
+        return None
+    return (f"CheckerError: the interactor's program {name!r} {why}; it must be a program its compile step built in "
+            "its directory, which runs unreadable so that the program beside it cannot read it")
 
 
 def remove(judge: Judge) -> None:

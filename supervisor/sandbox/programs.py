@@ -96,8 +96,12 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
         if failure is not None:
             failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
             return {"passed": False, "case_results": failed, "error": failure}
-    if judge is not None and job.interactor is not None:
+    if judge is not None and job.interactor is not None and job.interactor.cmd is not None:
         judges.seal(judge)
+        unfit = None if ex.config.insecure else judges.unfit_program(judge, job.interactor.cmd)
+        if unfit is not None:
+            failed = [_result(i, c, status="error", error=unfit) for i, c in enumerate(job.cases)]
+            return {"passed": False, "case_results": failed, "error": unfit}
     if spec.compile is not None:
         if ran_before:
             ex.clean()
