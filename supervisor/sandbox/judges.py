@@ -1,7 +1,8 @@
 """Runs in: the init.
 
-A request's checker (docs/api.md §4.3): the grader's own program, which decides a case
-instead of a comparison. It runs after the case, in a unit of its own (a Python
+A request's checker (docs/api.md §4.3), and the directory of a command interactor (§4.4,
+`seal`, `unfit_program`; the interactor runs in `interaction`). A checker is the
+grader's own program, which decides a case instead of a comparison. It runs after the case, in a unit of its own (a Python
 checker: `pychecker`; a command: exec'd), never in a process of the solution, with its
 own limits (`JudgeSpec.timeout`, the case's memory limit).
 
