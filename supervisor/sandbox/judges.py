@@ -2,9 +2,10 @@
 
 A request's checker (docs/api.md §4.3), and the directory of a command interactor (§4.4,
 `seal`, `unfit_program`; the interactor runs in `interaction`). A checker is the
-grader's own program, which decides a case instead of a comparison. It runs after the case, in a unit of its own (a Python
-checker: `pychecker`; a command: exec'd), never in a process of the solution, with its
-own limits (`JudgeSpec.timeout`, the case's memory limit).
+grader's own program, which decides a case instead of a comparison. It runs after the
+case, in a unit of its own (a Python checker: `pychecker`; a command: exec'd), never in
+a process of the solution, with its own limits (`JudgeSpec.timeout`, the case's memory
+limit).
 
 What the solution must never see (the checker, its files, the answer and the case's
 files) lives in a tmpfs the init mounts at `confine.JUDGE_DIR` for the job, owned by the

@@ -89,28 +89,17 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
         unit = _unit(argv, path, limits, ex, environment)
         return ex.run_stdio(unit, stdin, (stdout_limit, stderr_limit), job.timeout)
 
-    ran_before = False  # a unit of the job has run: the next one starts from a clean sandbox
-    if judge is not None and judge.spec.compile is not None:
-        failure = judges.compile_checker(ex, judge, job.memory_mb, who="checker" if job.checker else "interactor")
-        ran_before = True
-        if failure is not None:
-            failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
-            return {"passed": False, "case_results": failed, "error": failure}
-    if judge is not None and job.interactor is not None and job.interactor.cmd is not None:
-        judges.seal(judge)
-        unfit = None if ex.config.insecure else judges.unfit_program(judge, job.interactor.cmd)
-        if unfit is not None:
-            failed = [_result(i, c, status="error", error=unfit) for i, c in enumerate(job.cases)]
-            return {"passed": False, "case_results": failed, "error": unfit}
-    if spec.compile is not None:
+    ran_before = judge is not None and judge.spec.compile is not None  # the next unit starts from a clean sandbox
+    failure = _prepare_judge(job, ex, judge)
+    if failure is None and spec.compile is not None:
         if ran_before:
             ex.clean()
         ran = run(("/bin/sh", "-c", spec.compile), b"", job.stdout_limit, job.stdout_limit)
         ran_before = True
         failure = compile_failure(ran, job)
-        if failure is not None:
-            failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
-            return {"passed": False, "case_results": failed, "error": failure}
+    if failure is not None:
+        failed = [_result(i, c, status="error", error=failure) for i, c in enumerate(job.cases)]
+        return {"passed": False, "case_results": failed, "error": failure}
     # The default: the program run as `python3 main.py` would run it, by the interpreter
     # function cases run in (the sandbox's `python3`), from a warm fork of it.
     argv = ("/bin/sh", "-c", spec.cmd) if spec.cmd is not None else None
@@ -119,29 +108,36 @@ def _evaluate(job: messages.EvaluateJob, spec: messages.ProgramSpec, path: str, 
     for index, case in enumerate(job.cases):
         if index or ran_before:
             ex.clean()
-        if job.interactor is not None:
-            unit = _unit(argv, path, limits, ex, environment)
-            program_ran, interactor_ran = interaction.run_case(ex, unit, job.interactor, case, job.timeout,
-                                                               job.memory_mb, job.stdout_limit, judge)
+        if job.interactor is not None:  # the interactor feeds the program and decides (`interaction`)
+            program_ran, interactor_ran = interaction.run_case(
+                ex, _unit(argv, path, limits, ex, environment), job.interactor, case, job.timeout, job.memory_mb,
+                job.stdout_limit, judge)
             result = _interacted(index, case, program_ran, interactor_ran, job)
-            budget -= 2 * len(result["got"] or "") + len(result["stderr"] or "")
-            results.append(result)
-            if job.stop_on_first_failure and not result["passed"]:
-                results += [_result(i, c, status="skipped") for i, c in enumerate(job.cases) if i > index]
-                break
-            continue
-        expected = case.output.encode("utf-8", "surrogatepass")
-        # Room for any output that could match, but never past what the request may return.
-        # A checker reads what the program printed up to the case's cap.
-        room = max(min(job.stdout_limit + (0 if judge else len(expected)), budget), 0)
-        ran = run(argv, case.input.encode("utf-8", "surrogatepass"), room, min(job.stdout_limit, room))
-        result = _judged(index, case, ran, job, spec, ex, judge)
+        else:
+            expected = case.output.encode("utf-8", "surrogatepass")
+            # Room for any output that could match, but never past what the request may return.
+            # A checker reads what the program printed up to the case's cap.
+            room = max(min(job.stdout_limit + (0 if judge else len(expected)), budget), 0)
+            ran = run(argv, case.input.encode("utf-8", "surrogatepass"), room, min(job.stdout_limit, room))
+            result = _judged(index, case, ran, job, spec, ex, judge)
         budget -= 2 * len(result["got"] or "") + len(result["stderr"] or "")
         results.append(result)
         if job.stop_on_first_failure and not result["passed"]:
             results += [_result(i, c, status="skipped") for i, c in enumerate(job.cases) if i > index]
             break
     return {"passed": all(r["passed"] for r in results), "case_results": results, "error": None}
+
+
+def _prepare_judge(job: messages.EvaluateJob, ex: Execution, judge: judges.Judge | None) -> str | None:
+    """Compile the checker or the command interactor, if asked, and seal an interactor's
+    directory; the error every case then carries when that failed, else None."""
+    if judge is None:
+        return None
+    failure = judges.compile_checker(ex, judge, job.memory_mb, who="checker" if job.checker else "interactor")
+    if failure is not None or job.interactor is None or job.interactor.cmd is None:
+        return failure
+    judges.seal(judge)
+    return None if ex.config.insecure else judges.unfit_program(judge, job.interactor.cmd)
 
 
 def _unit(argv: tuple[str, ...] | None, path: str, limits: messages.UnitLimits, ex: Execution,
