@@ -17,8 +17,9 @@ case's files are written there by the init, after the case, and removed after th
 
 The protocol is testlib's (MikeMirzayanov/testlib, `testlib.h`: `OK_EXIT_CODE` 0,
 `WA_EXIT_CODE` 1, `PE_EXIT_CODE` 2, `FAIL_EXIT_CODE` 3, `POINTS_EXIT_CODE` 7 with
-`quitp` writing `points <p> <message>` to stderr), read here the same way for both forms
-(`verdict_of`).
+`quitp` writing `points <p> <message>` to stderr, `UNEXPECTED_EOF_EXIT_CODE` 8), read
+here the same way for both forms (`verdict_of`). Its partially-correct `_pc(n)`, which
+exits with n itself, cannot be told from the others and is not read.
 """
 
 from __future__ import annotations
@@ -40,8 +41,10 @@ INPUT_FILE, OUTPUT_FILE, ANSWER_FILE = ".input", ".output", ".answer"
 ROOM_MB = 64  # of the tmpfs, past the files: what a compile step may write
 MESSAGE_LIMIT = 4096  # bytes of a checker's stderr kept for its message
 FILE_LIMIT = 64 << 20  # largest file a checker may write (RLIMIT_FSIZE)
-# testlib's exit statuses (testlib.h: OK/WA/PE/FAIL/POINTS_EXIT_CODE)
-ACCEPTED, WRONG_ANSWER, PRESENTATION_ERROR, FAILURE, POINTS = 0, 1, 2, 3, 7
+# testlib's exit statuses (testlib.h: OK/WA/PE/FAIL/POINTS/UNEXPECTED_EOF_EXIT_CODE; the last
+# only with -DENABLE_UNEXPECTED_EOF, else such an end is a presentation error)
+ACCEPTED, WRONG_ANSWER, PRESENTATION_ERROR, FAILURE, POINTS, UNEXPECTED_EOF = 0, 1, 2, 3, 7, 8
+FAILED_KINDS = {WRONG_ANSWER: "WrongAnswer", PRESENTATION_ERROR: "PresentationError", UNEXPECTED_EOF: "UnexpectedEof"}
 
 
 @dataclass(frozen=True)
@@ -245,15 +248,15 @@ def verdict_of(ran: Ran, timeout: float, who: str = "checker") -> Checked:
     status = os.WEXITSTATUS(ran.ended.status or 0)
     if status == ACCEPTED:
         return Checked("passed", 1.0, None)
-    if status in (WRONG_ANSWER, PRESENTATION_ERROR):
-        kind = "WrongAnswer" if status == WRONG_ANSWER else "PresentationError"
+    if status in FAILED_KINDS:
+        kind = FAILED_KINDS[status]
         return Checked("failed", 0.0, f"{kind}: {message}" if message else kind)
     if status == FAILURE:
         return _checker_error(f"the {who} reported a failure (exit status 3)", message)
     if status == POINTS:
         return _points(message)
     return _checker_error(f"the {who} exited with status {status}, which is no verdict of testlib's "
-                          "(0, 1, 2, 3, 7)", message)
+                          "(0, 1, 2, 3, 7, 8)", message)
 
 
 def _points(message: str) -> Checked:

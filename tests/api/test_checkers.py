@@ -282,10 +282,16 @@ def test_a_command_checkers_points_are_the_score(service: Service, stderr: str, 
         assert case["error"] is None
 
 
+def test_testlibs_unexpected_eof_is_a_failed_case(service: Service):
+    case = evaluate(service, "print(1)", [("", "1")], {"cmd": "echo 'unexpected eof' >&2; exit 8"})["case_results"][0]
+    assert (case["status"], case["score"], case["error"]) == ("failed", 0.0, "UnexpectedEof: unexpected eof")
+
+
 @pytest.mark.parametrize("cmd, error", [
     ("echo 'the answer file is broken' >&2; exit 3",
      "CheckerError: the checker reported a failure (exit status 3)\nthe answer file is broken"),
     ("exit 42", "CheckerError: the checker exited with status 42, which is no verdict of testlib's"),
+    ("exit 13", "CheckerError: the checker exited with status 13, which is no verdict of testlib's"),
     ("sleep 30; true", "CheckerError: the checker passed its time limit (1 s)"),
     ("python3 -c 'while True: pass'", "CheckerError: the checker passed its time limit (1 s)"),
     ("kill -SEGV $$", "CheckerError: the checker was killed by signal SIGSEGV"),
