@@ -150,3 +150,18 @@ def test_an_interactive_program_finds_nothing_of_a_compiled_interactor(service: 
         assert case["status"] == "failed" and case["got"] == "nothing\n", case
         assert case["stderr"] == ("memory opened: []\nread /judge/interactor: PermissionError\n"
                                   "read /judge/echo.c: PermissionError\n"), case["stderr"]
+
+
+def test_a_program_that_kills_or_stops_its_interactor_never_passes(service: Service):
+    """The interactor runs as the same user, so the program can signal it: that must never
+    turn into a pass (a dead interactor is the case's error, a stopped one its timeout)."""
+    accept_all = ("def interact(input, answer, receive, send):\n"
+                  "    send(input)\n    receive()\n    return True\n")
+    body = {"id": "scratch-kill-interactor", "code": hostile("interactive_kill_interactor.py"), "timeout": 2,
+            "io_cases": [{"stdin": "kill", "stdout": "1"}, {"stdin": "stop", "stdout": "1"}],
+            "interactor": {"code": accept_all}}
+    result = service.post("/evaluate_code", body).json()
+    killed, stopped = result["case_results"]
+    assert killed["status"] == "error" and "killed by signal SIGKILL" in killed["error"], killed
+    assert stopped["status"] == "timeout", stopped
+    assert result["passed"] is False
