@@ -104,6 +104,12 @@ def _read(path: str, tagged: bool) -> Any:
 
 READY = b"R"  # on stdout once this process is not dumpable: the init may send the frame
 FRAME_HEADER = 8  # bytes of the frame's length, big-endian, before its JSON
+MAX_LINE = 1 << 20  # bytes of one line from the program; a longer one is its wrong answer
+
+
+class ProgramMisbehaved(EOFError):
+    """What the program sent cannot be a line of the conversation (its fault, not the
+    interactor's)."""
 
 
 def interact(unit: messages.InteractorUnit, identity: confine.UnitIdentity) -> NoReturn:
@@ -143,10 +149,13 @@ def _interact() -> int:
     function = _function(frame["code"], "interactor", "interact", "interact(input, answer, receive, send)")
 
     def receive() -> str:
-        """The program's next line, without its line end; EOFError once it closed its output."""
-        line = reader.readline()
+        """The program's next line, without its line end; EOFError once it closed its
+        output (ProgramMisbehaved, an EOFError, for a line past MAX_LINE bytes)."""
+        line = reader.readline(MAX_LINE + 1)
         if not line:
             raise EOFError("the program's output ended")
+        if len(line) > MAX_LINE:
+            raise ProgramMisbehaved(f"a line longer than {MAX_LINE} bytes")
         return line.decode("utf-8", "surrogateescape").removesuffix("\n")
 
     def send(text: Any) -> None:

@@ -109,6 +109,14 @@ def test_a_program_that_floods_loses_at_once(service: Service):
     assert len(case["got"]) <= 64 << 10  # what is shown is capped
 
 
+def test_a_program_that_floods_one_endless_line_loses(service: Service):
+    flood = "import sys\nn = int(input())\nwhile True:\n    sys.stdout.write('9' * 65536)\n"
+    case = play(service, flood, [("100", "37")], timeout=10)["case_results"][0]
+    assert case["status"] == "failed", case
+    assert case["error"] == ("WrongAnswer: the program stopped talking: ProgramMisbehaved: "
+                             "a line longer than 1048576 bytes")
+
+
 def test_a_program_that_stops_early_loses(service: Service):
     result = play(service, "n = int(input())\nprint('? 2', flush=True)\n", [("100", "37")])
     case = result["case_results"][0]
