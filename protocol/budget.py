@@ -47,8 +47,20 @@ def job_budget(op: str, request: Any, config: Any) -> float:
         # The tests of test-code mode run after the cases, a case each.
         units = (len(request.io_cases) + len(getattr(request, "test_plan", ()))
                  + (1 if getattr(request, "compile", None) else 0))
-        return max(units, 1) * per_case
+        return max(units, 1) * per_case + _judging(request, config)
     return 0.0
+
+
+def _judging(request: Any, config: Any) -> float:
+    """A checker runs after every case, and its compile step once, each under its own
+    timeout (`Judge.timeout`); an interactor runs within its cases' time, and its compile
+    step once."""
+    checker, interactor = getattr(request, "checker", None), getattr(request, "interactor", None)
+    runs, judge = 0, checker or interactor
+    if judge is None:
+        return 0.0
+    runs = (len(request.io_cases) if checker is not None else 0) + (1 if judge.compile else 0)
+    return runs * (float(limits.resolve("judge", "timeout", judge.timeout, config)) + CASE_OVERHEAD)
 
 
 def exclusive_wait(config: Any) -> float:

@@ -28,6 +28,8 @@ class Bound:
         unit: What the number counts, for messages and `/limits`.
         count: True when the bound is on the number of items of a list field (of characters
             of a string field).
+        model: The model that declares the field, when it is not the operation's request
+            model itself (a field of a nested object: `Judge.timeout`).
     """
 
     op: str
@@ -36,6 +38,7 @@ class Bound:
     default: str | None
     unit: str
     count: bool = False
+    model: str | None = None
 
 
 BOUNDS: tuple[Bound, ...] = (
@@ -44,6 +47,10 @@ BOUNDS: tuple[Bound, ...] = (
     Bound("evaluate", "memory_limit_mb", "max_eval_memory_mb", "eval_memory_mb", "MiB"),
     Bound("evaluate", "io_cases", "max_cases", None, "cases", count=True),
     Bound("evaluate", "tests", "max_tests_chars", None, "characters", count=True),
+    # `checker` and `interactor` of an evaluation (a `Judge` each): the group `judge` of /limits.
+    Bound("judge", "timeout", "max_judge_timeout", "judge_timeout", "s", model="Judge"),
+    Bound("judge", "code", "max_judge_chars", None, "characters (code and files together)", count=True,
+          model="Judge"),
     Bound("run", "timeout", "max_run_timeout", "run_timeout", "s"),
     Bound("evaluate_batch", "submissions", "max_batch", None, "submissions", count=True),
 )
@@ -74,7 +81,11 @@ CONSTANT: dict[tuple[str, str], tuple[int, str]] = {
     ("run", "cmd"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
     ("evaluate", "cmd"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
     ("evaluate", "compile"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
+    ("judge", "cmd"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
+    ("judge", "compile"): (MAX_ARGUMENT_BYTES, _ARGUMENT_UNIT),
+    ("judge", "files"): (16, "files (names of 1-64 characters of [A-Za-z0-9._-])"),
 }
+MAX_JUDGE_FILES = CONSTANT[("judge", "files")][0]
 
 
 def check_argument(value: str) -> str:
@@ -115,14 +126,21 @@ def check(op: str, field: str, value: Any, config: Config | None) -> Any:
     check without a configuration: the model is then only describing data)."""
     if value is None or config is None:
         return value
+    check_size(op, field, len(value) if bound(op, field).count else value, config)
+    return value
+
+
+def check_size(op: str, field: str, size: float, config: Config | None) -> None:
+    """`check` for a size the caller measured (a field bounded with others: a judge's code
+    and files together)."""
+    if config is None:
+        return
     limit = bound(op, field)
     maximum = getattr(config, limit.maximum)
-    size = len(value) if limit.count else value
     if size > maximum:
         if limit.count:
             raise ValueError(f"at most {maximum} {limit.unit} per request (the server's configured maximum)")
         raise ValueError(f"must be at most {maximum} {limit.unit} (the server's configured maximum)")
-    return value
 
 
 def describe(config: Config) -> dict[str, dict[str, Any]]:

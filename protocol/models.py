@@ -9,6 +9,7 @@ ask for) are checked against the `Config` passed as validation context.
 
 from __future__ import annotations
 
+import shlex
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -121,6 +122,51 @@ DEFAULT_REL_TOL = 1e-6
 DEFAULT_ABS_TOL = 1e-6
 Isolation = Literal["request", "case"]
 DEFAULT_ISOLATION: Isolation = "request"
+JudgeFile = Annotated[Text, Field(pattern=MAIN_FILE_PATTERN)]
+
+
+class Judge(_Model):
+    """The grader's own program that decides a case (docs/api.md §4.3): a `checker` run
+    after each case, in a sandboxed process of its own, never in the solution's, which
+    never sees it nor the expected output. One of two forms: `code` (Python) or `cmd` (any
+    language, in testlib's protocol)."""
+
+    code: Text | None = Field(
+        None, description="Python source defining `check(input, expected, output)`, which returns True/False, a "
+                          "score in [0, 1], or `(verdict_or_score, message)`.")
+    cmd: Command | None = Field(
+        None, description="A command run with `/bin/sh -c` in the checker's own directory as "
+                          "`<cmd> <input_file> <output_file> <answer_file>`; testlib's exit statuses: 0 accepted, "
+                          "1 wrong answer, 2 presentation error, 3 checker failure, 7 points (stderr `points <p> ...`, "
+                          "p in [0, 1]); its stderr is the message.")
+    compile: Command | None = Field(
+        None, description="With `cmd`: a command run once per request, before the first case, in the checker's "
+                          "directory (e.g. `gcc -O2 -o check check.c`).")
+    files: dict[JudgeFile, Text] | None = Field(
+        None, description="Files saved in the checker's directory before anything runs (its source, a header such "
+                          "as testlib.h, data), by name: 1-64 characters of [A-Za-z0-9._-]. The solution never "
+                          "sees them.")
+    timeout: Seconds | None = Field(None, description="Wall-clock and CPU limit of each run of the checker, and of "
+                                                      "its compile step (s).")
+
+    @field_validator("timeout")
+    @classmethod
+    def _maxima(cls, v: Any, info: ValidationInfo) -> Any:
+        return _check_maximum(v, info, "judge")
+
+    @model_validator(mode="after")
+    def _one_form(self, info: ValidationInfo) -> Judge:
+        if (self.code is None) == (self.cmd is None):
+            raise ValueError("give exactly one of code (Python source defining check(input, expected, output)) "
+                             "and cmd (a command in testlib's protocol)")
+        if self.compile is not None and self.cmd is None:
+            raise ValueError("compile goes with cmd: Python code needs no compile step")
+        files = self.files or {}
+        if len(files) > limits.MAX_JUDGE_FILES:
+            raise ValueError(f"files: at most {limits.MAX_JUDGE_FILES} files")
+        size = len(self.code or "") + sum(len(name) + len(text) for name, text in files.items())
+        limits.check_size("judge", "code", size, (info.context or {}).get("config"))
+        return self
 
 
 class EvaluateRequest(_Model):
@@ -176,6 +222,17 @@ class EvaluateRequest(_Model):
     abs_tol: float | None = Field(
         None, ge=0, allow_inf_nan=False,
         description=f"`compare: float`: the absolute tolerance (default {DEFAULT_ABS_TOL}).")
+    checker: Judge | None = Field(
+        None, description="A checker (special judge) that decides each case instead of comparing with the expected "
+                          "output: program cases and function-call cases; not with `compare`, `rel_tol`, `abs_tol`, "
+                          "`float_tolerance` or `tests`.")
+    interactor: Judge | None = Field(
+        None, description="Interactive program cases (docs/api.md §4.4): Python `code` defining "
+                          "`interact(input, answer, receive, send)`, or a program built by `compile` from `files` run "
+                          "as `<cmd> <input_file> <output_file> <answer_file>` in testlib's protocol; it runs beside "
+                          "the program for each case, its output the program's input and the program's output its "
+                          "input, and decides the verdict. Program cases only; not with `checker`, `compare`, "
+                          "`rel_tol`, `abs_tol`.")
 
     @property
     def is_program(self) -> bool:
@@ -220,6 +277,10 @@ class EvaluateRequest(_Model):
         if len(kinds) > 1:
             raise ValueError("io_cases mixes function-call cases ({input, output}) and program cases "
                              "({stdin, stdout}); one request holds one kind")
+        if self.checker is not None:
+            self._check_checker()
+        if self.interactor is not None:
+            self._check_interactor()
         if self.is_program:
             if self.float_tolerance is not None:
                 raise ValueError("float_tolerance is for function-call cases; program cases use "
@@ -236,6 +297,41 @@ class EvaluateRequest(_Model):
         if given:
             raise ValueError(f"{', '.join(given)}: for program cases ({{stdin, stdout}}) only")
         return self
+    def _check_checker(self) -> None:
+        """A checker decides the cases alone: nothing else may claim to compare them."""
+        given = [name for name in ("compare", "rel_tol", "abs_tol", "float_tolerance")
+                 if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: a checker decides each case itself; leave "
+                             f"{'it' if len(given) == 1 else 'them'} out, or drop the checker")
+        if self.tests is not None:
+            raise ValueError("a checker judges io_cases; tests judge themselves by their asserts: use one or the other")
+
+    def _check_interactor(self) -> None:
+        """An interactor talks to a program and decides alone."""
+        if not self.is_program or self.tests is not None:
+            raise ValueError("an interactor talks to a program: it needs program cases ({stdin, stdout}), not "
+                             "function-call cases or tests")
+        if self.checker is not None:
+            raise ValueError("an interactor decides each case itself: it cannot be combined with a checker")
+        given = [name for name in ("compare", "rel_tol", "abs_tol") if getattr(self, name) is not None]
+        if given:
+            raise ValueError(f"{', '.join(given)}: an interactor decides each case itself; leave "
+                             f"{'it' if len(given) == 1 else 'them'} out")
+        interactor = self.interactor
+        assert interactor is not None  # noqa: S101 - called only with an interactor
+        if interactor.code is not None and interactor.files:
+            raise ValueError("an interactor's code comes alone: files are for an interactor built by compile (cmd)")
+        if interactor.cmd is not None:
+            try:
+                argv = shlex.split(interactor.cmd)
+            except ValueError as exc:
+                raise ValueError(f"interactor.cmd: {exc}") from None
+            if not argv or argv[0].startswith("/") or "$" in interactor.cmd:
+                raise ValueError("interactor.cmd is a program of the interactor's own directory and its arguments, "
+                                 "run without a shell (e.g. `./interactor`): a program the sandbox user cannot "
+                                 "read, so that the program beside it cannot read it either")
+
     require_session: bool = Field(
         False, description="Answer 404 when the session does not exist instead of using a scratch directory.")
 

@@ -144,6 +144,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_tests_chars", "REPL_MAX_TESTS_CHARS", 256 << 10, int,
             "Largest `tests` of one evaluation (characters): both tiers parse them to plan its cases, the "
             "supervisor in its one loop, so their size bounds that pause.", 1024),
+    Setting("judge_timeout", "REPL_JUDGE_TIMEOUT", 5.0, float,
+            "Default wall-clock and CPU limit of each run of a request's checker (on one case, or its "
+            "compile step), and CPU limit of its interactor on one case (s).", 0.01),
+    Setting("max_judge_timeout", "REPL_MAX_JUDGE_TIMEOUT", 30.0, float,
+            "Largest `timeout` a request's checker or interactor may ask for (s).", 0.01),
+    Setting("max_judge_chars", "REPL_MAX_JUDGE_CHARS", 1 << 20, int,
+            "Largest checker or interactor of one evaluation: its `code` and `files` together (characters).",
+            1024),
     Setting("max_batch", "REPL_MAX_BATCH", 100, int,
             "Largest number of submissions in one `/evaluate_batch` request.", 1),
     Setting("run_timeout", "REPL_RUN_TIMEOUT", 30.0, float, "Default wall-clock limit of `/run` (s).", 0.01),

@@ -195,13 +195,16 @@ class AsyncReplClient:
                             compile: str | None = None, main_file: str | None = None,
                             compare: str | None = None, rel_tol: float | None = None,
                             abs_tol: float | None = None, tests: str | None = None,
-                            isolation: str | None = None) -> EvaluationResult:
+                            isolation: str | None = None,
+                            checker: Mapping[str, Any] | None = None,
+                            interactor: Mapping[str, Any] | None = None) -> EvaluationResult:
         """As :meth:`ReplClient.evaluate_code`."""
         body = evaluation_body(id=id, code=code, entry_point=entry_point, io_cases=io_cases, timeout=timeout,
                                cpu_limit=cpu_limit, memory_limit_mb=memory_limit_mb,
                                float_tolerance=float_tolerance, stop_on_first_failure=stop_on_first_failure,
                                cmd=cmd, compile=compile, main_file=main_file, compare=compare,
-                               rel_tol=rel_tol, abs_tol=abs_tol, tests=tests, isolation=isolation)
+                               rel_tol=rel_tol, abs_tol=abs_tol, tests=tests, isolation=isolation,
+                               checker=checker, interactor=interactor)
         read_timeout = max(self.timeout, evaluation_timeout(body))
         reply = await self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)
         return parse(EvaluationResult, reply)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .bodies import evaluation_body, evaluation_units, parse
+from .bodies import evaluation_body, evaluation_judging, evaluation_units, parse
 from .deadlines import batch_answer_timeout
 from .errors import InvalidResponse, ReplError, ServiceUnavailable, error_for_status
 from .results import EvaluationResult
@@ -103,5 +103,5 @@ class BatchRounds:
         return done
 
 
-def _limits(bodies: Sequence[Mapping[str, Any]]) -> list[tuple[float | None, int]]:
-    return [(body.get("timeout"), evaluation_units(body)) for body in bodies]
+def _limits(bodies: Sequence[Mapping[str, Any]]) -> list[tuple[float | None, int, float]]:
+    return [(body.get("timeout"), evaluation_units(body), evaluation_judging(body)) for body in bodies]

@@ -12,7 +12,7 @@ import binascii
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from .deadlines import answer_timeout
+from .deadlines import answer_timeout, judging_time
 from .errors import InvalidResponse, ReplError
 from .results import EvaluationResult, FileEntry, RunResult
 
@@ -21,6 +21,7 @@ __all__ = [
     "decode_base64",
     "encode_content",
     "evaluation_body",
+    "evaluation_judging",
     "evaluation_timeout",
     "evaluation_units",
     "expect_success",
@@ -61,6 +62,8 @@ def evaluation_body(
     stop_on_first_failure: bool = False,
     tests: str | None = None,
     isolation: str | None = None,
+    checker: Mapping[str, Any] | None = None,
+    interactor: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """The ``/evaluate_code`` body for ``evaluate_code``'s arguments (also one submission
@@ -78,6 +81,8 @@ def evaluation_body(
             "stop_on_first_failure": stop_on_first_failure or None,
             "tests": tests,
             "isolation": isolation,
+            "checker": dict(checker) if checker is not None else None,
+            "interactor": dict(interactor) if interactor is not None else None,
             **extra,
         }
     )
@@ -91,7 +96,18 @@ def evaluation_units(body: Mapping[str, Any]) -> int:
 
 def evaluation_timeout(body: Mapping[str, Any]) -> float:
     """How long the service may take to answer the evaluation ``body`` (``deadlines``)."""
-    return answer_timeout("evaluate", body.get("timeout"), evaluation_units(body))
+    return answer_timeout("evaluate", body.get("timeout"), evaluation_units(body), evaluation_judging(body))
+
+
+def evaluation_judging(body: Mapping[str, Any]) -> float:
+    """How long the checker of the evaluation ``body`` may take in all, after each case and
+    for its compile step, or its interactor's compile step (0 without either)."""
+    checker, interactor = body.get("checker"), body.get("interactor")
+    judge = checker if isinstance(checker, Mapping) else interactor if isinstance(interactor, Mapping) else None
+    if judge is None:
+        return 0.0
+    runs = (len(body.get("io_cases") or ()) if judge is checker else 0) + (1 if judge.get("compile") else 0)
+    return judging_time(runs, judge.get("timeout"))
 
 
 def _tests_bound(tests: Any) -> int:

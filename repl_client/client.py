@@ -310,6 +310,8 @@ class ReplClient:
         abs_tol: float | None = None,
         tests: str | None = None,
         isolation: str | None = None,
+        checker: Mapping[str, Any] | None = None,
+        interactor: Mapping[str, Any] | None = None,
     ) -> EvaluationResult:
         """Check ``code`` against each case: call ``entry_point`` and compare the
         value it returns (function-call cases), or run the program and compare
@@ -355,6 +357,13 @@ class ReplClient:
                 default: the cases share one process, each in fresh globals) or
                 ``"case"`` (each case in a fork of a process that ran the module
                 level once).
+            checker: A checker that decides each case instead of a comparison
+                (docs/api.md §4.3): ``{"code": <Python defining check(input,
+                expected, output)>}`` or ``{"cmd": ..., "compile": ...}`` in
+                testlib's protocol, with optional ``files`` and ``timeout``.
+            interactor: stdin/stdout cases: ``{"code": <Python defining
+                interact(input, answer, receive, send)>}``, run beside the program
+                for each case, its only input and output (docs/api.md §4.4).
 
         Raises:
             ValidationFailed: A limit is above the service's maximum, a case is
@@ -378,6 +387,8 @@ class ReplClient:
             abs_tol=abs_tol,
             tests=tests,
             isolation=isolation,
+            checker=checker,
+            interactor=interactor,
         )
         read_timeout = self._read_timeout(evaluation_timeout(body))
         reply = self._post("/evaluate_code", body, idempotent=False, read_timeout=read_timeout)

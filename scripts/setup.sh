@@ -13,9 +13,11 @@ command -v ps >/dev/null || apt_packages+=(procps)
 command -v curl >/dev/null || apt_packages+=(curl)
 # The original service's curl examples make session ids with `uuidgen`.
 command -v uuidgen >/dev/null || apt_packages+=(uuid-runtime)
-# C programs (program cases' `compile`: `gcc -o prog "$PROGRAM"`); libc6-dev holds the C
-# library's headers, which gcc only recommends.
+# C programs (program cases' `compile`: `gcc -o prog "$PROGRAM"`) and checkers in testlib's
+# protocol (docs/api.md §4.3, testlib.h is C++); libc6-dev holds the C library's headers,
+# which gcc only recommends.
 command -v gcc >/dev/null || apt_packages+=(gcc)
+command -v g++ >/dev/null || apt_packages+=(g++)
 [ -e /usr/include/stdio.h ] || apt_packages+=(libc6-dev)
 if [ ${#apt_packages[@]} -gt 0 ]; then
   # A fresh machine may be running its own apt (unattended upgrades): wait for its lock.

@@ -150,7 +150,8 @@ def evaluate(ctx: Context, req: models.EvaluateRequest, reply: Reply) -> None:
             timeout=timeout, cpu=cpu, memory_mb=memory_mb,
             stdout_limit=cfg.case_stdout_bytes, scratch_mb=cfg.disk_quota_mb, fsize=fsize,
             float_tolerance=req.float_tolerance, stop_on_first_failure=req.stop_on_first_failure,
-            tests=req.tests or "", test_plan=req.test_plan, isolation=req.isolation or models.DEFAULT_ISOLATION)
+            tests=req.tests or "", test_plan=req.test_plan, isolation=req.isolation or models.DEFAULT_ISOLATION,
+            checker=_judge(req.checker, cfg), interactor=_judge(req.interactor, cfg))
 
     def in_session() -> messages.SandboxJob:
         if ctx.store.exists(req.id):
@@ -193,6 +194,14 @@ def _program(req: models.EvaluateRequest) -> messages.ProgramSpec | None:
         compare=req.compare or models.DEFAULT_COMPARE,
         rel_tol=models.DEFAULT_REL_TOL if req.rel_tol is None else req.rel_tol,
         abs_tol=models.DEFAULT_ABS_TOL if req.abs_tol is None else req.abs_tol)
+
+
+def _judge(judge: models.Judge | None, cfg: Config) -> messages.JudgeSpec | None:
+    """A checker or an interactor as the sandbox takes it, its timeout filled in."""
+    if judge is None:
+        return None
+    return messages.JudgeSpec(code=judge.code, cmd=judge.cmd, compile=judge.compile, files=dict(judge.files or {}),
+                              timeout=limits.resolve("judge", "timeout", judge.timeout, cfg))
 
 
 def evaluate_batch(ctx: Context, req: models.EvaluateBatchRequest, reply: Reply) -> None:

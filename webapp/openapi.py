@@ -216,7 +216,7 @@ def _api_operation(endpoint: Endpoint, request_ref: dict[str, Any], reply_ref: d
 def _add_maxima(schemas: dict[str, dict[str, Any]], config: Any) -> None:
     """Write the configured maxima (`protocol.limits`) into the request schemas."""
     for limit in limits.BOUNDS:
-        model = models.OPERATIONS[limit.op][0].__name__
+        model = limit.model or models.OPERATIONS[limit.op][0].__name__
         prop = schemas[model]["properties"][limit.field]
         maximum = getattr(config, limit.maximum)
         for branch in prop.get("anyOf", [prop]):  # an optional field: the non-null branch

@@ -37,6 +37,7 @@ from supervisor.sandbox import libc, seccomp
 
 WORKDIR = "/session"
 PROGRAM_DIR = "/program"  # a program evaluation's code, read-only, for the job (see `programs`)
+JUDGE_DIR = "/judge"  # a request's checker, open only while the checker runs (see `judges`)
 HIDDEN = "/.supervisor"  # root-only (0700): what only the sandbox's init may reach
 SESSIONS = HIDDEN + "/sessions"  # the session root inside the image; each job binds one session from it
 MAX_FD = 1 << 16
@@ -147,7 +148,7 @@ def build_root(session_root: str, covered: list[str] | None = None) -> None:
     libc.mount(f"/proc/self/fd/{sessions_fd}", NEW_ROOT + SESSIONS, None, libc.MS_BIND)
     os.close(sessions_fd)
     libc.mount(None, NEW_ROOT + SESSIONS, None, libc.MS_REMOUNT | libc.MS_BIND | libc.MS_NOSUID | libc.MS_NODEV)
-    for mountpoint in ("/proc", "/tmp", WORKDIR, PROGRAM_DIR):
+    for mountpoint in ("/proc", "/tmp", WORKDIR, PROGRAM_DIR, JUDGE_DIR):
         os.makedirs(NEW_ROOT + mountpoint, exist_ok=True)
     os.chmod(NEW_ROOT + "/tmp", 0o1777)
     old = NEW_ROOT + "/.old"

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from protocol import testplan
-from supervisor.sandbox import messages, serving, values, verdicts
+from supervisor.sandbox import judges, messages, serving, values, verdicts
 from supervisor.sandbox.execution import Execution
 
 INVALID_REPORT = "InvalidReport: the case process sent an unreadable report"
@@ -36,15 +36,30 @@ def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
     """Run the cases one after another, then the tests, in units that serve them
     (`serving`: one unit for many cases, a new one after a case that must not be
     followed in its process), the sandbox restored to a fresh state between two units."""
-    planned: list[Work] = [*job.cases, *job.test_plan]
+    judge = judges.install(job.checker, ex.config.insecure) if job.checker is not None else None
+    try:
+        return _run_evaluation(job, ex, judge)
+    finally:
+        if judge is not None:
+            judges.remove(judge)
+
+
+def _run_evaluation(job: messages.EvaluateJob, ex: Execution, judge: judges.Judge | None) -> dict[str, Any]:
+    every: list[Work] = [*job.cases, *job.test_plan]
+    planned = every
     servers = (serving.CaseServer(job, ex, len(job.cases) or 1, tests=False),
                serving.CaseServer(job, ex, len(job.test_plan), tests=True))
     results: list[dict[str, Any]] = []
     compile_error: str | None = None
     budget = job.result_budget
+    if judge is not None and judge.spec.compile is not None:
+        compile_error = judges.compile_checker(ex, judge, job.memory_mb)
+        ex.clean()
+        if compile_error is not None:
+            planned = []
     try:
-        for index, item in enumerate(planned or [None]):  # with no case, still compile once
-            expected = expected_of(item) if isinstance(item, messages.CaseSpec) else _Expected(literal=True)
+        for index, item in enumerate(planned or ([None] if compile_error is None else [])):  # no case: compile once
+            expected = expected_of(item, judge) if isinstance(item, messages.CaseSpec) else _Expected(literal=True)
             if isinstance(item, messages.CaseSpec) and expected.refused is not None:
                 results.append(messages.CaseResult(case=index, input=item.input, status="error",
                                                    error=expected.refused).to_wire())  # never run
@@ -66,6 +81,8 @@ def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
                 break
             if item is None:
                 break
+            if judge is not None and fields.get("status") in ("passed", "failed") and served.report is not None:
+                fields = _checked(judge, server, served.report, item, expected, job, fields)
             reaped = served.ended.status is not None
             result = messages.CaseResult(case=index, input=_shown_input(item), **fields,
                                          duration_ms=round(served.outcome.duration_ms, 3),
@@ -80,8 +97,24 @@ def run_evaluation(job: messages.EvaluateJob, ex: Execution) -> dict[str, Any]:
             server.end()
     if compile_error is not None:
         results = [messages.CaseResult(case=i, input=_shown_input(c), status="error", error=compile_error).to_wire()
-                   for i, c in enumerate(planned)]
+                   for i, c in enumerate(every)]
     return messages.evaluation_reply(results, compile_error)
+
+
+def _checked(judge: judges.Judge, server: serving.CaseServer, report: messages.CaseReport, item: Work,
+             expected: _Expected, job: messages.EvaluateJob, fields: dict[str, Any]) -> dict[str, Any]:
+    """A returned case's verdict, by the request's checker: run once the case's unit and
+    everything it started are gone (the next case gets a new unit), then the sandbox
+    cleaned again for what comes next."""
+    assert isinstance(item, messages.CaseSpec)  # noqa: S101 - a checker judges function cases only
+    server.end()
+    server.ex.clean()
+    python = judge.spec.code is not None
+    output, answer = judges.function_files(report.got, expected.value, python)
+    checked = judges.check(server.ex, judge, job.memory_mb, item.input, output, answer, values=python)
+    server.ex.clean()
+    return {**fields, "status": checked.status, "passed": checked.passed, "error": checked.error,
+            "score": checked.score}
 
 
 def _message(job: messages.EvaluateJob, item: Work | None, expected: _Expected) -> messages.CaseMessage:
@@ -108,10 +141,16 @@ def _skipped(index: int, item: Work) -> dict[str, Any]:
     return messages.CaseResult(case=index, input=_shown_input(item), expected=shown, status="skipped").to_wire()
 
 
-def expected_of(case: messages.CaseSpec) -> _Expected:
+NOT_LITERAL_FOR_CHECKER = ("NotLiteral: with a checker, a case's output must be a Python literal: the checker "
+                           "gets it as a value, and an expression has a value only in the solution's globals")
+
+
+def expected_of(case: messages.CaseSpec, judge: judges.Judge | None = None) -> _Expected:
     try:
         return _Expected(literal=True, value=values.parse_literal(case.output))
     except values.NotLiteral:
+        if judge is not None:
+            return _Expected(literal=True, refused=NOT_LITERAL_FOR_CHECKER)
         return _Expected(literal=False)
     except values.LiteralTooLarge as exc:
         return _Expected(literal=True, refused=str(exc))

@@ -121,8 +121,8 @@ class Execution:
     def stopper(self, pid: int) -> Callable[[int | None], None]:
         return stopper(self.config, pid, self.base)
 
-    def run_stdio(self, unit: messages.RunUnit | messages.ExecUnit | messages.ProgramUnit, stdin: bytes,
-                  limits: tuple[int, int], timeout: float) -> Ran:
+    def run_stdio(self, unit: messages.RunUnit | messages.ExecUnit | messages.ProgramUnit | messages.CheckerUnit,
+                  stdin: bytes, limits: tuple[int, int], timeout: float) -> Ran:
         """Fork a unit that uses stdio (a command or a program), feed its stdin, collect its
         stdout and stderr (each up to its limit) until it ends or `timeout` passes, and learn
         how it ended. Everything it started is dead when this returns."""
@@ -132,7 +132,7 @@ class Execution:
         captures = [watch.Capture(forked.stdout, limits[0]), watch.Capture(forked.stderr, limits[1])]
         outcome = watch.supervise(pid, captures, started + timeout, self.stopper(pid),
                                   stdin=(forked.stdin, stdin), watch=self.quota, started=started)
-        if isinstance(unit, (messages.ExecUnit, messages.ProgramUnit)):
+        if isinstance(unit, (messages.ExecUnit, messages.ProgramUnit, messages.CheckerUnit)):
             ended = self.ended(self.base, forked.seq)
         else:  # a command's CPU time and memory are its main process's (docs/api.md §5)
             ended = self.base.wait_exit(forked.seq, EXIT_REPORT_TIMEOUT)

@@ -84,6 +84,8 @@ class EvaluateJob:
     tests: str = ""  # test-code mode: the tests' source, and the tests planned in it (after the cases)
     test_plan: tuple[PlannedTest, ...] = ()
     isolation: Literal["request", "case"] = "request"  # see `CaseUnit`
+    checker: JudgeSpec | None = None  # decides each case instead of comparing (`judges`)
+    interactor: JudgeSpec | None = None  # talks to the program of each case and decides it (`interaction`)
     kind: Literal["evaluate"] = "evaluate"
 
 
@@ -98,6 +100,19 @@ class ProgramSpec:
     compare: str
     rel_tol: float
     abs_tol: float
+
+
+@dataclass(frozen=True)
+class JudgeSpec:
+    """A request's checker (docs/api.md §4.3), its timeout filled in by the supervisor:
+    Python `code`, or a `cmd` in testlib's protocol with an optional `compile`, and the
+    `files` saved beside either."""
+
+    code: str | None
+    cmd: str | None
+    compile: str | None
+    files: dict[str, str]
+    timeout: float
 
 
 SandboxJob = RunJob | EvaluateJob
@@ -173,8 +188,39 @@ class ExecUnit:
     kind: Literal["exec"] = "exec"
 
 
-Unit = CaseUnit | RunUnit | ExecUnit | ProgramUnit
-StdioUnit = (RunUnit, ExecUnit, ProgramUnit)  # units that use stdin, stdout and stderr (not a report pipe)
+@dataclass(frozen=True)
+class CheckerUnit:
+    """One run of a Python checker (`pychecker`): its `code` file, and the case's input,
+    output and answer files, all in the checker's directory (`judges`). `values`: the
+    output and answer files hold values in the tagged form of `values.encode` (a
+    function case), not text (a program case)."""
+
+    code: str
+    input: str
+    output: str
+    answer: str
+    values: bool
+    limits: UnitLimits
+    cwd: str
+    kind: Literal["checker"] = "checker"
+
+
+@dataclass(frozen=True)
+class InteractorUnit:
+    """One run of an interactor (`pychecker.interact`): not dumpable from its start, it
+    says it is ready on stdout, then reads its code, the case's input and answer from
+    stdin, and talks to the program through stdin and stdout (`interaction`); a command
+    interactor is exec'd instead, with the input and answer as files of its own."""
+
+    limits: UnitLimits
+    cwd: str
+    argv: tuple[str, ...] = ()  # a command interactor (its program, in `cwd`), exec'd after the frame; () Python
+    kind: Literal["interactor"] = "interactor"
+
+
+Unit = CaseUnit | RunUnit | ExecUnit | ProgramUnit | CheckerUnit | InteractorUnit
+# Units that use stdin, stdout and stderr (not a report pipe).
+StdioUnit = (RunUnit, ExecUnit, ProgramUnit, CheckerUnit, InteractorUnit)
 
 
 # --- what comes back -------------------------------------------------------------------
@@ -325,6 +371,6 @@ def _hints(cls: type) -> dict[str, Any]:
     return hints
 
 
-for _cls in (CaseSpec, UnitLimits, RunJob, EvaluateJob, ProgramSpec, CaseUnit, RunUnit, ExecUnit, ProgramUnit,
-             CaseMessage, PlannedTest, CaseReport, CaseResult, Exit):
+for _cls in (CaseSpec, UnitLimits, RunJob, EvaluateJob, ProgramSpec, JudgeSpec, CaseUnit, RunUnit, ExecUnit,
+             ProgramUnit, CheckerUnit, InteractorUnit, CaseMessage, PlannedTest, CaseReport, CaseResult, Exit):
     _hints(_cls)

@@ -258,6 +258,9 @@ class Handle:
     pids: dict[int, int] = field(default_factory=dict)  # fork number -> pid, for live forks
     unforked: dict[int, str] = field(default_factory=dict)  # fork number -> why the template made no process
     spare: UnitHandle | None = None
+    # Forks whose end is still awaited while later ones are made (an interactor beside its
+    # program: `interaction`): their pids and reports are kept by `_request`.
+    awaited: set[int] = field(default_factory=set)
     # Units handed something to run by any handle of this process: a job during which it
     # did not change when a fork failed ran nothing.
     started: ClassVar[int] = 0
@@ -366,7 +369,7 @@ class Handle:
     def _request(self, op: str, fds: list[int]) -> int:
         """Send a fork request; its pid arrives later (see `pid_of`)."""
         self.seq += 1
-        keep = {self.spare.seq} if self.spare is not None else set()
+        keep = ({self.spare.seq} if self.spare is not None else set()) | self.awaited
         # Reports and pids of earlier forks nobody waits for any more.
         self.exits = {s: e for s, e in self.exits.items() if s in keep}
         self.pids = {s: p for s, p in self.pids.items() if s in keep}

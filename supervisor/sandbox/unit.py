@@ -25,7 +25,7 @@ import signal
 from typing import Any, NoReturn
 
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, frames, function_case, messages, program
+from supervisor.sandbox import confine, frames, function_case, libc, messages, program, pychecker
 from supervisor.sandbox.testcode import judge
 
 RESULT_FD = 3
@@ -36,6 +36,10 @@ def become(unit: messages.Unit, fds: list[int], identity: confine.UnitIdentity) 
     """Turn this freshly forked process into `unit`. Any failure before user code runs
     exits with `SandboxExit.BROKEN`: user code never runs half-confined."""
     try:
+        if isinstance(unit, messages.InteractorUnit):
+            # Before anything: the program beside it (the same uid) must never reach its
+            # memory, descriptors or /proc entries (docs/api.md §4.4).
+            libc.prctl(libc.PR_SET_DUMPABLE, 0)
         _arrange_descriptors(unit, fds)
         os.setsid()  # its own session and group: without namespaces, killpg reaches what it starts
         _take_identity(identity)
@@ -48,6 +52,10 @@ def become(unit: messages.Unit, fds: list[int], identity: confine.UnitIdentity) 
         os._exit(SandboxExit.BROKEN)
     if isinstance(unit, messages.ProgramUnit):
         program.run(unit, identity)  # never returns
+    if isinstance(unit, messages.CheckerUnit):
+        pychecker.run(unit, identity)  # never returns
+    if isinstance(unit, messages.InteractorUnit):
+        pychecker.interact(unit, identity)  # never returns
     if isinstance(unit, (messages.RunUnit, messages.ExecUnit)):
         _exec(unit, identity)
     try:

@@ -53,7 +53,13 @@ place this is written down; docs/architecture.md points here):
 - program case (`stdin`/`stdout`): the init, from the program's stdout against the
   expected stdout it kept (`programs`, `compare`);
 - test-code case (`tests`): the tests' process (a unit), from the tests' own asserts; the
-  solution runs in a child of it (`testcode/judge`), and the init reads the tests' report.
+  solution runs in a child of it (`testcode/judge`), and the init reads the tests' report;
+- a case with a `checker`: the checker's unit, run after the case once every process of
+  it is dead, from the case's input, output and answer; the init reads its exit status
+  in testlib's protocol (`judges`);
+- an interactive case (`interactor`): the interactor's unit, which talks with the program
+  through the init (`interaction`); its exit status, read as a checker's, and a pass
+  needs the program to have ended well too.
 """
 
 from __future__ import annotations

@@ -239,6 +239,45 @@ def test_evaluate_program_cases(client: ReplClient, sid: str) -> None:
     assert prolog.passed is True
 
 
+def test_evaluate_with_a_checker_in_both_clients(client: ReplClient, sid: str, service: Any) -> None:
+    """A checker (docs/api.md §4.3) goes through both clients and a batch."""
+    from repl_client import AsyncReplClient
+
+    any_order = {"code": "def check(input, expected, output):\n    return sorted(output) == sorted(expected)\n"}
+    code = "def pair(a, b):\n    return [b, a] if a < b else [a, a]\n"
+    cases = [("1, 2", "[1, 2]"), ("2, 1", "[1, 2]")]
+    result = client.evaluate_code(sid, code, "pair", cases, checker=any_order)
+    assert [c.status for c in result.case_results] == ["passed", "failed"]
+    (batched,) = client.evaluate_batch([{"id": sid, "code": code, "entry_point": "pair", "io_cases": cases[:1],
+                                         "checker": any_order}])
+    assert isinstance(batched, EvaluationResult) and batched.passed is True
+
+    async def main() -> EvaluationResult:
+        async with AsyncReplClient(service.url, token=getattr(service, "token", None)) as repl:
+            return await repl.evaluate_code(sid, "print(2, 1)", None, [{"stdin": "", "stdout": "1 2"}],
+                                            checker={"cmd": 'test "$(tr -d " " < "$2")" = 12 || exit 1; true'})
+
+    assert asyncio.run(main()).case_results[0].status == "failed"
+
+
+def test_evaluate_with_an_interactor_in_both_clients(client: ReplClient, sid: str, service: Any) -> None:
+    """An interactor (docs/api.md §4.4) goes through both clients."""
+    from repl_client import AsyncReplClient
+
+    doubler = {"code": "def interact(input, answer, receive, send):\n"
+                       "    send(input)\n    return receive() == answer\n"}
+    program = "print(int(input()) * 2)"
+    cases = [{"stdin": "21", "stdout": "42"}, {"stdin": "1", "stdout": "3"}]
+    result = client.evaluate_code(sid, program, None, cases, interactor=doubler)
+    assert [c.status for c in result.case_results] == ["passed", "failed"]
+
+    async def main() -> EvaluationResult:
+        async with AsyncReplClient(service.url, token=getattr(service, "token", None)) as repl:
+            return await repl.evaluate_code(sid, program, None, cases[:1], interactor=doubler)
+
+    assert asyncio.run(main()).passed is True
+
+
 def test_evaluate_syntax_error(client: ReplClient, sid: str) -> None:
     result = client.evaluate_code(sid, "def add(a, b) return a", "add", [("1, 2", "3")])
     assert result.passed is False

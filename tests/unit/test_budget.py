@@ -62,7 +62,40 @@ def test_a_compile_step_counts_as_one_more_case(limit: float | None) -> None:
         budget.client_timeout("evaluate", compiled, DEFAULTS))
 
 
+@pytest.mark.parametrize(("limit", "compiled"), list(itertools.product((None, 0.5, 7), (False, True))))
+def test_a_checker_adds_its_runs_and_the_client_waits_for_them(limit: float | None, compiled: bool) -> None:
+    from repl_client.bodies import evaluation_timeout
+
+    checker = {"cmd": "./check", **({"compile": "true"} if compiled else {}), **({"timeout": limit} if limit else {})}
+    body = {"id": "s", "code": "x", "io_cases": [{"stdin": "", "stdout": ""}] * 3}
+    plain = EvaluateRequest.model_validate(body, context={"config": DEFAULTS})
+    checked = EvaluateRequest.model_validate({**body, "checker": checker}, context={"config": DEFAULTS})
+    runs = 3 + compiled
+    per_run = (limit or DEFAULTS.judge_timeout) + budget.CASE_OVERHEAD
+    assert budget.job_budget("evaluate", checked, DEFAULTS) == pytest.approx(
+        budget.job_budget("evaluate", plain, DEFAULTS) + runs * per_run)
+    assert evaluation_timeout({**body, "checker": checker}) == pytest.approx(
+        budget.client_timeout("evaluate", checked, DEFAULTS))
+
+
+@pytest.mark.parametrize("limit", [None, 0.5, 7])
+def test_an_interactors_compile_step_counts_once(limit: float | None) -> None:
+    from repl_client.bodies import evaluation_timeout
+
+    body = {"id": "s", "code": "x", "io_cases": [{"stdin": "", "stdout": ""}] * 3}
+    interactor = {"cmd": "./interactor", "compile": "true", **({"timeout": limit} if limit else {})}
+    plain = EvaluateRequest.model_validate(body, context={"config": DEFAULTS})
+    python = EvaluateRequest.model_validate({**body, "interactor": {"code": "x"}}, context={"config": DEFAULTS})
+    built = EvaluateRequest.model_validate({**body, "interactor": interactor}, context={"config": DEFAULTS})
+    assert budget.job_budget("evaluate", python, DEFAULTS) == budget.job_budget("evaluate", plain, DEFAULTS)
+    assert budget.job_budget("evaluate", built, DEFAULTS) == pytest.approx(
+        budget.job_budget("evaluate", plain, DEFAULTS) + (limit or DEFAULTS.judge_timeout) + budget.CASE_OVERHEAD)
+    assert evaluation_timeout({**body, "interactor": interactor}) == pytest.approx(
+        budget.client_timeout("evaluate", built, DEFAULTS))
+
+
 def test_the_client_defaults_are_the_service_defaults() -> None:
+    assert deadlines.DEFAULT_JUDGE_TIMEOUT == DEFAULTS.judge_timeout
     assert deadlines.DEFAULT_RUN_TIMEOUT == DEFAULTS.run_timeout
     assert deadlines.DEFAULT_CASE_TIMEOUT == DEFAULTS.eval_timeout
     assert deadlines.QUEUE_WAIT == budget.queue_wait(DEFAULTS)

@@ -38,23 +38,24 @@ def _run_setup(tmp_path: Path, present: tuple[str, ...], libseccomp: bool = True
     return record.read_text().splitlines() if record.exists() else []
 
 
-@pytest.mark.parametrize("present", [(), ("swipl", "ps", "curl")])
+@pytest.mark.parametrize("present", [(), ("swipl", "ps", "curl", "gcc", "g++")])
 def test_uuidgen_missing_installs_uuid_runtime(tmp_path: Path, present: tuple[str, ...]) -> None:
     installs = [line for line in _run_setup(tmp_path, present) if "install" in line.split()]
     assert installs and "uuid-runtime" in installs[0].split()
 
 
 def test_nothing_missing_installs_nothing(tmp_path: Path) -> None:
-    assert _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen", "gcc")) == []
+    assert _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen", "gcc", "g++")) == []
 
 
 def test_libseccomp_missing_installs_it(tmp_path: Path) -> None:
-    lines = _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen", "gcc"), libseccomp=False)
+    lines = _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen", "gcc", "g++"), libseccomp=False)
     installs = [line for line in lines if "install" in line.split()]
     assert installs and installs[0].split()[-1] == "libseccomp2", lines
 
 
-def test_gcc_missing_installs_it(tmp_path: Path) -> None:
-    lines = _run_setup(tmp_path, ("swipl", "ps", "curl", "uuidgen"))
-    installs = [line for line in lines if "install" in line.split()]
-    assert installs and installs[0].split()[-1] == "gcc", lines
+@pytest.mark.parametrize("missing", ["gcc", "g++"])
+def test_a_missing_compiler_for_checkers_is_installed(tmp_path: Path, missing: str) -> None:
+    present = tuple(tool for tool in ("swipl", "ps", "curl", "uuidgen", "gcc", "g++") if tool != missing)
+    installs = [line for line in _run_setup(tmp_path, present) if "install" in line.split()]
+    assert installs and installs[0].split()[-1] == missing, installs

@@ -14,7 +14,8 @@ from tests.support.service import Service, start_service
 from webapp.openapi import EXAMPLES
 
 CONFIGURED = {"REPL_MAX_CASES": "77", "REPL_MAX_EVAL_TIMEOUT": "12.5", "REPL_EVAL_TIMEOUT": "3",
-              "REPL_MAX_RUN_TIMEOUT": "40", "REPL_MAX_EVAL_MEMORY_MB": "700", "REPL_DISK_QUOTA_MB": "33"}
+              "REPL_MAX_RUN_TIMEOUT": "40", "REPL_MAX_EVAL_MEMORY_MB": "700", "REPL_DISK_QUOTA_MB": "33",
+              "REPL_MAX_JUDGE_TIMEOUT": "7", "REPL_MAX_JUDGE_CHARS": "5000"}
 
 
 @pytest.fixture(scope="module")
@@ -33,6 +34,27 @@ def test_limits_lists_the_configured_defaults_and_maxima(configured: Service) ->
     assert body["evaluate"]["memory_limit_mb"]["maximum"] == 700
     assert body["run"]["timeout"]["maximum"] == 40.0
     assert body["session"]["disk_quota"] == {"value": 33, "unit": "MiB"}
+    assert body["judge"]["timeout"] == {"maximum": 7.0, "default": 5.0, "unit": "s"}
+    assert body["judge"]["code"]["maximum"] == 5000
+    assert body["judge"]["files"]["value"] == limits.MAX_JUDGE_FILES
+
+
+def test_a_checker_is_held_to_the_listed_maxima(configured: Service) -> None:
+    judge = configured.get("/limits").json()["judge"]
+    base = {"id": "scratch-x", "code": "print(1)", "io_cases": [{"stdin": "", "stdout": "1"}]}
+    check = "def check(input, expected, output):\n    return True\n"
+    top = judge["timeout"]["maximum"]
+    assert configured.post("/evaluate_code", {**base, "checker": {"code": check, "timeout": top}}).status_code == 200
+    refused = configured.post("/evaluate_code", {**base, "checker": {"code": check, "timeout": top + 1}})
+    assert refused.status_code == 422 and "at most 7.0 s" in refused.text
+    most = judge["code"]["maximum"]
+    padded = check + "#" * (most - len(check))
+    assert configured.post("/evaluate_code", {**base, "checker": {"code": padded}}).status_code == 200
+    refused = configured.post("/evaluate_code", {**base, "checker": {"code": check, "files": {"a.txt": padded}}})
+    assert refused.status_code == 422 and "at most 5000 characters" in refused.text
+    files = {f"f{i}": "" for i in range(judge["files"]["value"] + 1)}
+    refused = configured.post("/evaluate_code", {**base, "checker": {"code": check, "files": files}})
+    assert refused.status_code == 422 and "at most 16 files" in refused.text
 
 
 def test_the_listed_maxima_are_the_enforced_ones(configured: Service) -> None:
@@ -60,11 +82,13 @@ def test_openapi_carries_the_maxima(configured: Service) -> None:
     assert timeout["default"] == 3.0
     assert _schema(document, "RunRequest", "timeout")["anyOf"][0]["maximum"] == 40.0
     for bound in limits.BOUNDS:  # every bound is described, none is forgotten
-        prop = _schema(document, models.OPERATIONS[bound.op][0].__name__, bound.field)
+        prop = _schema(document, bound.model or models.OPERATIONS[bound.op][0].__name__, bound.field)
         branches = prop.get("anyOf", [prop])
         keys = ("maxItems", "maxLength") if bound.count else ("maximum",)
         assert any(b.get(key) is not None for b in branches for key in keys), bound
     assert _schema(document, "EvaluateRequest", "tests")["anyOf"][0]["maxLength"] == 256 << 10
+    assert _schema(document, "Judge", "timeout")["anyOf"][0]["maximum"] == 7.0
+    assert _schema(document, "Judge", "code")["anyOf"][0]["maxLength"] == 5000
 
 
 def test_every_example_is_in_the_document_and_valid(configured: Service) -> None:
