@@ -98,6 +98,13 @@ def test_insecure_mode_starts_loudly_and_readiness_says_so(workdir: Path):
         assert result.status_code == 200 and result.json()["passed"], (
             result.text, (workdir / "supervisor.log").read_text()[-3000:])
         assert marker.read_text() == "x"
+        # Program cases too: a Python program from the warm fork and a command.
+        program = {"id": "insecure-program", "code": "print(int(input()) + 1)",
+                   "io_cases": [{"stdin": str(i), "stdout": str(i + 1)} for i in range(3)]}
+        for extra in ({}, {"cmd": "python3 $PROGRAM"}):
+            result = requests.post(f"http://127.0.0.1:{env['PORT']}/evaluate_code", json={**program, **extra},
+                                   timeout=30)
+            assert result.status_code == 200 and result.json()["passed"], (extra, result.text)
     finally:
         for proc in (web, supervisor):
             if proc.poll() is None:
