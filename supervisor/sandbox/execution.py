@@ -122,14 +122,20 @@ class Execution:
         return stopper(self.config, pid, self.base)
 
     def run_stdio(self, unit: messages.RunUnit | messages.ExecUnit | messages.ProgramUnit | messages.CheckerUnit,
-                  stdin: bytes, limits: tuple[int, int], timeout: float) -> Ran:
+                  stdin: bytes, limits: tuple[int, int], timeout: float, drain: bool = False) -> Ran:
         """Fork a unit that uses stdio (a command or a program), feed its stdin, collect its
         stdout and stderr (each up to its limit) until it ends or `timeout` passes, and learn
-        how it ended. Everything it started is dead when this returns."""
+        how it ended. Everything it started is dead when this returns.
+
+        Args:
+            drain: read past the limits, dropping the rest (`watch.Capture`), so that output
+                beyond them is no reason for the unit to end.
+        """
         started = time.monotonic()
         forked = self.base.fork(unit)
         pid = self.base.pid_of(forked.seq)
-        captures = [watch.Capture(forked.stdout, limits[0]), watch.Capture(forked.stderr, limits[1])]
+        captures = [watch.Capture(forked.stdout, limits[0], drain=drain),
+                    watch.Capture(forked.stderr, limits[1], drain=drain)]
         outcome = watch.supervise(pid, captures, started + timeout, self.stopper(pid),
                                   stdin=(forked.stdin, stdin), watch=self.quota, started=started)
         if isinstance(unit, (messages.ExecUnit, messages.ProgramUnit, messages.CheckerUnit)):

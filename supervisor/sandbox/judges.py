@@ -171,10 +171,12 @@ def _write(path: str, data: bytes) -> None:
 def _run(ex: Execution, judge: Judge, unit: messages.ExecUnit | messages.CheckerUnit) -> Ran:
     """Run one unit of the checker, its directory open only meanwhile. The caller has
     cleaned the sandbox since the solution's last unit; the next unit of the job is
-    preceded by a clean too (`Execution.clean`), which kills whatever this one left."""
+    preceded by a clean too (`Execution.clean`), which kills whatever this one left.
+    What it prints past MESSAGE_LIMIT is read and dropped: debug output is no reason for
+    a checker to die of SIGPIPE before its verdict (its own timeout still bounds it)."""
     judge.open()
     try:
-        return ex.run_stdio(unit, b"", (MESSAGE_LIMIT, MESSAGE_LIMIT), judge.spec.timeout)
+        return ex.run_stdio(unit, b"", (MESSAGE_LIMIT, MESSAGE_LIMIT), judge.spec.timeout, drain=True)
     finally:
         judge.close()
 

@@ -135,6 +135,27 @@ def test_a_failing_python_checker_makes_the_case_an_error(service: Service, code
         assert case["error"].startswith(error), case["error"]
 
 
+CHATTY = """import sys
+def check(input, expected, output):
+    for k in range(20000):
+        print("debug", k)
+        print("trace", k, file=sys.stderr)
+    return output == expected
+"""
+
+
+@pytest.mark.parametrize("checker", [
+    {"code": CHATTY},                 # debug prints on both streams, far past what a message keeps
+    {"cmd": """sh -c 'diff "$2" "$3"' diff"""},  # a diff of long outputs on stdout, its status the verdict
+])
+def test_a_checker_that_prints_much_is_judged_by_its_verdict(service: Service, checker: dict[str, Any]):
+    numbers = "".join(f"{k}\n" for k in range(2000))
+    result = evaluate(service, "print(*range(2000), sep='\\n')", [("", numbers), ("", numbers.replace("7", "8"))],
+                      checker)
+    assert statuses(result) == ["passed", "failed"], [case["error"] for case in result["case_results"]]
+    assert result["score"] == 0.5
+
+
 # --- function-call cases --------------------------------------------------------------------
 
 def evaluate_function(service: Service, code: str, cases: list[tuple[str, str]], checker: dict[str, Any],
