@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from supervisor.sandbox import confine, hygiene, messages, template, watch
+from supervisor.sandbox import confine, hygiene, messages, meter, template, watch
 from supervisor.sandbox.usage import DiskWatch
 
 EXIT_REPORT_TIMEOUT = 2.0  # how long the template may take to report a unit's end
@@ -156,8 +156,10 @@ class Execution:
         cpu_seconds, maxrss_kb = hygiene.take_orphan_usage()
         if ended.status is None:
             return ended
+        template_peak = meter.status(handle.pid)  # every fork of it starts with this peak
         return messages.Exit(status=ended.status, cpu_seconds=ended.cpu_seconds + cpu_seconds,
-                             maxrss_kb=max(ended.maxrss_kb, maxrss_kb))
+                             maxrss_kb=max(ended.maxrss_kb, maxrss_kb),
+                             start_kb=template_peak.peak_kb if template_peak is not None else 0)
 
     def close(self) -> None:
         if self.quota is not None:

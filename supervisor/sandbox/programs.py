@@ -225,7 +225,9 @@ def _failure(ran: Ran, job: messages.EvaluateJob, stderr: str, what: str = "the 
     if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return None
     # The peak is the kernel's record for every process of the case (`Execution.ended`).
-    memory = verdicts.Memory(ran.ended.maxrss_kb, job.memory_mb << 10) if ran.ended.status is not None else None
+    warm = what == "the program" and job.program is not None and job.program.cmd is None  # a fork, no exec
+    memory = (verdicts.Memory(ran.ended.maxrss_kb, job.memory_mb << 10, ran.ended.start_kb, limited_from_start=warm)
+              if ran.ended.status is not None else None)
     end = verdicts.of_end(status, what, memory=memory, memory_error=verdicts.python_memory_error(stderr))
     return end if status is None else verdicts.Verdict(end.status, end.error + _tail(stderr))
 
