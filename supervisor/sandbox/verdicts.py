@@ -64,7 +64,7 @@ place this is written down; docs/architecture.md points here):
   in testlib's protocol (`judges`);
 - an interactive case (`interactor`): the interactor's unit, which talks with the program
   through the init (`interaction`); its exit status, read as a checker's, and a pass
-  needs the program to have ended well too.
+  (or any credit) needs the program to have ended well too.
 """
 
 from __future__ import annotations
