@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import signal
 import sys
@@ -244,14 +245,23 @@ def _verdict(result: Any) -> tuple[float, str]:
         result, message = result
         if not isinstance(message, str):
             raise _Refused("the message must be a str")
+    result = _plain(result)
     if type(result) is bool:
         return (1.0 if result else 0.0), message
-    if type(result) in (int, float):
+    if isinstance(result, numbers.Real):  # int, float, Fraction, numpy's numbers
         score = float(result)
         if math.isnan(score) or not 0.0 <= score <= 1.0:
             raise _Refused("a score must be a number in [0, 1]")
         return score, message
     raise _Refused("expected True/False, a score in [0, 1], or (verdict_or_score, message)")
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar (`np.bool_` from `np.isclose`, `np.float64` from `np.mean`) as the
+    Python value it holds, so that a grader's numpy result reads as it would in Python."""
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == () and hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 def _say(message: str) -> None:

@@ -4,6 +4,7 @@ cases and function-call cases, and checkers that fail in every way a grader's co
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -98,6 +99,23 @@ def test_what_check_returns_decides_the_case(service: Service, returned: str, st
     result = evaluate(service, "print(1)", [("", "1")], checker)
     case = result["case_results"][0]
     assert (case["status"], case["error"], case["passed"], case["score"]) == (status, error, status == "passed", score)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="the sandbox's interpreter has numpy")
+@pytest.mark.parametrize(("returned", "status", "score"), [
+    ("np.isclose(4.0, 4.0)", "passed", 1.0),            # numpy's bool_
+    ("(np.isclose(4.0, 5.0), 'off')", "failed", 0.0),
+    ("np.float64(0.5)", "failed", 0.5),                 # a score computed with numpy
+    ("np.mean([1.0, 0.0])", "failed", 0.5),
+    ("np.int64(1)", "passed", 1.0),
+    ("fractions.Fraction(1, 4)", "failed", 0.25),
+])
+def test_a_checker_may_return_numpys_and_the_standard_librarys_numbers(service: Service, returned: str, status: str,
+                                                                      score: float):
+    checker = {"code": f"import fractions\nimport numpy as np\ndef check(input, expected, output):\n"
+                       f"    return {returned}\n"}
+    case = evaluate(service, "print(1)", [("", "1")], checker)["case_results"][0]
+    assert (case["status"], case["score"]) == (status, score), case
 
 
 def test_a_checker_does_not_judge_a_program_that_failed(service: Service):
