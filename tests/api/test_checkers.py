@@ -101,6 +101,16 @@ def test_what_check_returns_decides_the_case(service: Service, returned: str, st
     assert (case["status"], case["error"], case["passed"], case["score"]) == (status, error, status == "passed", score)
 
 
+@pytest.mark.parametrize("ends", ["os._exit(0)", "os._exit(1)", "os._exit(2)"])
+def test_a_python_checker_ended_by_something_else_than_its_return_gives_no_verdict(service: Service, ends: str):
+    """A Python checker's verdict is what `check` returns: an exit status that something in
+    it (os._exit, a C library's exit(), as OpenBLAS's when it cannot allocate) left is none."""
+    checker = {"code": f"import os\ndef check(input, expected, output):\n    {ends}\n"}
+    case = evaluate(service, "print(1)", [("", "1")], checker)["case_results"][0]
+    assert case["status"] == "error" and case["error"].startswith("CheckerError: the checker exited with status"), case
+    assert "without returning from check" in case["error"], case
+
+
 @pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="the sandbox's interpreter has numpy")
 @pytest.mark.parametrize(("returned", "status", "score"), [
     ("np.isclose(4.0, 4.0)", "passed", 1.0),            # numpy's bool_
