@@ -180,7 +180,7 @@ def _verdict(served: serving.Served, expected: _Expected, job: messages.Evaluate
         return {"expected": shown, "status": "error", "error": RESULT_TOO_LARGE}
     # The peak of the unit's own process (the kernel's, started over at the case's start:
     # `serving`); a fork that died in isolation "case" has only the unit's word, no such record.
-    memory = verdicts.Memory(ended.maxrss_kb, job.memory_mb << 10)
+    memory = verdicts.Memory(ended.maxrss_kb, job.memory_mb << 10, ended.start_kb)
     end = verdicts.of_end(ended.status, "the case process", " before returning", memory=memory)
     return {"expected": shown, "status": end.status, "error": end.error}
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from supervisor.sandbox import confine, hygiene, messages, template, watch
+from supervisor.sandbox import confine, hygiene, messages, meter, template, watch
 from supervisor.sandbox.usage import DiskWatch
 
 EXIT_REPORT_TIMEOUT = 2.0  # how long the template may take to report a unit's end
@@ -122,14 +122,20 @@ class Execution:
         return stopper(self.config, pid, self.base)
 
     def run_stdio(self, unit: messages.RunUnit | messages.ExecUnit | messages.ProgramUnit | messages.CheckerUnit,
-                  stdin: bytes, limits: tuple[int, int], timeout: float) -> Ran:
+                  stdin: bytes, limits: tuple[int, int], timeout: float, drain: bool = False) -> Ran:
         """Fork a unit that uses stdio (a command or a program), feed its stdin, collect its
         stdout and stderr (each up to its limit) until it ends or `timeout` passes, and learn
-        how it ended. Everything it started is dead when this returns."""
+        how it ended. Everything it started is dead when this returns.
+
+        Args:
+            drain: read past the limits, dropping the rest (`watch.Capture`), so that output
+                beyond them is no reason for the unit to end.
+        """
         started = time.monotonic()
         forked = self.base.fork(unit)
         pid = self.base.pid_of(forked.seq)
-        captures = [watch.Capture(forked.stdout, limits[0]), watch.Capture(forked.stderr, limits[1])]
+        captures = [watch.Capture(forked.stdout, limits[0], drain=drain),
+                    watch.Capture(forked.stderr, limits[1], drain=drain)]
         outcome = watch.supervise(pid, captures, started + timeout, self.stopper(pid),
                                   stdin=(forked.stdin, stdin), watch=self.quota, started=started)
         if isinstance(unit, (messages.ExecUnit, messages.ProgramUnit, messages.CheckerUnit)):
@@ -150,8 +156,10 @@ class Execution:
         cpu_seconds, maxrss_kb = hygiene.take_orphan_usage()
         if ended.status is None:
             return ended
+        template_peak = meter.status(handle.pid)  # every fork of it starts with this peak
         return messages.Exit(status=ended.status, cpu_seconds=ended.cpu_seconds + cpu_seconds,
-                             maxrss_kb=max(ended.maxrss_kb, maxrss_kb))
+                             maxrss_kb=max(ended.maxrss_kb, maxrss_kb),
+                             start_kb=template_peak.peak_kb if template_peak is not None else 0)
 
     def close(self) -> None:
         if self.quota is not None:

@@ -135,8 +135,9 @@ def _await_ready(fd: int, deadline: float) -> bool:
 
 def _relay(ex: Execution, interactor: Any, interactor_pid: int, streams: list[_Stream], program_pid: int,
            frame: bytes, deadline: float, stdout_limit: int, talk: Talk) -> None:
-    """Copy between the two until both ended, the interactor ended with anything but an
-    acceptance, or the deadline passed."""
+    """Copy between the two until both ended, the interactor ended with a verdict that
+    gives no credit, or the deadline passed. After an acceptance or points the program is
+    waited for: its credit needs it to end well too."""
     i_in, i_out, i_err, p_in, p_out, p_err = streams
     for stream in streams:
         os.set_blocking(stream.fd, False)
@@ -169,8 +170,8 @@ def _relay(ex: Execution, interactor: Any, interactor_pid: int, streams: list[_S
                 if fd == i_fd:
                     talk.interactor_ended = ex.base.wait_exit(interactor.seq, execution.EXIT_REPORT_TIMEOUT)
                     status = talk.interactor_ended.status
-
-                    if not (status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0):
+                    credit = (judges.ACCEPTED, judges.POINTS)
+                    if not (status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) in credit):
                         return  # its verdict is given: the program has nothing more to say
                     i_in.close()
                     if program_exited:

@@ -33,7 +33,7 @@ import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from supervisor.sandbox import confine, execution, libc, messages, values, verdicts
+from supervisor.sandbox import confine, execution, libc, messages, pychecker, values, verdicts
 from supervisor.sandbox.execution import Execution, Ran
 
 CODE_FILE = ".checker.py"  # a Python checker's code (a name `files` cannot take: they never start with a dot)
@@ -171,10 +171,12 @@ def _write(path: str, data: bytes) -> None:
 def _run(ex: Execution, judge: Judge, unit: messages.ExecUnit | messages.CheckerUnit) -> Ran:
     """Run one unit of the checker, its directory open only meanwhile. The caller has
     cleaned the sandbox since the solution's last unit; the next unit of the job is
-    preceded by a clean too (`Execution.clean`), which kills whatever this one left."""
+    preceded by a clean too (`Execution.clean`), which kills whatever this one left.
+    What it prints past MESSAGE_LIMIT is read and dropped: debug output is no reason for
+    a checker to die of SIGPIPE before its verdict (its own timeout still bounds it)."""
     judge.open()
     try:
-        return ex.run_stdio(unit, b"", (MESSAGE_LIMIT, MESSAGE_LIMIT), judge.spec.timeout)
+        return ex.run_stdio(unit, b"", (MESSAGE_LIMIT, MESSAGE_LIMIT), judge.spec.timeout, drain=True)
     finally:
         judge.close()
 
@@ -217,7 +219,14 @@ def check(ex: Execution, judge: Judge, memory_mb: int, case_input: str, output: 
             assert judge.spec.cmd is not None  # noqa: S101 - a judge has one of the two forms (models.Judge)
             unit = messages.ExecUnit(argv=("/bin/sh", "-c", f'{judge.spec.cmd} "$@"', "checker", *paths),
                                      limits=limits, cwd=judge.directory)
-        return verdict_of(_run(ex, judge, unit), judge.spec.timeout)
+        ran = _run(ex, judge, unit)
+        if judge.spec.code is not None and _ended(ran, judge.spec.timeout):
+            status = os.WEXITSTATUS(ran.ended.status or 0)
+            if ran.stdout != pychecker.vouched(status):
+                message = ran.stderr.decode("utf-8", "replace").strip()
+                return _checker_error(f"the checker exited with status {status} without returning from check "
+                                      "(os._exit, or a library's exit())", message)
+        return verdict_of(ran, judge.spec.timeout)
     finally:
         for name in (INPUT_FILE, OUTPUT_FILE, ANSWER_FILE):
             try:

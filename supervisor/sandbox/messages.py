@@ -313,6 +313,7 @@ class Exit:
     status: int | None  # os.wait status; None: never reaped
     cpu_seconds: float = 0.0
     maxrss_kb: int = 0
+    start_kb: int = 0  # the peak it was born with (its template's, which a fork inherits): not its own
 
 
 # --- the codec -------------------------------------------------------------------------

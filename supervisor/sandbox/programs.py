@@ -152,8 +152,9 @@ def _unit(argv: tuple[str, ...] | None, path: str, limits: messages.UnitLimits, 
 def _interacted(index: int, case: messages.CaseSpec, program: Ran, interactor: Ran,
                 job: messages.EvaluateJob) -> dict[str, Any]:
     """An interactive case's result (docs/api.md §4.4): the deadline passing is a
-    timeout (a deadlock among others); else the interactor's verdict, and a pass needs the
-    program to have ended well too."""
+    timeout (a deadlock among others); else the interactor's verdict, and a pass, or any
+    credit, needs the program to have ended well too (as with a checker, which never judges
+    a program that did not)."""
     assert job.interactor is not None  # noqa: S101 - interactive jobs only
     shown = program.stdout[: job.stdout_limit].decode("utf-8", "replace")
     stderr = program.stderr.decode("utf-8", "replace")
@@ -161,7 +162,7 @@ def _interacted(index: int, case: messages.CaseSpec, program: Ran, interactor: R
     if program.outcome.timed_out:
         return _result(index, case, status="timeout", error=verdicts.TIMEOUT, score=0.0, **fields)
     checked = judges.verdict_of(interactor, job.interactor.timeout, who="interactor")
-    if checked.passed:
+    if checked.score > 0:
         failure = _failure(program, job, stderr)
         if failure is not None:
             return _result(index, case, status=failure.status, error=failure.error, score=0.0, **fields)
@@ -225,7 +226,9 @@ def _failure(ran: Ran, job: messages.EvaluateJob, stderr: str, what: str = "the 
     if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return None
     # The peak is the kernel's record for every process of the case (`Execution.ended`).
-    memory = verdicts.Memory(ran.ended.maxrss_kb, job.memory_mb << 10) if ran.ended.status is not None else None
+    warm = what == "the program" and job.program is not None and job.program.cmd is None  # a fork, no exec
+    memory = (verdicts.Memory(ran.ended.maxrss_kb, job.memory_mb << 10, ran.ended.start_kb, limited_from_start=warm)
+              if ran.ended.status is not None else None)
     end = verdicts.of_end(status, what, memory=memory, memory_error=verdicts.python_memory_error(stderr))
     return end if status is None else verdicts.Verdict(end.status, end.error + _tail(stderr))
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import os
 import signal
 import sys
@@ -36,13 +37,26 @@ from supervisor.sandbox import confine, messages, values
 ACCEPTED, WRONG_ANSWER, FAILURE, POINTS = 0, 1, 3, 7  # testlib's exit statuses (judges.py cites them)
 
 
+def vouched(status: int) -> bytes:
+    """What a Python checker's stdout holds when this module chose its exit `status`:
+    `check` is the grader's code, and whatever ends its process otherwise (os._exit, a C
+    library's exit(), as OpenBLAS's when it cannot allocate) leaves a status that is no
+    verdict. The checker's own prints go to /dev/null, as they always did."""
+    return f"verdict {status}\n".encode()
+
+
 class _Refused(Exception):
     """`check` returned something that is no verdict."""
 
 
 def run(unit: messages.CheckerUnit, identity: confine.UnitIdentity) -> NoReturn:
-    """Load the checker, call `check` on the case, exit with testlib's status."""
+    """Load the checker, call `check` on the case, exit with testlib's status (and say so
+    on the stdout the checker's code never has: `vouched`)."""
     status = FAILURE
+    verdict = os.dup(1)  # close-on-exec: nothing the checker runs inherits it
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
     try:
         os.environ.clear()
         os.environ.update(identity.environment)
@@ -51,6 +65,7 @@ def run(unit: messages.CheckerUnit, identity: confine.UnitIdentity) -> NoReturn:
         _say(traceback.format_exc(limit=-8))
     try:
         sys.stderr.flush()
+        os.write(verdict, vouched(status))
     except BaseException:  # noqa: BLE001
         pass
     os._exit(status)
@@ -244,14 +259,23 @@ def _verdict(result: Any) -> tuple[float, str]:
         result, message = result
         if not isinstance(message, str):
             raise _Refused("the message must be a str")
+    result = _plain(result)
     if type(result) is bool:
         return (1.0 if result else 0.0), message
-    if type(result) in (int, float):
+    if isinstance(result, numbers.Real):  # int, float, Fraction, numpy's numbers
         score = float(result)
         if math.isnan(score) or not 0.0 <= score <= 1.0:
             raise _Refused("a score must be a number in [0, 1]")
         return score, message
     raise _Refused("expected True/False, a score in [0, 1], or (verdict_or_score, message)")
+
+
+def _plain(value: Any) -> Any:
+    """A numpy scalar (`np.bool_` from `np.isclose`, `np.float64` from `np.mean`) as the
+    Python value it holds, so that a grader's numpy result reads as it would in Python."""
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == () and hasattr(value, "item"):
+        return value.item()
+    return value
 
 
 def _say(message: str) -> None:

@@ -150,7 +150,8 @@ class CaseServer:
         ended = messages.Exit(status=0, cpu_seconds=cpu, maxrss_kb=after.peak_kb)
         if not keep or (self.tests and self.job.isolation == "case"):
             ended = self.end(before)
-            ended = messages.Exit(ended.status, max(cpu, ended.cpu_seconds), max(after.peak_kb, ended.maxrss_kb))
+            ended = dataclasses.replace(ended, cpu_seconds=max(cpu, ended.cpu_seconds),
+                                        maxrss_kb=max(after.peak_kb, ended.maxrss_kb))
         return Served(conversation.report, conversation.garbled, capture.truncated, used, outcome, ended)
 
     def _end_fork(self, protect: frozenset[int], token: str) -> bool:
@@ -206,7 +207,7 @@ class CaseServer:
                     pass
         ended = self.ex.ended(self.ex.base, forked.seq)
         if before is not None and ended.status is not None:
-            ended = messages.Exit(ended.status, max(ended.cpu_seconds - before.total, 0.0), ended.maxrss_kb)
+            ended = dataclasses.replace(ended, cpu_seconds=max(ended.cpu_seconds - before.total, 0.0))
         return ended
 
 

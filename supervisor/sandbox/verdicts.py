@@ -32,8 +32,13 @@ SIGSEGV; a shell says "Cannot allocate memory" and exits 2; C++ and Rust abort).
 end alone says nothing, and what a program prints is no evidence (it could print
 anything). The evidence is the kernel's: the peak resident memory it recorded for the
 case's processes (wait4's `ru_maxrss`, or `VmHWM` read by the init), which no program
-can raise but by holding that memory. A process that ended abnormally with a peak of at
-least `MEMORY_EVIDENCE` of its limit ran out of memory: a refused allocation asks for more
+can raise but by holding that memory, counted past the peak the process was born with
+(`Memory.start_kb`): a unit is a fork of the warm interpreter (the template), and the
+kernel gives a fork its parent's peak and keeps a peak across `exec`, so a shell that
+exits at once reports the interpreter's 20 MiB as its own. A process that ended
+abnormally having taken at least `MEMORY_EVIDENCE` of its room (its limit; past that
+start for a fork that runs on from it, whose limit counts the interpreter it started as)
+ran out of memory: a refused allocation asks for more
 than is left, and a buffer that grows by doubling asks for as much again as it holds, so
 a program refused at its limit holds at least about half of it (a shell's doubling
 variable was measured at 60%, a C program's 1 MiB mallocs at 99%). The sandbox's memory
@@ -59,7 +64,7 @@ place this is written down; docs/architecture.md points here):
   in testlib's protocol (`judges`);
 - an interactive case (`interactor`): the interactor's unit, which talks with the program
   through the init (`interaction`); its exit status, read as a checker's, and a pass
-  needs the program to have ended well too.
+  (or any credit) needs the program to have ended well too.
 """
 
 from __future__ import annotations
@@ -88,6 +93,8 @@ class Memory:
 
     peak_kb: int   # its peak resident memory (wait4's ru_maxrss, or VmHWM)
     limit_kb: int  # its memory limit (RLIMIT_AS)
+    start_kb: int = 0  # the peak it was born with, which `peak_kb` includes but is not its own
+    limited_from_start: bool = True  # its limit counts that start too (False: it exec'd a program)
 
 
 def signal_name(signum: int) -> str:
@@ -119,12 +126,18 @@ def cpu_exhausted(status: int | None, cpu_seconds: float, cpu_limit: float) -> b
 
 def memory_exhausted(status: int | None, memory: Memory | None) -> bool:
     """The one memory rule (see the module's docstring): an abnormal end (a signal, or a
-    non-zero exit) of a process whose peak held `MEMORY_EVIDENCE` of its limit or more."""
+    non-zero exit) of a process whose peak passed the one it was born with
+    (`Memory.start_kb`) and took `MEMORY_EVIDENCE` of its limit or more: of the room past
+    that start for a process that runs on from it, of the whole limit for an exec'd
+    program, whose address space (what RLIMIT_AS counts) started empty."""
     if status is None or memory is None or memory.limit_kb <= 0:
         return False
     if os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
         return False
-    return memory.peak_kb >= MEMORY_EVIDENCE * memory.limit_kb
+    if memory.peak_kb <= memory.start_kb:
+        return False
+    base = memory.start_kb if memory.limited_from_start else 0
+    return memory.peak_kb - base >= MEMORY_EVIDENCE * (memory.limit_kb - base)
 
 
 def python_memory_error(stderr: str) -> bool:

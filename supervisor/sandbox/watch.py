@@ -21,13 +21,18 @@ READ_CHUNK = 65536
 
 @dataclass
 class Capture:
-    """Bytes read from one pipe, kept up to `limit`."""
+    """Bytes read from one pipe, kept up to `limit`.
+
+    `drain`: past the limit, keep reading and drop what comes (the writer goes on to its
+    verdict: a checker's debug output), instead of closing the pipe on it (a program's
+    output: the writer gets SIGPIPE rather than flooding until its deadline)."""
 
     fd: int
     limit: int
     data: bytearray = field(default_factory=bytearray)
     truncated: bool = False
     open: bool = True
+    drain: bool = False
 
 
 @dataclass
@@ -156,9 +161,9 @@ def _read_some(capture: Capture) -> None:
     room = capture.limit - len(capture.data)
     capture.data += chunk[: max(room, 0)]
     if len(chunk) > room:
-        # Stop reading: the writer gets EPIPE/SIGPIPE instead of flooding us until its deadline.
         capture.truncated = True
-        close(capture)
+        if not capture.drain:  # the writer gets EPIPE/SIGPIPE instead of flooding us until its deadline
+            close(capture)
 
 
 def close(capture: Capture) -> None:

@@ -4,6 +4,7 @@ cases and function-call cases, and checkers that fail in every way a grader's co
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,33 @@ def test_what_check_returns_decides_the_case(service: Service, returned: str, st
     assert (case["status"], case["error"], case["passed"], case["score"]) == (status, error, status == "passed", score)
 
 
+@pytest.mark.parametrize("ends", ["os._exit(0)", "os._exit(1)", "os._exit(2)"])
+def test_a_python_checker_ended_by_something_else_than_its_return_gives_no_verdict(service: Service, ends: str):
+    """A Python checker's verdict is what `check` returns: an exit status that something in
+    it (os._exit, a C library's exit(), as OpenBLAS's when it cannot allocate) left is none."""
+    checker = {"code": f"import os\ndef check(input, expected, output):\n    {ends}\n"}
+    case = evaluate(service, "print(1)", [("", "1")], checker)["case_results"][0]
+    assert case["status"] == "error" and case["error"].startswith("CheckerError: the checker exited with status"), case
+    assert "without returning from check" in case["error"], case
+
+
+@pytest.mark.skipif(importlib.util.find_spec("numpy") is None, reason="the sandbox's interpreter has numpy")
+@pytest.mark.parametrize(("returned", "status", "score"), [
+    ("np.isclose(4.0, 4.0)", "passed", 1.0),            # numpy's bool_
+    ("(np.isclose(4.0, 5.0), 'off')", "failed", 0.0),
+    ("np.float64(0.5)", "failed", 0.5),                 # a score computed with numpy
+    ("np.mean([1.0, 0.0])", "failed", 0.5),
+    ("np.int64(1)", "passed", 1.0),
+    ("fractions.Fraction(1, 4)", "failed", 0.25),
+])
+def test_a_checker_may_return_numpys_and_the_standard_librarys_numbers(service: Service, returned: str, status: str,
+                                                                      score: float):
+    checker = {"code": f"import fractions\nimport numpy as np\ndef check(input, expected, output):\n"
+                       f"    return {returned}\n"}
+    case = evaluate(service, "print(1)", [("", "1")], checker)["case_results"][0]
+    assert (case["status"], case["score"]) == (status, score), case
+
+
 def test_a_checker_does_not_judge_a_program_that_failed(service: Service):
     checker = {"code": "def check(input, expected, output):\n    return True\n"}
     result = evaluate(service, "import sys\nprint(1)\nsys.exit(3)", [("", "1")], checker)
@@ -133,6 +161,27 @@ def test_a_failing_python_checker_makes_the_case_an_error(service: Service, code
     assert statuses(result) == ["error", "error"] and result["passed"] is False
     for case in result["case_results"]:
         assert case["error"].startswith(error), case["error"]
+
+
+CHATTY = """import sys
+def check(input, expected, output):
+    for k in range(20000):
+        print("debug", k)
+        print("trace", k, file=sys.stderr)
+    return output == expected
+"""
+
+
+@pytest.mark.parametrize("checker", [
+    {"code": CHATTY},                 # debug prints on both streams, far past what a message keeps
+    {"cmd": """sh -c 'diff "$2" "$3"' diff"""},  # a diff of long outputs on stdout, its status the verdict
+])
+def test_a_checker_that_prints_much_is_judged_by_its_verdict(service: Service, checker: dict[str, Any]):
+    numbers = "".join(f"{k}\n" for k in range(2000))
+    result = evaluate(service, "print(*range(2000), sep='\\n')", [("", numbers), ("", numbers.replace("7", "8"))],
+                      checker)
+    assert statuses(result) == ["passed", "failed"], [case["error"] for case in result["case_results"]]
+    assert result["score"] == 0.5
 
 
 # --- function-call cases --------------------------------------------------------------------

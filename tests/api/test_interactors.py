@@ -169,6 +169,18 @@ def test_partial_credit_from_an_interactor(service: Service):
     assert (case["status"], case["score"], case["error"]) == ("failed", 0.5, "PartialScore: 0.5: half")
 
 
+@pytest.mark.parametrize("code, status", [
+    ("print(1, flush=True)\nraise SystemExit(3)\n", "error"),
+    ("import os, signal\nprint(1, flush=True)\nos.kill(os.getpid(), signal.SIGSEGV)\n", "crashed"),
+])
+def test_a_program_that_ends_badly_keeps_no_partial_credit(service: Service, code: str, status: str):
+    """As with a pass: credit needs the program to have ended well; a crash earns nothing."""
+    interactor = {"code": "def interact(input, answer, receive, send):\n    receive()\n    return 0.5, 'half'\n"}
+    result = play(service, code, [("1", "1")], interactor=interactor)
+    case = result["case_results"][0]
+    assert (case["status"], case["score"], result["score"]) == (status, 0.0, 0.0), case
+
+
 API_DOC = Path(__file__).resolve().parents[2] / "docs" / "api.md"
 
 

@@ -97,9 +97,13 @@ def c_program(service: Service, source: str, cmd: str = "./prog", **extra: Any) 
 
 
 def assert_memory(case: dict[str, Any]) -> None:
+    assert_memory_of(case, MEMORY_MB)
+
+
+def assert_memory_of(case: dict[str, Any], limit_mb: int) -> None:
     assert case["status"] == "memory" and case["passed"] is False and case["score"] == 0.0, case
     assert case["error"].startswith("MemoryLimitExceeded: "), case
-    assert f"of its {MEMORY_MB} MiB memory limit" in case["error"] or "MemoryError" in case["error"], case
+    assert f"of its {limit_mb} MiB memory limit" in case["error"] or "MemoryError" in case["error"], case
 
 
 # --- memory, whatever the language --------------------------------------------------------
@@ -168,6 +172,38 @@ def test_a_python_program_that_crashes_short_of_the_limit_is_crashed(service: Se
     code = "import os, signal\nx = bytearray(8 << 20)\nos.kill(os.getpid(), signal.SIGSEGV)\n"
     case = one(evaluate(service, code, [("", "")]))
     assert case["status"] == "crashed" and case["error"] == "Crashed: killed by signal SIGSEGV", case
+
+
+SMALL_MB = 32  # a limit that the memory a case's process starts with (its fork's) is a good share of
+
+
+@pytest.mark.parametrize(("code", "cmd"), [
+    ("", "exit 1"),                        # a shell, exec'd in a fork of the warm interpreter
+    ("import sys\nsys.exit(1)\n", None),  # a Python program, run in such a fork
+])
+def test_a_program_that_fails_at_once_under_a_small_limit_is_an_error(service: Service, code: str, cmd: str | None):
+    """A process starts with the peak of the fork it runs in, which holds nothing of the
+    program: that inherited peak is no evidence that the program reached its limit."""
+    case = one(evaluate(service, code, [("", "")], cmd=cmd, memory_limit_mb=SMALL_MB))
+    assert case["status"] == "error" and case["error"].startswith("ProcessExit: the program exited with status 1"), case
+
+
+def test_a_function_that_exits_at_once_under_a_small_limit_is_an_error(service: Service):
+    code = "import os\ndef f():\n    os._exit(1)\n"
+    case = service.evaluate(code, "f", [("", "None")], memory_limit_mb=SMALL_MB)["case_results"][0]
+    assert case["status"] == "error" and case["error"].startswith("ProcessExit: the case process exited"), case
+
+
+def test_a_solution_that_exits_at_once_in_tests_under_a_small_limit_is_an_error(service: Service):
+    body = {"id": "scratch-limits", "code": "import os\ndef f():\n    os._exit(1)\n", "entry_point": "f",
+            "memory_limit_mb": SMALL_MB, "tests": "def check(candidate):\n    assert candidate() is None\n"}
+    case = one(service.post("/evaluate_code", body).json())
+    assert case["status"] == "error" and case["error"].startswith("ProcessExit: the solution's process"), case
+
+
+def test_a_shell_at_a_small_limit_is_still_memory(service: Service):
+    case = one(evaluate(service, "", [("", "")], cmd='x=a; while :; do x="$x$x"; done', memory_limit_mb=SMALL_MB))
+    assert_memory_of(case, SMALL_MB)
 
 
 # --- function cases and tests ------------------------------------------------------------

@@ -36,6 +36,22 @@ def test_the_memory_rule(status: int | None, peak_kb: int, memory: bool) -> None
         assert verdict.error.endswith(f"after using {peak_kb >> 10} MiB of its 256 MiB memory limit")
 
 
+SMALL_KB, BORN_KB = 32 << 10, 19 << 10  # a small limit; the peak a fork of the interpreter is born with
+
+
+@pytest.mark.parametrize(("peak_kb", "from_start", "memory"), [
+    (BORN_KB, False, False),           # an exec'd shell that exits at once: the peak is its fork's
+    (BORN_KB + 800, True, False),      # a warm Python program that exits at once
+    (BORN_KB + 800, False, True),      # an exec'd program past the peak it was born with, over half its limit
+    (SMALL_KB - 500, True, True),      # a warm fork that took most of its room
+    (BORN_KB + 4000, True, False),     # one that took a little of it
+])
+def test_the_memory_rule_counts_past_the_peak_a_process_was_born_with(peak_kb: int, from_start: bool,
+                                                                       memory: bool) -> None:
+    record = verdicts.Memory(peak_kb, SMALL_KB, BORN_KB, limited_from_start=from_start)
+    assert verdicts.memory_exhausted(exited(1), record) is memory
+
+
 def test_without_a_record_a_crash_is_a_crash_and_python_says_memory_error_itself() -> None:
     assert verdicts.of_end(SEGV, "the program").status == "crashed"
     assert verdicts.of_end(exited(1), "the program", memory_error=True).error == (

@@ -225,6 +225,8 @@ def _solution_ended(pid: int) -> dict[str, Any]:
     limit = verdicts.of_limits(None, False, status, usage.ru_utime + usage.ru_stime,
                                float("inf") if cpu_limit == resource.RLIM_INFINITY else cpu_limit)
     memory_limit = resource.getrlimit(resource.RLIMIT_AS)[0]  # the solution's too: it is a fork of this process
-    memory = None if memory_limit == resource.RLIM_INFINITY else verdicts.Memory(usage.ru_maxrss, memory_limit >> 10)
+    born = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # the peak the fork inherited, at most
+    memory = (None if memory_limit == resource.RLIM_INFINITY
+              else verdicts.Memory(usage.ru_maxrss, memory_limit >> 10, start_kb=born))
     verdict = limit or verdicts.of_end(status, "the solution's process", memory=memory)
     return {"status": verdict.status, "error": verdict.error}
