@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, frames, function_case, messages, spawn, values
+from supervisor.sandbox import confine, frames, function_case, messages, program, spawn, values
 from supervisor.sandbox.unit import become
 
 MAX_FDS = 5
@@ -63,6 +63,7 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity) -> NoReturn:
     os.environ.clear()  # once here: every unit inherits exactly the sandbox's environment
     os.environ.update(identity.environment)
     _warm_up()
+    program.keep_interpreter_finders()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)

@@ -48,7 +48,7 @@ def become(unit: messages.Unit, fds: list[int], identity: confine.UnitIdentity) 
     except BaseException:  # noqa: BLE001 - never run user code half-confined
         os._exit(SandboxExit.BROKEN)
     if isinstance(unit, messages.ProgramUnit):
-        program.run(unit, identity)  # never returns
+        program.run(unit)  # never returns
     if isinstance(unit, (messages.RunUnit, messages.ExecUnit)):
         os._exit(SandboxExit.BROKEN)  # commands are spawned (`spawn`), never run by a forked interpreter
     try:
