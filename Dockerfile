@@ -40,9 +40,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     REPL_SUPERVISOR_ENDPOINT=ipc:///run/repl/supervisor.sock
 
 # SWI-Prolog is offered to /run commands next to Python (docs/api.md §5); libseccomp2
-# compiles the sandbox's seccomp filter (through pyseccomp, docs/security.md).
+# compiles the sandbox's seccomp filter (through pyseccomp, docs/security.md); every
+# command starts with util-linux's prlimit (essential in Debian, named to be sure).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends swi-prolog-nox libseccomp2 \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends swi-prolog-nox libseccomp2 util-linux \
  && rm -rf /var/lib/apt/lists/*
 
 # /app, not /opt or /usr: sandboxes see /usr, /etc and /opt read-only, and must not see
