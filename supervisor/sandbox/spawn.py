@@ -11,7 +11,8 @@ step `unit.become` takes for a forked unit happens here too, in this order:
 1. The template sets its real uid to the sandbox uid (its effective uid already is; its
    saved uid stays the template uid, so it can set the real one back, and so that no
    process of the sandbox uid could trace it or read its /proc meanwhile; no such process
-   exists then either, as every one is killed between units), vforks, and sets its real
+   exists then either, as every one is killed between units, and those of other
+   sandboxes cannot name it from their own pid namespaces), vforks, and sets its real
    uid back once the child has exec'd. The child runs in the template's namespaces,
    cgroup, seccomp filter and no-new-privs, as a forked unit does; in it, in C, before
    the first `execve`: the stdin, stdout and stderr pipes onto 0, 1 and 2, every other
