@@ -22,6 +22,9 @@ request, so nothing of one request stays in the template's memory for a later un
 which starts as a copy of it, to find (only fork numbers, pids and exit statuses pass).
     init -> template: {"op": "fork", "seq": N} + the unit's four pipe ends (stdin, stdout,
                       stderr, report) + the pipe its unit will come on
+                      | {"op": "spawn", "seq": N, "cwd": D, "limits": L} + a command unit's
+                      stdin, stdout and stderr (`spawn`: its command comes from the init
+                      on that stdin, never through here)
     template -> init: {"op": "ready"} | {"op": "forked", "pid": P, "seq": N}
                       | {"op": "unforked", "seq": N, "error": E} (the kernel made no process)
                       | {"op": "exited", "pid": P, "seq": N, "status": S, "cpu": C, "maxrss_kb": M}
