@@ -22,6 +22,9 @@ request, so nothing of one request stays in the template's memory for a later un
 which starts as a copy of it, to find (only fork numbers, pids and exit statuses pass).
     init -> template: {"op": "fork", "seq": N} + the unit's four pipe ends (stdin, stdout,
                       stderr, report) + the pipe its unit will come on
+                      | {"op": "spawn", "seq": N, "cwd": D, "limits": L} + a command unit's
+                      stdin, stdout and stderr (`spawn`: its command comes from the init
+                      on that stdin, never through here)
     template -> init: {"op": "ready"} | {"op": "forked", "pid": P, "seq": N}
                       | {"op": "unforked", "seq": N, "error": E} (the kernel made no process)
                       | {"op": "exited", "pid": P, "seq": N, "status": S, "cpu": C, "maxrss_kb": M}
@@ -29,6 +32,7 @@ which starts as a copy of it, to find (only fork numbers, pids and exit statuses
 
 from __future__ import annotations
 
+import dataclasses
 import gc
 import json
 import os
@@ -41,7 +45,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar, NoReturn
 
 from supervisor.exitcodes import SandboxExit
-from supervisor.sandbox import confine, frames, function_case, messages, values
+from supervisor.sandbox import confine, frames, function_case, messages, program, spawn, values
 from supervisor.sandbox.unit import become
 
 MAX_FDS = 5
@@ -62,6 +66,7 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity) -> NoReturn:
     os.environ.clear()  # once here: every unit inherits exactly the sandbox's environment
     os.environ.update(identity.environment)
     _warm_up()
+    program.keep_interpreter_finders()
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -73,6 +78,7 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity) -> NoReturn:
     poller.register(sock.fileno(), select.POLLIN)
     poller.register(wake_r, select.POLLIN)
     children: dict[int, int] = {}  # pid -> the sequence number of the fork that made it
+    environment = spawn.environment_list(identity.environment)
     while True:
         for fd, _ in poller.poll():
             if fd == wake_r:
@@ -84,7 +90,11 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity) -> NoReturn:
                 os._exit(SandboxExit.DONE)  # the init is gone or done with us; our units die with the sandbox
             seq = int(message["seq"])
             try:
-                pid = _fork_unit(fds, identity)
+                if message["op"] == "spawn":
+                    limits = messages.from_wire(messages.UnitLimits, message["limits"])
+                    pid = _spawn_unit(fds, str(message["cwd"]), limits, identity, environment)
+                else:
+                    pid = _fork_unit(fds, identity)
             except ForkFailed as exc:
                 _send(sock, {"op": "unforked", "seq": seq, "error": str(exc)})
                 continue
@@ -108,6 +118,19 @@ def _fork_unit(fds: list[int], identity: confine.UnitIdentity) -> int:
     for fd in fds:
         os.close(fd)
     return pid
+
+
+def _spawn_unit(fds: list[int], cwd: str, limits: messages.UnitLimits, identity: confine.UnitIdentity,
+                environment: list[bytes]) -> int:
+    """Spawn a command unit (`spawn`): `fds` are its stdin, stdout and stderr; the command
+    itself comes from the init on its stdin, never through here."""
+    try:
+        return spawn.start(fds, environment, identity.uid, spawn.arguments(cwd, limits, identity.max_processes))
+    except OSError as exc:
+        raise ForkFailed(f"the template could not spawn a command: {exc.strerror}") from None
+    finally:
+        for fd in fds:
+            os.close(fd)
 
 
 def _fork(fds: list[int]) -> int:
@@ -201,6 +224,20 @@ def _recv(sock: socket.socket) -> tuple[dict[str, Any] | None, list[int]]:
 
 # --- the init's handle on it -------------------------------------------------------------
 
+NO_FD = -1  # a command unit's: it has no unit pipe and no report pipe
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Write `data` to a blocking pipe; a reader that died is no error here (how the
+    process ended says what happened)."""
+    view = memoryview(data)
+    try:
+        while view:
+            view = view[os.write(fd, view):]
+    except BrokenPipeError:
+        pass
+
+
 @dataclass
 class UnitHandle:
     """A unit process forked and waiting for what to run, and the init's ends of its
@@ -214,7 +251,7 @@ class UnitHandle:
     report: int
 
     def ends(self) -> tuple[int, ...]:
-        return (self.unit_w, self.stdin, self.stdout, self.stderr, self.report)
+        return tuple(fd for fd in (self.unit_w, self.stdin, self.stdout, self.stderr, self.report) if fd != NO_FD)
 
     def close_unused(self, unit: messages.Unit) -> None:
         """Close the ends `unit` does not use (a command or a program reports nothing; a
@@ -266,14 +303,16 @@ class Handle:
     started: ClassVar[int] = 0
 
     def fork(self, unit: messages.Unit) -> UnitHandle:
-        """Have a unit run `unit`: the spare if it is still waiting, else a new fork. The
-        unit itself goes to the process on a pipe of its own, once the template has said
-        that the process exists.
+        """Have a unit run `unit`: a command spawned from C (`spawn`), else the spare if it
+        is still waiting, else a new fork. The unit itself goes to the process on a pipe of
+        its own, once the template has said that the process exists.
 
         Raises:
             ForkFailed: the template could not fork; `unit` went to no process.
             OSError: the template did not answer.
         """
+        if isinstance(unit, (messages.RunUnit, messages.ExecUnit)):
+            return self._spawn(unit)
         forked, self.spare = self.spare, None
         if forked is not None:
             self._file_reports()
@@ -291,6 +330,35 @@ class Handle:
         write_message(forked.unit_w, messages.to_wire(unit))
         Handle.started += 1
         return forked
+
+    def _spawn(self, unit: messages.RunUnit | messages.ExecUnit) -> UnitHandle:
+        """A command unit (`spawn`): the template starts the shell that lowers its limits
+        and waits on its stdin; once its pid is known, its OOM score is raised from here,
+        and only then does the script that runs the command go out, ahead of the
+        command's own stdin."""
+        in_r, in_w = os.pipe()
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        theirs = [in_r, out_w, err_w]
+        try:
+            seq = self._request("spawn", theirs, cwd=unit.cwd, limits=dataclasses.asdict(unit.limits))
+        except BaseException:
+            for fd in (in_w, out_r, err_r):
+                os.close(fd)
+            raise
+        finally:
+            for fd in theirs:
+                os.close(fd)
+        spawned = UnitHandle(seq, NO_FD, in_w, out_r, err_r, NO_FD)
+        try:
+            pid = self.pid_of(seq)
+        except OSError:
+            spawned.close()
+            raise
+        spawn.raise_oom_score(pid)
+        _write_all(in_w, spawn.script(unit))
+        Handle.started += 1
+        return spawned
 
     def _file_reports(self) -> None:
         """Read the reports the template has already sent (a spare's exit among them),
@@ -366,7 +434,7 @@ class Handle:
                 os.close(fd)
         return UnitHandle(seq, unit_w, in_w, out_r, err_r, report_r)
 
-    def _request(self, op: str, fds: list[int]) -> int:
+    def _request(self, op: str, fds: list[int], **fields: Any) -> int:
         """Send a fork request; its pid arrives later (see `pid_of`)."""
         self.seq += 1
         keep = ({self.spare.seq} if self.spare is not None else set()) | self.awaited
@@ -374,7 +442,7 @@ class Handle:
         self.exits = {s: e for s, e in self.exits.items() if s in keep}
         self.pids = {s: p for s, p in self.pids.items() if s in keep}
         self.unforked = {s: e for s, e in self.unforked.items() if s in keep}
-        _send(self.sock, {"op": op, "seq": self.seq}, fds)
+        _send(self.sock, {"op": op, "seq": self.seq, **fields}, fds)
         return self.seq
 
     def pid_of(self, seq: int) -> int:

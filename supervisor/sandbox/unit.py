@@ -2,7 +2,8 @@
 
 A unit's process: the only kind of process that runs user code (and its children).
 
-The template forks one per unit (an evaluation case, a program case or a `/run` command). The fork
+The template forks one per case unit and per Python program case (a command, `/run` or a
+program's `cmd`, is started from C instead: `spawn`, which takes the same steps). The fork
 inherits the template's confinement (no capabilities, no-new-privs, seccomp, namespaces);
 here it gives up the template's saved uid for good, lowers the limits to its job's,
 moves into the session directory, closes every descriptor of the harness, and becomes
@@ -12,7 +13,7 @@ A case unit reads `messages.CaseMessage` frames on descriptor 0 and answers each
 report frame (a `messages.CaseReport`) on descriptor 3, one case after another (with
 `isolation: "case"`, each case in a fork of it); a test-code unit runs its tests here and
 the solution in a child (`testcode.judge`). A Python program case runs here as `__main__`
-(`program`), a command or any other program is exec'd.
+(`program`).
 """
 
 from __future__ import annotations
@@ -51,32 +52,18 @@ def become(unit: messages.Unit, fds: list[int], identity: confine.UnitIdentity) 
     except BaseException:  # noqa: BLE001 - never run user code half-confined
         os._exit(SandboxExit.BROKEN)
     if isinstance(unit, messages.ProgramUnit):
-        program.run(unit, identity)  # never returns
+        program.run(unit)  # never returns
     if isinstance(unit, messages.CheckerUnit):
         pychecker.run(unit, identity)  # never returns
     if isinstance(unit, messages.InteractorUnit):
         pychecker.interact(unit, identity)  # never returns
     if isinstance(unit, (messages.RunUnit, messages.ExecUnit)):
-        _exec(unit, identity)
+        os._exit(SandboxExit.BROKEN)  # commands are spawned (`spawn`), never run by a forked interpreter
     try:
         _serve_cases(unit)
     except BaseException:  # noqa: BLE001 - the init reports a case that died without a result
         os._exit(SandboxExit.BROKEN)
     os._exit(SandboxExit.DONE)
-
-
-def _exec(unit: messages.RunUnit | messages.ExecUnit, identity: confine.UnitIdentity) -> NoReturn:
-    """Become the command (`sh -c`) or the program; 127 when it cannot be executed."""
-    if isinstance(unit, messages.RunUnit):
-        argv, environment = ["/bin/sh", "-c", unit.cmd], identity.environment
-    else:
-        argv, environment = list(unit.argv), {**identity.environment, **unit.environment}
-    try:
-        if "/" in argv[0]:
-            os.execve(argv[0], argv, environment)
-        os.execvpe(argv[0], argv, environment)  # found on the sandbox's PATH, as a shell would
-    except BaseException:  # noqa: BLE001 - e.g. a NUL byte in the command
-        os._exit(SandboxExit.COMMAND_NOT_RUN)
 
 
 def _arrange_descriptors(unit: messages.Unit, fds: list[int]) -> None:

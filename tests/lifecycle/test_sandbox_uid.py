@@ -113,7 +113,12 @@ def test_without_the_holder_the_same_supervisor_starts(tmp_path: Path) -> None:
 
 
 def _run(svc: Service, sid: str) -> requests.Response:
-    return svc.post("/run", {"id": sid, "cmd": "echo ran >> ran.txt"})
+    """A job whose unit the template forks (a function case; a command is spawned with the
+    sandbox uid as real uid, so it counts against that uid's processes, not the template's),
+    which leaves a line in ran.txt."""
+    code = "def f():\n    with open('ran.txt', 'a') as out:\n        out.write('ran\\n')\n    return 1\n"
+    return svc.post("/evaluate_code", {"id": sid, "code": code, "entry_point": "f",
+                                       "io_cases": [{"input": "", "output": "1"}]})
 
 
 def _runs(svc: Service, sid: str) -> int:
@@ -133,8 +138,8 @@ def test_units_that_cannot_be_forked_give_503_not_ready_and_recovery() -> None:
         assert _runs(svc, sid) == 1
         with processes_of(svc.sandbox_uid + 1, HOLDERS):
             # Each sandbox forked its next unit ahead of time, before the holders came: those
-            # run (the pool holds at most two sandboxes here). A command that needs a new
-            # fork is refused it: the template's uid is past its process limit.
+            # run (the pool holds at most two sandboxes here). A job that needs a new fork
+            # is refused it: the template's uid is past its process limit.
             answers = [_run(svc, sid)]
             while answers[-1].status_code == 200 and len(answers) < 4:
                 answers.append(_run(svc, sid))
