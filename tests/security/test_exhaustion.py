@@ -87,8 +87,9 @@ def test_memory_bomb_across_processes_hits_the_sandbox_limit(tight: Service, arm
                                                       timeout=20))
     result = seen.result
     statuses = [line for line in result["stdout"].splitlines() if line.startswith("status=")]
-    assert len(statuses) == processes, result
-    assert "status=137" in statuses, result  # SIGKILL from the kernel's OOM killer, in this sandbox only
+    shown = (result["exit_code"], result["stdout"], result["stderr"])
+    assert len(statuses) == processes, shown
+    assert "status=137" in statuses, shown  # SIGKILL from the kernel's OOM killer, in this sandbox only
     assert_responsive(tight, seen)
 
 
