@@ -51,7 +51,7 @@ def plan(tests: str, entry_point: str | None) -> list[PlannedTest]:
         where = f" (line {line})" if line else ""
         raise InvalidTests(f"tests do not compile: {type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}") from None
     functions = {node.name for node in module.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
-    source = _Source(tests)
+    source = Source(tests)
     planned = [PlannedTest("statement", source.name(node), statement=index)
                for index, node in enumerate(module.body) if is_case_statement(node, functions)]
     if "check" in functions and not _calls(module, "check"):
@@ -100,9 +100,10 @@ def _calls(module: ast.Module, name: str) -> bool:
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # a line as the parser counts them
 
 
-class _Source:
+class Source:
     """The tests' text by line, split once: `ast.get_source_segment` splits the whole text
-    again at each call, which made planning quadratic in the number of asserts."""
+    again at each call, which made planning (and the sandbox's assert rewriting, which
+    names every assert by its source) quadratic in the number of asserts."""
 
     def __init__(self, text: str) -> None:
         self.lines: list[str] = _LINE.findall(text)
@@ -115,7 +116,7 @@ class _Source:
             encoded = self._encoded[index] = self.lines[index].encode()
         return encoded
 
-    def segment(self, node: ast.stmt) -> str | None:
+    def segment(self, node: ast.stmt | ast.expr) -> str | None:
         """The source of `node`, as `ast.get_source_segment` gives it."""
         if node.end_lineno is None or node.end_col_offset is None:
             return None
