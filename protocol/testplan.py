@@ -16,6 +16,7 @@ sandbox runs one planned test per case process. The forms:
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -39,11 +40,29 @@ class PlannedTest:
 
 
 def plan(tests: str, entry_point: str | None) -> list[PlannedTest]:
-    """The tests in `tests`, in the order they run.
+    """The tests in `tests`, in the order they run. Tests of up to `CACHED_CHARS` are
+    planned once for the last `CACHED_PLANS` (tests, entry point) pairs: an evaluation
+    pipeline sends the same problem's tests with each of its samples, and the request is
+    planned again wherever it is validated (the web tier, the supervisor).
 
     Raises:
         InvalidTests: they do not parse, hold no test, or call for an entry point not given.
     """
+    if len(tests) <= CACHED_CHARS:
+        return list(_cached_plan(tests, entry_point))
+    return _plan(tests, entry_point)
+
+
+CACHED_CHARS = 1 << 16
+CACHED_PLANS = 64
+
+
+@functools.lru_cache(maxsize=CACHED_PLANS)
+def _cached_plan(tests: str, entry_point: str | None) -> tuple[PlannedTest, ...]:
+    return tuple(_plan(tests, entry_point))  # an error is raised, never kept
+
+
+def _plan(tests: str, entry_point: str | None) -> list[PlannedTest]:
     try:
         module = ast.parse(tests, filename="<tests>")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:

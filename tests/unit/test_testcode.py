@@ -86,6 +86,17 @@ def test_a_failing_truth_shows_its_value_and_a_passing_assert_is_silent():
     assert prepared.explainer.op == "is not"
 
 
+def test_a_plan_asked_again_is_the_same_and_the_caller_owns_its_list():
+    tests = "def check(candidate):\n    assert candidate(1) == 1\n"
+    first = testplan.plan(tests, "f")
+    first.append(testplan.PlannedTest("statement", "changed by the caller"))
+    assert testplan.plan(tests, "f") == [testplan.PlannedTest("check", "check(f)")]
+    assert testplan.plan(tests, " g ") == [testplan.PlannedTest("check", "check(g)")]
+    for _ in range(2):  # an error is never kept as a plan
+        with pytest.raises(testplan.InvalidTests, match="give entry_point"):
+            testplan.plan(tests, None)
+
+
 def test_every_assert_is_named_by_its_own_source_past_wide_characters_and_lines():
     tests = ("def check(candidate):\n    assert candidate('héllo') == 'ħ', 'ü'\n"
              "    assert (candidate(1)\n            ==  [1,\n 2])\n    assert candidate('€') in ('€',)\n")
