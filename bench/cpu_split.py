@@ -10,6 +10,10 @@ that forked it, and nothing is counted twice::
     python3 -m bench.cpu_split --scenario eval1 --requests 400
     python3 -m bench.cpu_split --scenario run_echo --requests 400 --py-spy /tmp/prof
     python3 -m bench.cpu_split --scenario eval1 --app pool   # the pool baseline instead
+    python3 -m bench.cpu_split --scenario humaneval_tests --requests 328
+
+A one-pass scenario (``humaneval``, ``humaneval_tests``) sends its problems in turn, over
+and over, as a fixed scenario sends its one problem.
 
 With ``--app pool`` the same is read of the ``pool`` baseline app (``bench/pool_app.py``
 under the service's gunicorn settings): its gunicorn master, its workers, and what they
