@@ -10,6 +10,10 @@ that forked it, and nothing is counted twice::
     python3 -m bench.cpu_split --scenario eval1 --requests 400
     python3 -m bench.cpu_split --scenario run_echo --requests 400 --py-spy /tmp/prof
     python3 -m bench.cpu_split --scenario eval1 --app pool   # the pool baseline instead
+    python3 -m bench.cpu_split --scenario humaneval_tests --requests 328
+
+A one-pass scenario (``humaneval``, ``humaneval_tests``) sends its problems in turn, over
+and over, as a fixed scenario sends its one problem.
 
 With ``--app pool`` the same is read of the ``pool`` baseline app (``bench/pool_app.py``
 under the service's gunicorn settings): its gunicorn master, its workers, and what they
@@ -68,7 +72,7 @@ if __package__ in (None, ""):  # run as a script: make ``bench`` importable
 
 from bench.load import Budget  # noqa: E402 - after the path fix above
 from bench.procs import POOL_APP  # noqa: E402
-from bench.scenarios import SCENARIOS, SessionPool, Target, measure  # noqa: E402
+from bench.scenarios import SCENARIOS, SessionPool, Target, cycled, measure  # noqa: E402
 from bench.servers import pool_env, running_app_process, running_service  # noqa: E402
 from bench.stats import RunResult  # noqa: E402
 
@@ -466,8 +470,8 @@ def _target(app: str, workdir: Path) -> Iterator[tuple[str, dict[str, int]]]:
 def main(argv: list[str] | None = None) -> int:
     """Prints the CPU per request by process (and, with ``--py-spy``, by function)."""
     parser = argparse.ArgumentParser(prog="python3 -m bench.cpu_split", description=__doc__.split("\n")[0])
-    parser.add_argument("--scenario", default="eval1", choices=sorted(
-        name for name, scenario in SCENARIOS.items() if scenario.one_pass is None))
+    parser.add_argument("--scenario", default="eval1", choices=sorted(SCENARIOS),
+                        help="a one-pass scenario (humaneval, humaneval_tests) sends its problems in turn")
     parser.add_argument("--requests", type=int, default=300)
     parser.add_argument("--warmup", type=int, default=30)
     parser.add_argument("--py-spy", type=Path, metavar="DIR",
@@ -481,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="repl-cpu-split-"))
     try:
         with _target(args.app, workdir) as (url, roots):
-            scenario = SCENARIOS[args.scenario]
+            scenario = cycled(SCENARIOS[args.scenario])
             pool = SessionPool(Target(url, os.environ.get("REPL_API_TOKEN"), 30.0),
                                "cpu-split", scenario.files)
             budget = Budget(duration_s=None, requests=args.requests, warmup=0, max_seconds=600)

@@ -355,6 +355,14 @@ SCENARIOS: dict[str, Scenario] = {
 }
 
 
+def cycled(scenario: Scenario) -> Scenario:
+    """A one-pass scenario's problems sent over and over, like a fixed scenario's (so
+    ``cpu_split`` can measure the mix sequentially); any other scenario as it is."""
+    if scenario.one_pass is None:
+        return scenario
+    return Scenario(scenario.name, scenario.summary + ", in turn", _evaluate(scenario.one_pass()))
+
+
 def measure(
     scenario: Scenario,
     pool: SessionPool,

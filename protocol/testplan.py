@@ -16,6 +16,7 @@ sandbox runs one planned test per case process. The forms:
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -39,11 +40,29 @@ class PlannedTest:
 
 
 def plan(tests: str, entry_point: str | None) -> list[PlannedTest]:
-    """The tests in `tests`, in the order they run.
+    """The tests in `tests`, in the order they run. Tests of up to `CACHED_CHARS` are
+    planned once for the last `CACHED_PLANS` (tests, entry point) pairs: an evaluation
+    pipeline sends the same problem's tests with each of its samples, and the request is
+    planned again wherever it is validated (the web tier, the supervisor).
 
     Raises:
         InvalidTests: they do not parse, hold no test, or call for an entry point not given.
     """
+    if len(tests) <= CACHED_CHARS:
+        return list(_cached_plan(tests, entry_point))
+    return _plan(tests, entry_point)
+
+
+CACHED_CHARS = 1 << 16
+CACHED_PLANS = 64
+
+
+@functools.lru_cache(maxsize=CACHED_PLANS)
+def _cached_plan(tests: str, entry_point: str | None) -> tuple[PlannedTest, ...]:
+    return tuple(_plan(tests, entry_point))  # an error is raised, never kept
+
+
+def _plan(tests: str, entry_point: str | None) -> list[PlannedTest]:
     try:
         module = ast.parse(tests, filename="<tests>")
     except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
@@ -51,7 +70,7 @@ def plan(tests: str, entry_point: str | None) -> list[PlannedTest]:
         where = f" (line {line})" if line else ""
         raise InvalidTests(f"tests do not compile: {type(exc).__name__}: {getattr(exc, 'msg', exc)}{where}") from None
     functions = {node.name for node in module.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)}
-    source = _Source(tests)
+    source = Source(tests)
     planned = [PlannedTest("statement", source.name(node), statement=index)
                for index, node in enumerate(module.body) if is_case_statement(node, functions)]
     if "check" in functions and not _calls(module, "check"):
@@ -100,9 +119,10 @@ def _calls(module: ast.Module, name: str) -> bool:
 _LINE = re.compile(r"[^\r\n]*(?:\r\n|\r|\n)|[^\r\n]+")  # a line as the parser counts them
 
 
-class _Source:
+class Source:
     """The tests' text by line, split once: `ast.get_source_segment` splits the whole text
-    again at each call, which made planning quadratic in the number of asserts."""
+    again at each call, which made planning (and the sandbox's assert rewriting, which
+    names every assert by its source) quadratic in the number of asserts."""
 
     def __init__(self, text: str) -> None:
         self.lines: list[str] = _LINE.findall(text)
@@ -115,7 +135,7 @@ class _Source:
             encoded = self._encoded[index] = self.lines[index].encode()
         return encoded
 
-    def segment(self, node: ast.stmt) -> str | None:
+    def segment(self, node: ast.stmt | ast.expr) -> str | None:
         """The source of `node`, as `ast.get_source_segment` gives it."""
         if node.end_lineno is None or node.end_col_offset is None:
             return None

@@ -79,3 +79,27 @@ def test_perf_script_samples_are_read_with_their_process() -> None:
     assert samples == [(15401, [("copy_page_range", "[kernel.kallsyms]"),
                                 ("_Fork", "/usr/lib/x86_64-linux-gnu/libc.so.6")]),
                        (23102, [("dict_get", "/x/libpython3.11.so.1.0")])]
+
+
+def test_a_one_pass_scenario_is_cycled_and_a_fixed_one_left_as_it_is() -> None:
+    from bench.problems import add_problem
+    from bench.scenarios import SCENARIOS, OpContext, Scenario, cycled
+
+    assert cycled(SCENARIOS["eval1"]) is SCENARIOS["eval1"]
+    problems = [add_problem(1), add_problem(2)]
+    cycled_one = cycled(Scenario("pass", "two problems", SCENARIOS["humaneval"].build,
+                                 one_pass=lambda: problems))
+    assert cycled_one.one_pass is None and cycled_one.name == "pass"
+    sent: list[dict[str, object]] = []
+
+    class Api:
+        def post(self, path: str, body: dict[str, object]) -> None:
+            sent.append(body)
+
+    op = cycled_one.build(OpContext(session_id="s", client=0, pool=None))  # type: ignore[arg-type]
+    for _ in range(3):
+        try:
+            op(Api())  # type: ignore[arg-type]
+        except Exception:  # noqa: BLE001, S112 - the reply check fails on a None reply; what was sent counts
+            continue
+    assert [len(body["io_cases"]) for body in sent] == [1, 2, 1]  # type: ignore[arg-type]

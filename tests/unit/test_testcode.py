@@ -86,6 +86,35 @@ def test_a_failing_truth_shows_its_value_and_a_passing_assert_is_silent():
     assert prepared.explainer.op == "is not"
 
 
+def test_a_plan_asked_again_is_the_same_and_the_caller_owns_its_list():
+    tests = "def check(candidate):\n    assert candidate(1) == 1\n"
+    first = testplan.plan(tests, "f")
+    first.append(testplan.PlannedTest("statement", "changed by the caller"))
+    assert testplan.plan(tests, "f") == [testplan.PlannedTest("check", "check(f)")]
+    assert testplan.plan(tests, " g ") == [testplan.PlannedTest("check", "check(g)")]
+    for _ in range(2):  # an error is never kept as a plan
+        with pytest.raises(testplan.InvalidTests, match="give entry_point"):
+            testplan.plan(tests, None)
+
+
+def test_every_assert_is_named_by_its_own_source_past_wide_characters_and_lines():
+    tests = ("def check(candidate):\n    assert candidate('héllo') == 'ħ', 'ü'\n"
+             "    assert (candidate(1)\n            ==  [1,\n 2])\n    assert candidate('€') in ('€',)\n")
+    prepared = asserts.prepare(tests, testplan.plan(tests, "f")[0])
+    assert prepared.explainer.sources == ["candidate('héllo') == 'ħ'", "candidate(1) == [1, 2]",
+                                          "candidate('€') in ('€',)"]
+    with pytest.raises(AssertionError) as caught:
+        run_check(prepared, lambda x: "ħ" if x == "héllo" else x)
+    assert str(caught.value) == "assert candidate(1) == [1, 2]\n  left:  1\n  right: [1, 2]"
+
+
+def test_the_globals_a_test_reads_leave_out_attribute_names():
+    tests = "import math\nassert helper(math.floor(1.5)) == 1\n"
+    prepared = asserts.prepare(tests, testplan.plan(tests, None)[0])
+    assert {"helper", "floor"} <= set(prepared.global_names)
+    assert "helper" in prepared.loaded_globals() and "floor" not in prepared.loaded_globals()
+
+
 def test_the_names_a_test_needs_include_those_of_its_functions():
     prepared = asserts.prepare("def check(candidate):\n    assert helper(candidate(1)) == 1\n",
                                 testplan.plan("def check(candidate):\n    assert helper(candidate(1)) == 1\n", "f")[0])
@@ -112,3 +141,9 @@ def test_references_cross_where_a_value_has_no_builtin_form():
     with pytest.raises(ValueError):
         values.decode(encoded)  # without a resolver a reference is malformed (the init never takes one)
     assert values.encode(thing) == {"$": "opaque", "repr": repr(thing)}
+
+
+def run_check(prepared: asserts.PreparedTest, candidate: Any) -> None:
+    scope = asserts.new_namespace(prepared.explainer)
+    exec(prepared.code, scope)  # noqa: S102 - the test's own tests
+    scope["check"](candidate)

@@ -82,12 +82,12 @@ class _AssertRewriter(ast.NodeTransformer):
     """`assert a == b, msg` becomes `if not compare(a, b, "=="): raise AssertionError(failed(i, msg))`."""
 
     def __init__(self, source: str) -> None:
-        self.source = source
+        self.source = testplan.Source(source)
         self.sources: list[str] = []
 
     def visit_Assert(self, node: ast.Assert) -> ast.stmt:  # noqa: N802 - the ast visitor's name
         index = len(self.sources)
-        text = ast.get_source_segment(self.source, node.test) or ast.unparse(node.test)
+        text = self.source.segment(node.test) or ast.unparse(node.test)
         self.sources.append(" ".join(text.split()))
         test = node.test
         if isinstance(test, ast.Compare) and len(test.ops) == 1 and type(test.ops[0]) in _OPERATORS:
@@ -100,7 +100,7 @@ class _AssertRewriter(ast.NodeTransformer):
         failure = ast.Raise(ast.Call(ast.Name("AssertionError", ast.Load()), [
             ast.Call(ast.Name(_FAIL, ast.Load()), [ast.Constant(index), message], [])], []), None)
         replacement = ast.If(ast.UnaryOp(ast.Not(), check), [failure], [])
-        return ast.fix_missing_locations(ast.copy_location(replacement, node))
+        return ast.copy_location(replacement, node)  # the new nodes inside: `prepare` locates them
 
 
 @dataclass
@@ -110,7 +110,12 @@ class PreparedTest:
     code: Any
     explainer: Explainer
     global_names: list[str]
-    loaded_globals: frozenset[str] = frozenset()  # of those, the ones read as globals (not attributes)
+
+    def loaded_globals(self) -> frozenset[str]:
+        """Of `global_names`, the ones the code reads as globals (not attributes). Only a
+        test with no entry point needs them, and reading the bytecode is the dearest part
+        of preparing a test, so it is done on demand."""
+        return frozenset(_loaded_globals(self.code) & set(self.global_names))
 
 
 def prepare(tests: str, test: testplan.PlannedTest) -> PreparedTest:
@@ -130,12 +135,11 @@ def prepare(tests: str, test: testplan.PlannedTest) -> PreparedTest:
             body.append(node)
     module.body = body
     rewriter = _AssertRewriter(tests)
-    module = rewriter.visit(module)
+    module = ast.fix_missing_locations(rewriter.visit(module))  # one walk, not one per assert
     linecache.cache[TESTS_FILENAME] = (len(tests), None, tests.splitlines(True), TESTS_FILENAME)
     code = compile(module, TESTS_FILENAME, "exec", dont_inherit=True)
     needed = _names(code) - _bound_at_top_level(module)
-    return PreparedTest(code=code, explainer=Explainer(rewriter.sources), global_names=sorted(needed),
-                        loaded_globals=frozenset(_loaded_globals(code) & needed))
+    return PreparedTest(code=code, explainer=Explainer(rewriter.sources), global_names=sorted(needed))
 
 
 def _bound_at_top_level(module: ast.Module) -> set[str]:

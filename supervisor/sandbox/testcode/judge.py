@@ -148,7 +148,8 @@ def _run_test(channel: remote.Channel, tests: str, test: testplan.PlannedTest, e
         channel.request(None if first else {"op": "reset"})
         wanted = [n for n in prepared.global_names if not n.startswith("__")]
         found = channel.lookup(wanted)
-        under_test = prepared.loaded_globals - channel.modules  # what the tests may be testing
+        # what the tests may be testing: asked only when no entry point says it
+        under_test = frozenset() if entry_point.strip() else prepared.loaded_globals() - channel.modules
         namespace = {**_taken(found, entry_point, under_test), **asserts.new_namespace(prepared.explainer)}
         candidate = channel.entry(entry_point) if test.kind == "check" else None
         exec(prepared.code, namespace)  # noqa: S102 - the tests, in the sandbox
