@@ -567,6 +567,9 @@ OPERATIONS: dict[str, tuple[type[_Model], type[_Model]]] = {
     "status": (StatusRequest, StatusReply),
     "evaluate_batch": (EvaluateBatchRequest, EvaluateBatchReply),
 }
+# Operations that change nothing: one whose supervisor went away before answering is as
+# good as not executed (503, retry), not an outcome to doubt (504).
+READ_ONLY_OPERATIONS = frozenset({"read_file", "list_files", "status"})
 
 
 def _guards(schema: dict[str, Any]) -> bool:

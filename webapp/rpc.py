@@ -9,7 +9,9 @@ anew (the "lazy pirate" pattern), so a late reply can never be taken for the nex
 
 What a failure is called depends on whether the request left: before it was sent the
 operation certainly did not run (UNAVAILABLE, 503, retry); once it was sent, a missing
-answer means it may have run (OUTCOME_UNKNOWN, 504). The RPC timeout is longer than
+answer means it may have run (OUTCOME_UNKNOWN, 504), except for an operation that
+changes nothing (`READ_ONLY_OPERATIONS`), whose supervisor going away is UNAVAILABLE: it
+is as good as not run. The RPC timeout is longer than
 anything the supervisor takes to answer by itself (`protocol.budget`), so running out of
 it never hides a job that is still waiting to start.
 """
@@ -29,6 +31,7 @@ from zmq.utils.monitor import recv_monitor_message
 
 from protocol import envelope
 from protocol.errors import ErrorCode, ServiceError
+from protocol.models import READ_ONLY_OPERATIONS
 
 CONNECT_WAIT = 0.5  # seconds to wait for a (re)connection before answering 503
 
@@ -109,8 +112,9 @@ class SupervisorClient:
 
         Raises:
             ServiceError: the supervisor's own error; UNAVAILABLE when it cannot be
-                reached (nothing was sent); OUTCOME_UNKNOWN when it was sent the request
-                and did not answer within `timeout` seconds or went away.
+                reached (nothing was sent), or went away before answering a read-only
+                operation; OUTCOME_UNKNOWN when it was sent the request and did not
+                answer within `timeout` seconds or went away.
         """
         channel = self._channel()
         self._drain_monitor(channel)  # learn of a restart of the supervisor since the last call
@@ -132,9 +136,9 @@ class SupervisorClient:
         except zmq.Again:
             self._reset()
             raise _unavailable("not connected") from None
-        return self._await_reply(channel, rpc_id, time.monotonic() + timeout)
+        return self._await_reply(channel, rpc_id, time.monotonic() + timeout, op in READ_ONLY_OPERATIONS)
 
-    def _await_reply(self, channel: _Channel, request_id: str, deadline: float) -> dict[str, Any]:
+    def _await_reply(self, channel: _Channel, request_id: str, deadline: float, read_only: bool) -> dict[str, Any]:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
@@ -143,6 +147,8 @@ class SupervisorClient:
             events = dict(channel.poller.poll(int(left * 1000) + 1))
             if channel.monitor in events and self._drain_monitor(channel) and not channel.connected:
                 self._reset()
+                if read_only:  # it changed nothing, whether it ran or not
+                    raise _unavailable("went away before answering")
                 raise _unknown("went away")
             if channel.sock in events:
                 reply = envelope.decode_reply(channel.sock.recv())

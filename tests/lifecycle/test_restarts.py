@@ -1,9 +1,9 @@
 """Restarts and shutdowns of the two processes, against the real processes.
 
 - Sessions survive a restart of the web workers and of the supervisor (SIGTERM or kill -9).
-- With the supervisor killed, a request in flight gets 504 (it may have run) and new
-  requests get 503 with Retry-After, within 1 s; when it is started again the web tier
-  reconnects by itself within 5 s.
+- With the supervisor killed, a request in flight gets 504 (it may have run; a read,
+  which changes nothing, 503) and new requests get 503 with Retry-After, within 1 s;
+  when it is started again the web tier reconnects by itself within 5 s.
 - SIGTERM drains in-flight requests in both processes.
 - A second supervisor on the same endpoint or session root refuses to start.
 """
@@ -178,6 +178,32 @@ def test_supervisor_killed_gives_fast_503s_and_the_web_tier_reconnects() -> None
             assert listing.status_code == 200, listing.text
         assert svc.get("/readyz").status_code == 200
         assert_intact(svc, sessions)
+
+
+
+def test_a_read_the_supervisor_took_and_never_answered_is_503_a_write_504() -> None:
+    """The supervisor stopped (SIGSTOP) takes both requests off the connection, then dies:
+    the read changed nothing whether it ran or not, so it is "not executed, retry" (503);
+    the write may have run (504)."""
+    with running_service() as svc:
+        sessions = populate(svc)
+        sid = next(iter(sessions))
+        supervisor = svc.procs["supervisor"]
+        os.kill(supervisor.pid, signal.SIGSTOP)
+        try:
+            read, read_result = in_background(lambda: svc.get("/read_file", params={"id": sid, "rel_path": "main.py"}))
+            write, write_result = in_background(svc.post, "/write_file",
+                                                {"id": sid, "rel_path": "late.txt", "content": "x"})
+            time.sleep(1.0)  # both sent: the connection stays up while the supervisor is stopped
+        finally:
+            os.kill(supervisor.pid, signal.SIGKILL)
+        supervisor.wait(10)
+        read.join(10)
+        write.join(10)
+        assert "error" not in read_result and "error" not in write_result, (read_result, write_result)
+        assert read_result["value"].status_code == 503, read_result["value"].text
+        assert read_result["value"].headers.get("Retry-After")
+        assert write_result["value"].status_code == 504, write_result["value"].text
 
 
 # --- SIGTERM drains ----------------------------------------------------------------------------
