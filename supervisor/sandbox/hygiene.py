@@ -84,6 +84,27 @@ def kill_others(protect: frozenset[int], exiting: int | None = None) -> set[int]
             time.sleep(0.0002)
 
 
+def kill_one(pid: int) -> None:
+    """SIGKILL one process and wait until it has exited, every thread of it (its children,
+    if it had any, are this init's then, and a later reading of the tree finds them).
+
+    Raises:
+        Unclean: it was still running after KILL_PATIENCE seconds.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    try:
+        signal.pidfd_send_signal(pidfd, signal.SIGKILL)
+        if not select.select([pidfd], [], [], KILL_PATIENCE)[0]:
+            raise Unclean(f"a process survived SIGKILL for {KILL_PATIENCE} s")
+    except ProcessLookupError:
+        pass
+    finally:
+        os.close(pidfd)
+
+
 class _Reaped:
     """What the orphans this init reaped used, since it was last taken: processes a unit
     started and left behind (its parent died first) are the init's to reap, so their CPU

@@ -9,6 +9,13 @@ process cannot change: `/proc/<pid>/schedstat` (the CPU time of its main thread,
 nanoseconds), `/proc/<pid>/stat` (the CPU time of all its threads, dead ones included,
 and of its reaped children, in clock ticks), and `/proc/<pid>/status` (threads, peak and
 current memory; the peak is reset before each case through `/proc/<pid>/clear_refs`).
+
+Which processes are the case's is read from the process tree (`case_group`): the unit and
+what it started, found through the `children` files of the unit, of the template (a
+`clone(CLONE_PARENT)` makes a sibling of the unit) and of this init (a process the case
+double-forked is reparented here). Anything found beyond what a case normally has (the unit,
+and in `isolation: "case"` its fork) means the case left something behind, and the whole
+pid namespace is then read instead (`group`), as it is when a `children` file cannot be.
 """
 
 from __future__ import annotations
@@ -99,11 +106,13 @@ def reset_peak(pid: int) -> None:
 @dataclass(frozen=True)
 class Group:
     """The processes of a case as one: every process of the sandbox but the protected ones
-    (the init, the templates, the spare), read at one moment."""
+    (the init, the templates, the spare), read at one moment. `walked`: read from the
+    process tree (`case_group`), the unit first and each process before its children."""
 
     pids: tuple[int, ...]
     cpu: Sample
     peak_kb: int
+    walked: bool = False
 
     @property
     def total(self) -> float:
@@ -135,6 +144,54 @@ def group(protect: frozenset[int], only: int | None = None) -> Group:
         if state is not None:
             peak = max(peak, state.peak_kb)
     return Group(tuple(pids), Sample(fine, coarse), peak)
+
+
+def children(pid: int) -> list[int]:
+    """The live children of a single-threaded process (those its main thread forked, and
+    the orphans reparented to it when it is this init).
+
+    Raises:
+        OSError: the process is gone, or the kernel has no `children` files.
+    """
+    return [int(child) for child in _read(f"/proc/{pid}/task/{pid}/children").split()]
+
+
+def case_group(protect: frozenset[int], unit: int, template: int, most: int) -> Group:
+    """What `group(protect)` reads, found from the process tree instead of a listing of
+    /proc: `unit` and its descendants, as long as they are at most `most` processes of one
+    thread each, and this init and `template` have no child but the protected ones and the
+    unit. Otherwise, or if a process went away meanwhile, `group(protect)` itself.
+
+    Every process of the pid namespace descends from this init; its children are the
+    templates and the orphans, a template's its units and their `CLONE_PARENT` siblings.
+    A file of up to 4096 bytes holds every pid `most` allows, and a longer one falls back.
+    """
+    try:
+        if not set(children(os.getpid())) <= protect or not set(children(template)) <= protect | {unit}:
+            return group(protect)
+    except (OSError, ValueError):
+        return group(protect)
+    pids: list[int] = []
+    fine = coarse = 0.0
+    peak = 0
+    waiting = [unit]
+    while waiting:
+        pid = waiting.pop(0)
+        state = status(pid)
+        sample = cpu(pid)
+        if state is None or sample is None or state.threads != 1:
+            return group(protect)  # gone meanwhile, or its threads may have children of their own
+        try:
+            waiting.extend(children(pid))
+        except (OSError, ValueError):
+            return group(protect)
+        pids.append(pid)
+        if len(pids) + len(waiting) > most:
+            return group(protect)
+        fine += sample.fine
+        coarse += sample.coarse
+        peak = max(peak, state.peak_kb)
+    return Group(tuple(pids), Sample(fine, coarse), peak, walked=True)
 
 
 class CpuWatch:

@@ -15,7 +15,9 @@ its report on the report pipe, the case's limits enforced from here.
   then killed; the unit then reports how its fork ended (`ended`) and takes the next.
 
 What one case used is read from /proc (`meter`): its CPU time before and after (every
-process of the case counted, the unit's reaped children included), its peak memory. Its
+process of the case counted, the unit's reaped children included), its peak memory; the
+case's processes are found from the unit's process tree, and the whole pid namespace is
+read when that tree shows anything the case left behind (`meter.case_group`). Its
 wall-clock limit and CPU limit are enforced from here; the unit's own soft RLIMIT_CPU,
 set per case by the unit, is only a first line. Every report carries the token of the
 message it answers, so nothing a case leaves in the pipe can stand for a later case's.
@@ -77,7 +79,10 @@ class CaseServer:
         return self.pid if self.ex.config.insecure else None
 
     def _group(self, protect: frozenset[int]) -> meter.Group:
-        return meter.group(protect, self._only)
+        if self._only is not None or not self.ex.base.alive:
+            return meter.group(protect, self._only)
+        most = 2 if self.isolation == "case" or self.tests else 1  # the unit, and its fork or solution
+        return meter.case_group(protect, self.pid, self.ex.base.pid, most)
 
     @property
     def protect(self) -> frozenset[int]:
@@ -140,7 +145,7 @@ class CaseServer:
         left = after  # what is still running once the case is over
         if keep and self.isolation == "case":
             crashed = conversation.report is not None and conversation.report.outcome == "ended"
-            keep = crashed or conversation.ended or self._end_fork(protect, conversation.token)
+            keep = crashed or conversation.ended or self._end_fork(protect, conversation.token, after)
             left = self._group(protect)
             if crashed or conversation.ended:
                 after = left  # the fork is reaped: its CPU is the unit's children's now
@@ -154,10 +159,16 @@ class CaseServer:
                                         maxrss_kb=max(after.peak_kb, ended.maxrss_kb))
         return Served(conversation.report, conversation.garbled, capture.truncated, used, outcome, ended)
 
-    def _end_fork(self, protect: frozenset[int], token: str) -> bool:
+    def _end_fork(self, protect: frozenset[int], token: str, after: meter.Group) -> bool:
         """`isolation: "case"`: kill the case's fork (it stopped itself after its report)
-        and wait for the unit's word that it has reaped it; False if the unit is unfit."""
-        hygiene.kill_others(protect | {self.pid})
+        and wait for the unit's word that it has reaped it; False if the unit is unfit.
+        When the tree showed the unit and its fork alone (`after`), only the fork is
+        killed: what it may have started since is reparented to this init as it dies, and
+        the reading that follows (`left`) finds it and ends the unit."""
+        if after.walked and len(after.pids) == 2 and after.pids[0] == self.pid:
+            hygiene.kill_one(after.pids[1])
+        else:
+            hygiene.kill_others(protect | {self.pid})
         assert self.forked is not None  # noqa: S101
         capture = watch.Capture(self.forked.report, RESULT_LIMIT)
         end = _Conversation(capture, token)

@@ -176,8 +176,12 @@ def _warm_up() -> None:
     """
     code = function_case.compile_solution("def warm_up(a, b=2):\n    return [a + b]")
     for expected in (None, "[3]"):
-        report = function_case.run_case(code, "warm_up", "1, b=2", expected, 16)
-        frames.encode(report)
+        # The case message as a case unit reads it, and its report as the unit sends it.
+        sent = messages.CaseMessage(token="0" * 16, cpu_seconds=1.0, input="1, b=2", output=expected)
+        frame = frames.first_frame(frames.encode(messages.to_wire(sent)))
+        message = messages.from_wire(messages.CaseMessage, frame[0] if frame else None)
+        report = function_case.run_case(code, "warm_up", message.input or "", message.output, 16)
+        frames.encode({**report, "token": message.token})
         values.decode(report["got"])
     values.parse_literal("[3]")
     function_case.linecache.cache.pop(function_case.SOLUTION_FILENAME, None)

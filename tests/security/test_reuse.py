@@ -36,12 +36,19 @@ def test_each_case_gets_a_fresh_empty_tmp_and_dev_shm(service: Service):
         assert full == errno.ENOSPC, case  # each case could write until its own /tmp was full
 
 
-def test_a_cases_background_process_is_dead_before_the_next_case_starts(service: Service):
+@pytest.mark.parametrize("isolation", ["request", "case"])
+@pytest.mark.parametrize("attack", ["case_background_writer.py", "case_clone_parent_writer.py"])
+def test_a_cases_background_process_is_dead_before_the_next_case_starts(service: Service, attack: str,
+                                                                        isolation: str):
+    """A process left by a case, reparented to the init (a double fork) or made the
+    sibling of the case's process (`CLONE_PARENT`), is found, killed and counted before
+    the next case runs, in either isolation."""
     session = new_session(service, "bg")
     cases = [(str(i), "None") for i in range(4)]
-    body = evaluate_hostile(service, "case_background_writer.py", "spawn_or_watch", cases, session=session)
+    body = evaluate_hostile(service, attack, "spawn_or_watch", cases, session=session, isolation=isolation)
     results = body["case_results"]
     assert results[0]["got"] == "spawned", results[0]
+    assert results[0]["cpu_ms"] is not None, results[0]
     for case in results[1:]:
         growth, others = case["got"]
         assert growth == 0, f"case {case['case']}: the file written by case 0's process still grew"
