@@ -72,6 +72,13 @@ def main() -> int:
     # Session files belong to the uid user code runs as; without the privilege to switch
     # uids (insecure mode) that is the supervisor's own, and nothing is chowned.
     owner = config.sandbox_uid if confine.can_switch_uid() else None
+    closed = isolation.closed_ancestor(config.session_root, owner) if mode.name == "insecure" and owner else None
+    if closed is not None:
+        log.error("refusing to start: with REPL_INSECURE=1 user code runs as uid %d in the session directories "
+                  "where they lie, and it may not enter %s (mode %o) on the way to REPL_SESSION_ROOT %s: put "
+                  "the session root under directories every user may enter (o+x), e.g. /var/lib/repl/sessions",
+                  owner, closed, os.stat(closed).st_mode & 0o7777, config.session_root)
+        return ExitCode.INVALID_SETTING
     if owner is not None:
         try:
             uids.claim(owner)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import stat
 import sys
 from dataclasses import dataclass
 
@@ -54,6 +55,29 @@ def check(config: settings.Config) -> Mode:
         log.warning("the seccomp filter supports x86_64 and aarch64, not %r: sandboxes run without it",
                     os.uname().machine)
     return Mode(name, limits, missing, detail, arch.name if arch else "", groups)
+
+
+def closed_ancestor(path: str, uid: int) -> str | None:
+    """The first directory on the way to `path` (itself included) that a process of `uid`
+    (and gid `uid`, no other group, as the sandbox user) may not enter, or None. Without
+    namespaces user code works in the session directories where they lie, not under a
+    mount made for it, so every directory above them must let it through."""
+    current = "/"
+    for part in [p for p in os.path.realpath(path).split(os.sep) if p]:
+        current = os.path.join(current, part)
+        try:
+            info = os.stat(current)
+        except FileNotFoundError:
+            return None  # made later by the supervisor, traversable (0711)
+        if info.st_uid == uid:
+            allowed = info.st_mode & stat.S_IXUSR
+        elif info.st_gid == uid:
+            allowed = info.st_mode & stat.S_IXGRP
+        else:
+            allowed = info.st_mode & stat.S_IXOTH
+        if not allowed:
+            return current
+    return None
 
 
 def sandbox_memory_bytes(config: settings.Config) -> int:

@@ -21,7 +21,7 @@ import pytest
 import requests
 
 from supervisor import isolation
-from tests.support.service import ROOT, Service, free_port
+from tests.support.service import ROOT, Service, free_port, sandbox_uid
 
 SETPRIV = shutil.which("setpriv")
 needs_setpriv = pytest.mark.skipif(SETPRIV is None or os.geteuid() != 0,
@@ -105,6 +105,13 @@ def test_insecure_mode_starts_loudly_and_readiness_says_so(workdir: Path):
             result = requests.post(f"http://127.0.0.1:{env['PORT']}/evaluate_code", json={**program, **extra},
                                    timeout=30)
             assert result.status_code == 200 and result.json()["passed"], (extra, result.text)
+        # A command in a session of its own.
+        url = f"http://127.0.0.1:{env['PORT']}"
+        wrote = requests.post(f"{url}/write_file", json={"id": "insecure-run", "rel_path": "a.txt", "content": "hi"},
+                              timeout=30)
+        assert wrote.status_code == 200, wrote.text
+        ran = requests.post(f"{url}/run", json={"id": "insecure-run", "cmd": "cat a.txt"}, timeout=30)
+        assert ran.status_code == 200 and ran.json()["stdout"] == "hi", ran.text
     finally:
         for proc in (web, supervisor):
             if proc.poll() is None:
@@ -114,6 +121,34 @@ def test_insecure_mode_starts_loudly_and_readiness_says_so(workdir: Path):
                 except subprocess.TimeoutExpired:
                     os.killpg(proc.pid, 9)
                     proc.wait()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run user code as the sandbox uid")
+def test_insecure_mode_refuses_a_session_root_the_sandbox_user_cannot_reach(workdir: Path):
+    """Without namespaces user code works in the session directories where they lie: as
+    root, the supervisor runs it as the sandbox uid, which must be able to enter every
+    directory above them (else every command and case would end before it started)."""
+    env = environment(workdir, REPL_INSECURE="1", REPL_SANDBOX_UID=sandbox_uid())
+    os.chmod(workdir, 0o700)
+    refused = subprocess.run([sys.executable, "-m", "supervisor"], cwd=ROOT, env=env, capture_output=True,
+                             text=True, timeout=60)
+    output = refused.stdout + refused.stderr
+    assert refused.returncode == 2, output
+    assert f"may not enter {workdir} (mode 700)" in output and "REPL_SESSION_ROOT" in output, output
+
+    os.chmod(workdir, 0o755)  # the same root, reachable: it starts
+    with open(workdir / "supervisor.log", "wb") as log:
+        started = subprocess.Popen([sys.executable, "-m", "supervisor"], cwd=ROOT, env=env, stdout=log,
+                                   stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 30
+        while "supervisor ready" not in (workdir / "supervisor.log").read_text() and time.monotonic() < deadline:
+            assert started.poll() is None, (workdir / "supervisor.log").read_text()
+            time.sleep(0.1)
+        assert "supervisor ready" in (workdir / "supervisor.log").read_text()
+    finally:
+        os.killpg(started.pid, 15)
+        started.wait(timeout=30)
 
 
 def test_a_capable_machine_reports_namespaces(service: Service):
