@@ -28,12 +28,10 @@ import json
 import math
 import os
 import shlex
-import shutil
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
-from supervisor.sandbox import confine, execution, libc, messages, pychecker, values, verdicts
+from supervisor.sandbox import confine, execution, jobfiles, messages, pychecker, values, verdicts
 from supervisor.sandbox.execution import Execution, Ran
 
 CODE_FILE = ".checker.py"  # a Python checker's code (a name `files` cannot take: they never start with a dot)
@@ -87,16 +85,12 @@ def install(spec: messages.JudgeSpec, insecure: bool) -> Judge:
     if spec.code is not None:
         files[CODE_FILE] = spec.code
     data = {name: text.encode("utf-8", "surrogatepass") for name, text in files.items()}
-    if insecure:  # no mount namespace: a private directory of the host's /tmp (docs/security.md)
-        directory = tempfile.mkdtemp(prefix="repl-judge-")
-    else:
-        directory = confine.JUDGE_DIR
-        size_kb = (sum(len(b) for b in data.values()) >> 10) + (ROOM_MB << 10)
-        libc.mount("tmpfs", directory, "tmpfs", libc.MS_NOSUID | libc.MS_NODEV, f"size={size_kb}k,mode=700")
+    size_kb = (sum(len(b) for b in data.values()) >> 10) + (ROOM_MB << 10)
+    directory = jobfiles.make_directory(confine.JUDGE_DIR, size_kb, 0o700, insecure, prefix="repl-judge-")
     judge = Judge(spec=spec, directory=directory, insecure=insecure)
     judge.close()
     for name, content in data.items():
-        _write(judge.path(name), content)
+        jobfiles.write_file(judge.path(name), content, 0o644)
     return judge
 
 
@@ -151,21 +145,8 @@ def unfit_program(judge: Judge, cmd: str) -> str | None:
 
 
 def remove(judge: Judge) -> None:
-    """Take the checker away after its job (every unit that used it is dead by now)."""
-    if judge.insecure:
-        shutil.rmtree(judge.directory, ignore_errors=True)
-        return
-    libc.umount(judge.directory, libc.MNT_DETACH)
-
-
-def _write(path: str, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+    """Take the checker away after its job."""
+    jobfiles.remove_directory(judge.directory, judge.insecure)
 
 
 def _run(ex: Execution, judge: Judge, unit: messages.ExecUnit | messages.CheckerUnit) -> Ran:
@@ -207,7 +188,7 @@ def check(ex: Execution, judge: Judge, memory_mb: int, case_input: str, output: 
     `function_files` for a function case's)."""
     for name, content in ((INPUT_FILE, case_input.encode("utf-8", "surrogatepass")), (OUTPUT_FILE, output),
                           (ANSWER_FILE, answer)):
-        _write(judge.path(name), content)
+        jobfiles.write_file(judge.path(name), content, 0o644)
     try:
         limits = _limits(judge, memory_mb)
         paths = judge.path(INPUT_FILE), judge.path(OUTPUT_FILE), judge.path(ANSWER_FILE)

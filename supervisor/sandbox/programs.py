@@ -17,11 +17,9 @@ units, as for function cases). This module decides what runs and what its end me
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from typing import Any
 
-from supervisor.sandbox import compare, confine, execution, interaction, judges, libc, messages, verdicts
+from supervisor.sandbox import compare, confine, execution, interaction, jobfiles, judges, libc, messages, verdicts
 from supervisor.sandbox.execution import Execution, Ran
 
 ERROR_TAIL = 4096  # characters of a failing program's stderr (or compiler's output) in `error`
@@ -32,33 +30,18 @@ ERROR_TAIL = 4096  # characters of a failing program's stderr (or compiler's out
 def install(code: str, main_file: str, insecure: bool) -> str:
     """Save `code` read-only for the job's units; return its path."""
     data = code.encode("utf-8", "surrogatepass")
-    if insecure:  # no mount namespace: a private directory of the host's /tmp
-        directory = tempfile.mkdtemp(prefix="repl-program-")
-        os.chmod(directory, 0o755)
-    else:
-        directory = confine.PROGRAM_DIR
-        flags = libc.MS_NOSUID | libc.MS_NODEV
-        libc.mount("tmpfs", directory, "tmpfs", flags, f"size={(len(data) >> 10) + 64}k,mode=755")
+    directory = jobfiles.make_directory(confine.PROGRAM_DIR, (len(data) >> 10) + 64, 0o755, insecure,
+                                        prefix="repl-program-")
     path = os.path.join(directory, main_file)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o555)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-    finally:
-        os.close(fd)
+    jobfiles.write_file(path, data, 0o555, exclusive=True)
     if not insecure:
-        libc.mount(None, directory, None, libc.MS_REMOUNT | libc.MS_RDONLY | flags)
+        libc.mount(None, directory, None, libc.MS_REMOUNT | libc.MS_RDONLY | jobfiles.FLAGS)
     return path
 
 
 def remove(path: str, insecure: bool) -> None:
-    """Take the program away after its job (every unit that used it is dead by now)."""
-    directory = os.path.dirname(path)
-    if insecure:
-        shutil.rmtree(directory, ignore_errors=True)
-        return
-    libc.umount(directory, libc.MNT_DETACH)
+    """Take the program away after its job."""
+    jobfiles.remove_directory(os.path.dirname(path), insecure)
 
 
 # --- the evaluation --------------------------------------------------------------------
