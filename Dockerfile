@@ -40,12 +40,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     REPL_SUPERVISOR_ENDPOINT=ipc:///run/repl/supervisor.sock
 
 # SWI-Prolog is offered to /run commands next to Python (docs/api.md §5); libseccomp2
-# compiles the sandbox's seccomp filter (through pyseccomp, docs/security.md); every
-# command starts with util-linux's prlimit (essential in Debian, named to be sure); gcc,
+# compiles the sandbox's seccomp filter (through pyseccomp, docs/security.md); gcc,
 # g++ and the C library's headers compile C programs of program cases (§4.1) and checkers
 # in testlib's protocol (docs/api.md §4.3).
 RUN apt-get update \
- && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends swi-prolog-nox libseccomp2 util-linux \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends swi-prolog-nox libseccomp2 \
       gcc g++ libc6-dev \
  && rm -rf /var/lib/apt/lists/*
 

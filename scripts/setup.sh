@@ -10,7 +10,7 @@ command -v swipl >/dev/null || apt_packages+=(swi-prolog-nox)
 [[ "$(ldconfig -p 2>/dev/null)" == *"libseccomp.so.2 "* ]] || apt_packages+=(libseccomp2)
 python3 -m pip --version >/dev/null 2>&1 || apt_packages+=(python3-pip)
 command -v ps >/dev/null || apt_packages+=(procps)
-# Every command a sandbox runs starts with util-linux's prlimit (supervisor/sandbox/spawn.py).
+# util-linux's setsid and unshare run in the attack tests (essential in Debian, named to be sure).
 [ -x /usr/bin/prlimit ] || apt_packages+=(util-linux)
 command -v curl >/dev/null || apt_packages+=(curl)
 # The original service's curl examples make session ids with `uuidgen`.

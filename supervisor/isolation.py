@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from protocol import settings
 from supervisor import cgroups
-from supervisor.sandbox import confine, libc, seccomp, spawn
+from supervisor.sandbox import confine, libc, seccomp
 
 log = logging.getLogger("supervisor.isolation")
 
@@ -99,8 +99,6 @@ def _limits(config: settings.Config) -> tuple[str, str, cgroups.SandboxCgroups |
 def _missing(sandbox_uid: int) -> str:
     if not sys.platform.startswith("linux"):
         return f"Linux namespaces (this is {sys.platform})"
-    if not os.access(spawn.PRLIMIT, os.X_OK):
-        return f"{spawn.PRLIMIT} (util-linux), which sets a command's limits (apt-get install util-linux)"
     if os.geteuid() != 0:
         return (f"root privileges (the supervisor runs as uid {os.geteuid()} and cannot create namespaces "
                 "or switch sandboxes to an unprivileged uid)")

@@ -13,18 +13,20 @@ step `unit.become` takes for a forked unit happens here too, in this order:
    process of the sandbox uid could trace it or read its /proc meanwhile; no such process
    exists then either, as every one is killed between units, and those of other
    sandboxes cannot name it from their own pid namespaces), vforks, and sets its real
-   uid back once the child has exec'd. The child runs in the template's namespaces,
-   cgroup, seccomp filter and no-new-privs, as a forked unit does; in it, in C, before
-   the first `execve`: the stdin, stdout and stderr pipes onto 0, 1 and 2, every other
-   descriptor closed, SIGPIPE and SIGXFSZ back to their defaults, a session of its own
-   (`setsid`). Its `execve` of `prlimit` makes the saved uid the effective one: real,
-   effective and saved are the sandbox uid alone, as `setresuid` made them in a forked
-   unit (and as real and effective match, it is no secure-exec: the environment passes
-   whole).
-2. `prlimit` (util-linux) lowers its own `CPU`, `AS`, `FSIZE` and `NPROC` limits to the
-   unit's, to the byte (a shell's `ulimit -f` counts 512-byte blocks, and the init,
-   without CAP_SYS_RESOURCE in a container, may not lower another uid's limits), and
-   `execve`s `/bin/sh` running the preamble.
+   uid back once the child has exec'd and been given its limits (2). The child runs in
+   the template's namespaces, cgroup, seccomp filter and no-new-privs, as a forked unit
+   does; in it, in C, before its `execve` of `/bin/sh` running the preamble: the stdin,
+   stdout and stderr pipes onto 0, 1 and 2, every other descriptor closed, SIGPIPE and
+   SIGXFSZ back to their defaults, a session of its own (`setsid`). The `execve` makes
+   the saved uid the effective one: real, effective and saved are the sandbox uid alone,
+   as `setresuid` made them in a forked unit (and as real and effective match, it is no
+   secure-exec: the environment passes whole).
+2. The template, its real uid still the sandbox uid (the kernel lets a process set the
+   limits of one whose three uids and gids are its real ones), lowers the child's `CPU`,
+   `AS`, `FSIZE` and `NPROC` limits to the unit's with `prlimit(2)`, to the byte, while
+   the preamble waits for its script: nothing of the command is in the process yet. (A
+   shell's `ulimit -f` counts 512-byte blocks; the init, without CAP_SYS_RESOURCE in a
+   container, may not set another uid's limits.)
 3. The preamble moves into the session directory (exit `SandboxExit.BROKEN` if it cannot,
    as a forked unit did), ignores SIGXFSZ (an oversize write fails with EFBIG instead; an
    ignored signal stays ignored across `exec`), and waits on its stdin for the one line of
@@ -48,35 +50,67 @@ import os
 import re
 import resource
 import shlex
+import signal
+import time
 from collections.abc import Mapping, Sequence
 
 from supervisor.exitcodes import SandboxExit
 from supervisor.sandbox import messages
 
 SHELL = "/bin/sh"
-PRLIMIT = "/usr/bin/prlimit"  # util-linux, on every Debian (it is Essential)
 BROKEN = int(SandboxExit.BROKEN)
 # The preamble: `n` holds a newline, for the script's one line to quote newlines with; `s`
 # and `n` are not exported.
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def start(fds: Sequence[int], environment: Sequence[bytes], uid: int | None, argv: Sequence[str]) -> int:
-    """Spawn a command unit's first program (in the template, whose real and saved uid
-    are the template uid); its pid. `fds`: its stdin, stdout and stderr; `uid`: the
-    sandbox uid, None to keep the template's own (insecure mode without root).
+Limit = tuple[int, int, int]  # an rlimit: resource, soft, hard
+_CREDENTIALS_WAIT = 0.5  # seconds: far longer than an exec takes to commit its credentials
+
+
+def start(fds: Sequence[int], environment: Sequence[bytes], uid: int | None, argv: Sequence[str],
+          limits: Sequence[Limit]) -> int:
+    """Spawn a command unit's preamble with its `limits` (in the template, whose real and
+    saved uid are the template uid); its pid. `fds`: its stdin, stdout and stderr; `uid`:
+    the sandbox uid, None to keep the template's own (insecure mode without root).
 
     Raises:
-        OSError: no process was made, or it could not exec `prlimit`; nothing ran.
+        OSError: no process was made, it could not exec the shell, or its limits could
+            not be set (then it is killed); nothing ran.
     """
     if uid is None:
-        return _spawn(fds, environment, argv)
+        return _limited(_spawn(fds, environment, argv), limits)
     template_uid = os.getresuid()[0]
     os.setresuid(uid, -1, -1)
     try:
-        return _spawn(fds, environment, argv)
+        return _limited(_spawn(fds, environment, argv), limits)
     finally:
         os.setresuid(template_uid, -1, -1)
+
+
+def _limited(pid: int, limits: Sequence[Limit]) -> int:
+    """Set the waiting child's limits; on failure kill it (it has run only the preamble's
+    first line, which waits for the script) and raise.
+
+    The kernel lets the vfork parent go (and closes the error pipe) a moment before the
+    exec commits the child's credentials: until then its saved uid is still the
+    template's and `prlimit` is refused, so a refusal is tried again for a while."""
+    deadline = time.monotonic() + _CREDENTIALS_WAIT
+    try:
+        for kind, soft, hard in limits:
+            while True:
+                try:
+                    resource.prlimit(pid, kind, (soft, hard))
+                    break
+                except PermissionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    os.sched_yield()
+    except OSError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise
+    return pid
 
 
 def _spawn(fds: Sequence[int], environment: Sequence[bytes], argv: Sequence[str]) -> int:
@@ -115,22 +149,26 @@ def environment_list(environment: Mapping[str, str]) -> list[bytes]:
     return [os.fsencode(k) + b"=" + os.fsencode(v) for k, v in environment.items()]
 
 
-def arguments(cwd: str, limits: messages.UnitLimits, max_processes: int) -> list[str]:
-    """`prlimit` with the unit's limits (as `unit.become` lowers them: never above what the
-    template has), then the preamble."""
+def rlimits(limits: messages.UnitLimits, max_processes: int) -> list[Limit]:
+    """The unit's limits, as `unit.become` lowers them: never above what the template has."""
     cpu_hard = limits.cpu_hard_seconds or limits.cpu_seconds + 1
-    options = []
-    for name, kind, soft, hard in (("cpu", resource.RLIMIT_CPU, limits.cpu_seconds, cpu_hard),
-                                   ("as", resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
-                                   ("fsize", resource.RLIMIT_FSIZE, limits.max_file_bytes, limits.max_file_bytes),
-                                   ("nproc", resource.RLIMIT_NPROC, max_processes, max_processes)):
+    result = []
+    for kind, soft, hard in ((resource.RLIMIT_CPU, limits.cpu_seconds, cpu_hard),
+                             (resource.RLIMIT_AS, limits.memory_bytes, limits.memory_bytes),
+                             (resource.RLIMIT_FSIZE, limits.max_file_bytes, limits.max_file_bytes),
+                             (resource.RLIMIT_NPROC, max_processes, max_processes)):
         ceiling = resource.getrlimit(kind)[1]
         if ceiling != resource.RLIM_INFINITY:
             hard = min(hard, ceiling)
-        options.append(f"--{name}={min(soft, hard)}:{hard}")
+        result.append((kind, min(soft, hard), hard))
+    return result
+
+
+def arguments(cwd: str) -> list[str]:
+    """The preamble's shell."""
     preamble = (f"cd -P -- {shlex.quote(cwd)} 2>/dev/null || exit {BROKEN}; trap '' XFSZ; n='\n'; "
                 f"IFS= read -r s || exit {BROKEN}; eval \"$s\"; exit {BROKEN}")
-    return [PRLIMIT, *options, "--", SHELL, "-c", preamble]
+    return [SHELL, "-c", preamble]
 
 
 def raise_oom_score(pid: int) -> None:

@@ -125,7 +125,8 @@ def _spawn_unit(fds: list[int], cwd: str, limits: messages.UnitLimits, identity:
     """Spawn a command unit (`spawn`): `fds` are its stdin, stdout and stderr; the command
     itself comes from the init on its stdin, never through here."""
     try:
-        return spawn.start(fds, environment, identity.uid, spawn.arguments(cwd, limits, identity.max_processes))
+        return spawn.start(fds, environment, identity.uid, spawn.arguments(cwd),
+                           spawn.rlimits(limits, identity.max_processes))
     except OSError as exc:
         raise ForkFailed(f"the template could not spawn a command: {exc.strerror}") from None
     finally:
