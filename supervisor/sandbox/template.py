@@ -63,6 +63,7 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity) -> NoReturn:
     """The template's loop (in a process already confined): fork units until the init
     closes the socket."""
     os.chdir("/")
+    _default_dispositions()
     os.environ.clear()  # once here: every unit inherits exactly the sandbox's environment
     os.environ.update(identity.environment)
     _warm_up()
@@ -100,6 +101,20 @@ def serve(sock: socket.socket, identity: confine.UnitIdentity) -> NoReturn:
                 continue
             children[pid] = seq
             _send(sock, {"op": "forked", "pid": pid, "seq": seq})
+
+
+# Python ignores these two itself at start; each unit and command sets them as it needs.
+_PYTHONS_OWN = frozenset({signal.SIGPIPE, signal.SIGXFSZ})
+
+
+def _default_dispositions() -> None:
+    """Every signal the supervisor was started with ignored (`nohup` ignores SIGHUP, a
+    shell's `&` SIGINT and SIGQUIT) back to its default: an ignored signal stays ignored
+    across fork and exec, so every unit and command would start with it ignored, as no
+    `python3 main.py` or `sh -c cmd` of the user's does."""
+    for signum in signal.valid_signals():
+        if signum not in _PYTHONS_OWN and signal.getsignal(signum) == signal.SIG_IGN:
+            signal.signal(signum, signal.SIG_DFL)
 
 
 def _fork_unit(fds: list[int], identity: confine.UnitIdentity) -> int:

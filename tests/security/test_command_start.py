@@ -8,10 +8,14 @@ A Python program case, still run by a forked unit, is the reference for what is 
 
 from __future__ import annotations
 
+import signal
+from collections.abc import Iterator
 from typing import Any
 
-from tests.security.support import hostile
-from tests.support.service import Service
+import pytest
+
+from tests.security.support import hostile, new_session
+from tests.support.service import Service, start_service
 
 RUN_TIMEOUT = 5  # seconds: the command's RLIMIT_CPU is this plus one, its hard limit one more
 REFERENCE = """import os
@@ -84,3 +88,43 @@ def test_a_command_gets_its_stdin_whole_and_its_own_text_exactly(service: Servic
     result = service.run(session, cmd, stdin=stdin)
     assert result["stdout"] == "/bin/sh|it's|a\\b|\n" + stdin + "é\n  two\n", result
     assert result["exit_code"] == 0 and result["stderr"] == "", result
+
+
+IGNORED_BY_THE_OPERATOR = (signal.SIGHUP, signal.SIGINT, signal.SIGQUIT, signal.SIGUSR1)
+SIGNAL_PROBE = "grep '^SigIgn:' /proc/self/status"
+
+
+@pytest.fixture(scope="module")
+def service_started_ignoring_signals() -> Iterator[Service]:
+    """A service started as `nohup` or a shell's `&` start one: with signals ignored,
+    which every process it forks or execs inherits unless something sets them back."""
+    saved = {signum: signal.signal(signum, signal.SIG_IGN) for signum in IGNORED_BY_THE_OPERATOR}
+    try:
+        service = start_service()
+    finally:
+        for signum, handler in saved.items():
+            signal.signal(signum, handler)
+    try:
+        yield service
+    finally:
+        service.stop()
+
+
+def test_what_the_operator_ignored_is_not_ignored_by_user_code(service_started_ignoring_signals: Service):
+    """`sh -c cmd` and `python3 main.py` run by the user ignore no signal they were not
+    born ignoring, however the service was started: a command SIGXFSZ only (as before), a
+    Python program what `python3` ignores itself."""
+    service = service_started_ignoring_signals
+    session = new_session(service)
+    ran = service.run(session, SIGNAL_PROBE)
+    assert ran["exit_code"] == 0, ran
+    assert ran["stdout"].split() == ["SigIgn:", "0000000001000000"], ran
+    code = ("import signal\n"
+            "print(*[line for line in open('/proc/self/status') if line.startswith('SigIgn:')], end='')\n"
+            "print('SIGHUP default', signal.getsignal(signal.SIGHUP) == signal.SIG_DFL)\n")
+    body: dict[str, Any] = {"id": session, "code": code, "io_cases": [{"stdin": "", "stdout": "-"}]}
+    response = service.post("/evaluate_code", body)
+    assert response.status_code == 200, response.text
+    out = response.json()["case_results"][0]["stdout"]
+    # SIGPIPE (13) and SIGXFSZ (25): what `python3` itself ignores at start
+    assert out.splitlines() == ["SigIgn:\t0000000001001000", "SIGHUP default True"], out
