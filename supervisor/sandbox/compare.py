@@ -11,7 +11,10 @@ Modes:
     exact:  the same text, byte for byte.
     lines:  the same lines, ignoring whitespace at the end of each line (spaces, tabs, a
             `\\r` of CRLF) and empty lines at the end (Judge0's default).
-    tokens: the same whitespace-separated tokens.
+    tokens: the same tokens, separated by ASCII whitespace (space, tab, newline, CR, form
+            feed, vertical tab: what C's `isspace` and `scanf` skip, and what the
+            customary checkers split on). A no-break space or another Unicode space is
+            part of a token, as to those checkers: `str.split()` would split on it.
     float:  the same tokens, where two tokens that are both decimal numbers (of ASCII
             digits) are equal within `rel_tol` or `abs_tol` (`math.isclose`). Anything
             else, `nan`, `inf` and other scripts' digits included, must be the same text.
@@ -24,6 +27,7 @@ import re
 
 MODES = ("exact", "lines", "tokens", "float")
 LINE_END_SPACE = " \t\r\f\v"
+TOKEN_SPACE = re.compile(r"[ \t\n\r\f\v]+")
 # ASCII digits only: `\d` alone takes any Unicode digit (fullwidth, Arabic-Indic), and so
 # does float(), so `１２` would pass for 12. The documented grammar is ASCII. Possessive
 # quantifiers: each part takes what it can and never gives it back, so a long run of
@@ -43,9 +47,9 @@ def same_output(got: str, expected: str, mode: str, rel_tol: float = 0.0, abs_to
     if mode == "lines":
         return _lines(got) == _lines(expected)
     if mode == "tokens":
-        return got.split() == expected.split()
+        return _tokens(got) == _tokens(expected)
     if mode == "float":
-        ours, theirs = got.split(), expected.split()
+        ours, theirs = _tokens(got), _tokens(expected)
         return len(ours) == len(theirs) and all(
             _same_token(a, b, rel_tol, abs_tol) for a, b in zip(ours, theirs, strict=True))
     raise ValueError(f"unknown compare mode {mode!r}")
@@ -56,6 +60,10 @@ def _lines(text: str) -> list[str]:
     while lines and not lines[-1]:
         lines.pop()
     return lines
+
+
+def _tokens(text: str) -> list[str]:
+    return [token for token in TOKEN_SPACE.split(text) if token]
 
 
 def _same_token(got: str, expected: str, rel_tol: float, abs_tol: float) -> bool:

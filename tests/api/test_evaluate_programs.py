@@ -125,6 +125,7 @@ def test_a_scratch_evaluation_discards_what_compile_made(service: Service):
     ("tokens", "12 3", "1 23", "failed"),
     ("tokens", "1 2", "1 2 3", "failed"),
     ("tokens", "1.0", "1", "failed"),                     # tokens are text
+    ("tokens", "1\u00a02", "1 2", "failed"),              # ASCII whitespace splits, a no-break space does not
     ("float", "0.3333333", "0.333333333", "passed"),     # within the default 1e-6
     ("float", "1.0 abc\n2", "1 abc 2.0000001", "passed"),  # numbers and words together
     ("float", "0.34", "0.33", "failed"),

@@ -19,6 +19,12 @@ from supervisor.sandbox.compare import same_output
     ("tokens", " a\n b ", "a b", True),
     ("tokens", "", "", True),
     ("tokens", "a", "", False),
+    ("tokens", "a\x0b\x0cb\r", "a b", True),      # every ASCII space splits, vertical tab and form feed too
+    ("tokens", "1\u00a02", "1 2", False),         # a no-break space is part of the token
+    ("tokens", "1\u20032\u3000", "1 2", False),   # so are an em space and an ideographic space
+    ("tokens", "1\u00a02", "1\u00a02", True),     # the same text is still the same token
+    ("float", "1.0\u00a02", "1 2", False),        # in float mode as well
+    ("float", "1.0\x0c2", "1 2", True),
     ("float", "1.0000001", "1", True),
     ("float", "-0", "+0.0", True),
     ("float", ".5", "0.5", True),
