@@ -12,9 +12,10 @@ Modes:
     lines:  the same lines, ignoring whitespace at the end of each line (spaces, tabs, a
             `\\r` of CRLF) and empty lines at the end (Judge0's default).
     tokens: the same tokens, separated by ASCII whitespace (space, tab, newline, CR, form
-            feed, vertical tab: what C's `isspace` and `scanf` skip, and what the
-            customary checkers split on). A no-break space or another Unicode space is
-            part of a token, as to those checkers: `str.split()` would split on it.
+            feed, vertical tab: what C's `isspace` and `scanf` skip and what DMOJ's
+            standard checker splits on; testlib takes the first four). A no-break space
+            or another Unicode space is part of a token, as to those checkers:
+            `str.split()` would split on it.
     float:  the same tokens, where two tokens that are both decimal numbers (of ASCII
             digits) are equal within `rel_tol` or `abs_tol` (`math.isclose`). Anything
             else, `nan`, `inf` and other scripts' digits included, must be the same text.
