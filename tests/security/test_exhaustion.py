@@ -88,7 +88,9 @@ def test_memory_bomb_across_processes_hits_the_sandbox_limit(tight: Service, arm
     result = seen.result
     statuses = [line for line in result["stdout"].splitlines() if line.startswith("status=")]
     shown = (result["exit_code"], result["stdout"], result["stderr"])
-    assert len(statuses) == processes, shown
+    # With the sandbox's memory at its bound, the kernel may refuse the shell a later fork
+    # ("Cannot fork"): the bound at work too, so fewer statuses count then and only then.
+    assert len(statuses) == processes or (0 < len(statuses) < processes and "fork" in result["stderr"]), shown
     assert "status=137" in statuses, shown  # SIGKILL from the kernel's OOM killer, in this sandbox only
     assert_responsive(tight, seen)
 
