@@ -23,6 +23,7 @@ from supervisor.sandbox.compare import same_output
     ("tokens", "1\u00a02", "1 2", False),         # a no-break space is part of the token
     ("tokens", "1\u20032\u3000", "1 2", False),   # so are an em space and an ideographic space
     ("tokens", "1\u00a02", "1\u00a02", True),     # the same text is still the same token
+    ("tokens", "a\x1cb", "a b", False),           # an ASCII separator control is no whitespace
     ("float", "1.0\u00a02", "1 2", False),        # in float mode as well
     ("float", "1.0\x0c2", "1 2", True),
     ("float", "1.0000001", "1", True),
@@ -47,7 +48,9 @@ def test_tolerances_are_the_callers() -> None:
 
 def test_output_that_is_not_utf8_never_matches() -> None:
     got = b"\xff".decode("utf-8", "surrogateescape")
-    assert not same_output(got, "\ufffd", "exact")
+    for mode in ("exact", "tokens", "float"):
+        assert not same_output(got, "\ufffd", mode)
+        assert not same_output(f"1 {got}", "1 \ufffd", mode)
 
 
 def test_an_unknown_mode_is_refused() -> None:
